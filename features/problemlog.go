@@ -1,0 +1,27 @@
+package features
+
+import "time"
+
+// ProblemLog is one attempt by one student at one problem of one exercise.
+type ProblemLog struct {
+	User          string
+	TimeDone      time.Time
+	Exercise      string
+	ProblemType   string
+	ProblemNumber int
+	Correct       bool
+}
+
+// Row is one training example: the features of an attempt computed before the
+// attempt is applied, and whether it was answered correctly.
+type Row struct {
+	User          string
+	Exercise      string
+	ProblemType   string
+	ProblemNumber int
+	TimeDone      time.Time
+	Correct       bool
+	// X is the feature vector: X[0] is the bias (1), X[1:7] the ExerciseState
+	// features, X[7:] the KnowledgeState.
+	X [NumFeatures]float64
+}

@@ -1,0 +1,196 @@
+package features
+
+import (
+	"cmp"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// KnowledgeState sums the components of the exercises a student has started.
+type KnowledgeState [KnowledgeDim]float64
+
+// Add adds a component vector to the state.
+func (k *KnowledgeState) Add(v []float64) {
+	_ = v[KnowledgeDim-1]
+	for i := range k {
+		k[i] += v[i]
+	}
+}
+
+// Student is the replay state of one student: an ExerciseState per exercise
+// and the KnowledgeState. The zero value is not usable; call NewStudent.
+type Student struct {
+	components *Components
+	exercises  map[string]*ExerciseState
+	knowledge  KnowledgeState
+}
+
+// NewStudent returns a student who has answered nothing, whose KnowledgeState
+// takes its components from c.
+func NewStudent(c *Components) *Student {
+	return &Student{components: c, exercises: make(map[string]*ExerciseState)}
+}
+
+// Features writes into x the 107 features the model uses to predict the
+// student's next answer on exercise: the bias, the ExerciseState features
+// and the KnowledgeState.
+func (s *Student) Features(exercise string, x *[NumFeatures]float64) {
+	x[0] = 1
+	if es := s.exercises[exercise]; es != nil {
+		es.Features(x[1 : 1+NumExerciseFeatures])
+	} else {
+		(&ExerciseState{}).Features(x[1 : 1+NumExerciseFeatures])
+	}
+	copy(x[1+NumExerciseFeatures:], s.knowledge[:])
+}
+
+// Apply folds an attempt into the state: the answer joins the exercise's
+// history and, on the first problem of an exercise, the component of
+// (exercise, problem type, correct) joins the KnowledgeState.
+func (s *Student) Apply(l ProblemLog) {
+	es := s.exercises[l.Exercise]
+	if es == nil {
+		es = &ExerciseState{}
+		s.exercises[l.Exercise] = es
+	}
+	es.Update(l.Correct)
+	if l.ProblemNumber == 1 {
+		s.knowledge.Add(s.components.Vector(ComponentKey{l.Exercise, l.ProblemType, l.Correct}))
+	}
+}
+
+// Window is the inclusive range of problem numbers whose attempts become
+// training rows.
+type Window struct{ Min, Max int }
+
+// AllProblems is the window that keeps every attempt.
+var AllProblems = Window{math.MinInt, math.MaxInt}
+
+// DefaultWindow is the window of Khan Academy's training runs.
+var DefaultWindow = Window{1, 5}
+
+// ParseWindow parses "all", "N" or "LO-HI".
+func ParseWindow(s string) (Window, error) {
+	s = strings.TrimSpace(s)
+	if s == "all" {
+		return AllProblems, nil
+	}
+	lo, hi, found := strings.Cut(s, "-")
+	if !found {
+		hi = lo
+	}
+	a, err1 := strconv.Atoi(strings.TrimSpace(lo))
+	b, err2 := strconv.Atoi(strings.TrimSpace(hi))
+	if err1 != nil || err2 != nil || a > b {
+		return Window{}, fmt.Errorf("problem-number window %q: want \"all\", \"N\" or \"LO-HI\" with LO <= HI", s)
+	}
+	return Window{a, b}, nil
+}
+
+// Contains reports whether problem number n is in the window.
+func (w Window) Contains(n int) bool { return n >= w.Min && n <= w.Max }
+
+// String formats the window as ParseWindow reads it.
+func (w Window) String() string {
+	if w == AllProblems {
+		return "all"
+	}
+	return strconv.Itoa(w.Min) + "-" + strconv.Itoa(w.Max)
+}
+
+// SortLogs sorts one student's logs chronologically. Ties in time_done are
+// broken by exercise, problem number, problem type and correctness, so the
+// order never depends on the order the logs arrived in.
+func SortLogs(logs []ProblemLog) {
+	slices.SortFunc(logs, compareLogs)
+}
+
+func compareLogs(a, b ProblemLog) int {
+	if c := a.TimeDone.Compare(b.TimeDone); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.Exercise, b.Exercise); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.ProblemNumber, b.ProblemNumber); c != 0 {
+		return c
+	}
+	if c := cmp.Compare(a.ProblemType, b.ProblemType); c != 0 {
+		return c
+	}
+	switch {
+	case a.Correct == b.Correct:
+		return 0
+	case !a.Correct:
+		return -1
+	}
+	return 1
+}
+
+// GapError says that a student's problem numbers on an exercise, in time
+// order, do not step by one. Khan's training drops such students whole.
+type GapError struct {
+	User     string
+	Exercise string
+	From, To int       // consecutive problem numbers
+	At       time.Time // time_done of the attempt numbered To
+}
+
+func (e *GapError) Error() string {
+	return fmt.Sprintf("student %q: exercise %q problem number goes from %d to %d at %s",
+		e.User, e.Exercise, e.From, e.To, e.At.Format(time.RFC3339Nano))
+}
+
+// CheckSteps reports the first place where sorted logs' problem numbers on an
+// exercise do not step by exactly one. The first number may be any number.
+func CheckSteps(sorted []ProblemLog) error {
+	last := make(map[string]int)
+	for _, l := range sorted {
+		if prev, ok := last[l.Exercise]; ok && l.ProblemNumber != prev+1 {
+			return &GapError{User: l.User, Exercise: l.Exercise, From: prev, To: l.ProblemNumber, At: l.TimeDone}
+		}
+		last[l.Exercise] = l.ProblemNumber
+	}
+	return nil
+}
+
+// ReplayOptions controls Replay.
+type ReplayOptions struct {
+	// Window selects the attempts that become rows.
+	Window Window
+	// KeepGaps keeps students whose problem numbers do not step by one
+	// instead of dropping them.
+	KeepGaps bool
+}
+
+// Replay sorts one student's logs chronologically and replays them: for
+// each attempt in the window it emits the row of features computed before
+// the attempt, then applies the attempt. The Row passed to emit is reused
+// between calls; copy it to keep it.
+//
+// Unless opts.KeepGaps is set, a student whose problem numbers do not step by
+// one emits nothing and Replay returns a *GapError.
+func Replay(logs []ProblemLog, c *Components, opts ReplayOptions, emit func(*Row)) error {
+	SortLogs(logs)
+	if !opts.KeepGaps {
+		if err := CheckSteps(logs); err != nil {
+			return err
+		}
+	}
+	s := NewStudent(c)
+	var row Row
+	for _, l := range logs {
+		if opts.Window.Contains(l.ProblemNumber) {
+			row.User, row.Exercise, row.ProblemType = l.User, l.Exercise, l.ProblemType
+			row.ProblemNumber, row.TimeDone, row.Correct = l.ProblemNumber, l.TimeDone, l.Correct
+			s.Features(l.Exercise, &row.X)
+			emit(&row)
+		}
+		s.Apply(l)
+	}
+	return nil
+}
