@@ -1,0 +1,287 @@
+package train
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"time"
+
+	"gonum.org/v1/gonum/floats"
+	"gonum.org/v1/gonum/optimize"
+)
+
+// Settings are the parameters of Fit: the objective's L2 strength, the
+// L-BFGS memory, and the rules that stop the optimisation.
+type Settings struct {
+	// L2 is the strength of the L2 penalty on every θ but the bias.
+	// It must be finite and non-negative.
+	L2 float64
+
+	// MaxIterations is the largest number of L-BFGS iterations (line
+	// searches). Zero means no limit; it must not be negative.
+	MaxIterations int
+
+	// GradientTolerance stops the optimisation with GradientConverged when
+	// the infinity norm of the gradient falls below it, like the pgtol of
+	// SciPy's fmin_l_bfgs_b. Zero disables the test.
+	GradientTolerance float64
+
+	// FunctionTolerance stops the optimisation with FunctionConverged when an
+	// iteration decreases the loss by at most
+	// FunctionTolerance·max(|f_old|, |f_new|, 1), like factr·eps in
+	// fmin_l_bfgs_b. Zero disables the test.
+	FunctionTolerance float64
+
+	// Store is the number of correction pairs L-BFGS keeps (the m of
+	// L-BFGS-B). Zero means 10.
+	Store int
+
+	// Workers is the number of goroutines one evaluation of the objective
+	// may split its rows across; values below 2 use only the calling
+	// goroutine. It changes speed only: results are identical bit for bit.
+	Workers int
+}
+
+// DefaultSettings returns the settings of the reference SciPy trainer:
+// L2 1e-3, at most 1000 iterations, gradient tolerance 1e-6 (pgtol),
+// function tolerance 10·ε (factr=10) and 10 correction pairs (m=10).
+func DefaultSettings() Settings {
+	return Settings{
+		L2:                1e-3,
+		MaxIterations:     1000,
+		GradientTolerance: 1e-6,
+		FunctionTolerance: 10 * epsilon,
+		Store:             10,
+		Workers:           1,
+	}
+}
+
+// epsilon is the machine epsilon of float64, as numpy reports it.
+const epsilon = 0x1p-52
+
+// Status says why Fit stopped.
+type Status int
+
+const (
+	// NotTerminated means the optimisation has not run or not stopped.
+	NotTerminated Status = iota
+	// GradientConverged means the gradient's infinity norm fell below
+	// Settings.GradientTolerance.
+	GradientConverged
+	// FunctionConverged means an iteration no longer decreased the loss by
+	// more than Settings.FunctionTolerance (relative).
+	FunctionConverged
+	// IterationLimit means Settings.MaxIterations iterations were done.
+	IterationLimit
+	// LineSearchFailed means the line search could not find a step that
+	// decreases the loss enough, which happens when the loss is flat to
+	// rounding error. The result holds the best point found.
+	LineSearchFailed
+	// Failed means the optimisation could not run or produced a non-finite
+	// value; Fit returns an error with it.
+	Failed
+)
+
+var statusNames = [...]string{
+	NotTerminated:     "NotTerminated",
+	GradientConverged: "GradientConverged",
+	FunctionConverged: "FunctionConverged",
+	IterationLimit:    "IterationLimit",
+	LineSearchFailed:  "LineSearchFailed",
+	Failed:            "Failed",
+}
+
+// String returns the name of the status.
+func (s Status) String() string {
+	if s >= 0 && int(s) < len(statusNames) {
+		return statusNames[s]
+	}
+	return fmt.Sprintf("Status(%d)", int(s))
+}
+
+// Result is the outcome of Fit.
+type Result struct {
+	// Thetas are the fitted parameters, Thetas[0] the bias.
+	Thetas []float64
+	// Loss is the objective at Thetas.
+	Loss float64
+	// Iterations is the number of L-BFGS iterations (line searches) done,
+	// counted like the nit of fmin_l_bfgs_b.
+	Iterations int
+	// Evaluations is the number of evaluations of the objective and its
+	// gradient.
+	Evaluations int
+	// Status says why the optimisation stopped.
+	Status Status
+	// Duration is the wall time of the optimisation.
+	Duration time.Duration
+}
+
+// Converged reports whether the optimisation stopped because it met one of
+// its convergence tests (gradient or function tolerance).
+func (r Result) Converged() bool {
+	return r.Status == GradientConverged || r.Status == FunctionConverged
+}
+
+// ErrNoRows is returned by Fit for a dataset without rows.
+var ErrNoRows = errors.New("train: dataset has no rows")
+
+// Fit minimises the Objective of d with the L2 strength of s, starting from
+// θ = 0, with gonum's L-BFGS and a Moré–Thuente line search that has the
+// constants of L-BFGS-B (sufficient decrease 1e-3, curvature 0.9).
+//
+// Fit returns an error, and a Result with status Failed, if d is nil or
+// empty, has a non-finite feature, s is invalid, or the optimisation meets a
+// non-finite value. Stopping because of the iteration limit or a failed line
+// search is not an error: the Result then holds the best point found and
+// Converged reports false.
+func Fit(d *Dataset, s Settings) (Result, error) {
+	start := time.Now()
+	fail := func(err error) (Result, error) {
+		return Result{Status: Failed, Loss: math.NaN(), Duration: time.Since(start)}, err
+	}
+	switch {
+	case d == nil:
+		return fail(errors.New("train: nil dataset"))
+	case d.Len() == 0:
+		return fail(ErrNoRows)
+	case !(s.L2 >= 0) || math.IsInf(s.L2, 1):
+		return fail(fmt.Errorf("train: invalid L2 %v", s.L2))
+	case s.MaxIterations < 0:
+		return fail(fmt.Errorf("train: negative MaxIterations %d", s.MaxIterations))
+	case !(s.GradientTolerance >= 0):
+		return fail(fmt.Errorf("train: invalid GradientTolerance %v", s.GradientTolerance))
+	case !(s.FunctionTolerance >= 0):
+		return fail(fmt.Errorf("train: invalid FunctionTolerance %v", s.FunctionTolerance))
+	case s.Store < 0:
+		return fail(fmt.Errorf("train: negative Store %d", s.Store))
+	}
+	if err := d.Validate(); err != nil {
+		return fail(err)
+	}
+	store := s.Store
+	if store == 0 {
+		store = 10
+	}
+
+	p := newProblem(&Objective{Data: d, L2: s.L2, Workers: s.Workers})
+	settings := &optimize.Settings{
+		GradientThreshold: s.GradientTolerance,
+		Converger:         &relativeReduction{tol: s.FunctionTolerance},
+	}
+	if s.MaxIterations > 0 {
+		// gonum counts the starting point as a major iteration.
+		settings.MajorIterations = s.MaxIterations + 1
+	}
+	method := &optimize.LBFGS{
+		Store: store,
+		Linesearcher: &optimize.MoreThuente{
+			DecreaseFactor:  1e-3,
+			CurvatureFactor: 0.9,
+		},
+		// Stopping on the gradient is left to settings.GradientThreshold.
+		GradStopThreshold: math.NaN(),
+	}
+	res, err := optimize.Minimize(optimize.Problem{Func: p.Func, Grad: p.Grad}, make([]float64, d.dim), settings, method)
+	if res == nil {
+		return fail(fmt.Errorf("train: %w", err))
+	}
+	r := Result{
+		Thetas:      res.X,
+		Loss:        res.F,
+		Iterations:  max(res.MajorIterations-1, 0),
+		Evaluations: res.FuncEvaluations,
+		Duration:    time.Since(start),
+	}
+	switch {
+	case err != nil && (errors.Is(err, optimize.ErrLinesearcherFailure) ||
+		errors.Is(err, optimize.ErrNoProgress) ||
+		errors.Is(err, optimize.ErrLinesearcherBound) ||
+		errors.Is(err, optimize.ErrNonDescentDirection)):
+		r.Status, err = LineSearchFailed, nil
+	case err != nil:
+		r.Status = Failed
+	case res.Status == optimize.GradientThreshold:
+		r.Status = GradientConverged
+	case res.Status == optimize.FunctionConvergence:
+		r.Status = FunctionConverged
+	case res.Status == optimize.IterationLimit:
+		r.Status = IterationLimit
+	default:
+		r.Status = Failed
+		err = fmt.Errorf("train: optimisation stopped with status %v", res.Status)
+	}
+	if err == nil && (math.IsNaN(r.Loss) || math.IsInf(r.Loss, 0) || !finite(r.Thetas)) {
+		r.Status = Failed
+		err = fmt.Errorf("train: optimisation reached a non-finite loss %v", r.Loss)
+	}
+	if err != nil {
+		r.Status = Failed
+		return r, fmt.Errorf("train: %w", err)
+	}
+	return r, nil
+}
+
+func finite(s []float64) bool {
+	for _, v := range s {
+		if v-v != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// problem adapts an Objective to optimize.Problem. gonum asks for the value
+// and then the gradient at the same point; Func computes both in one pass
+// and Grad returns the remembered gradient when asked at that point.
+type problem struct {
+	obj   *Objective
+	x, g  []float64
+	valid bool
+}
+
+func newProblem(o *Objective) *problem {
+	n := o.Data.dim
+	return &problem{obj: o, x: make([]float64, n), g: make([]float64, n)}
+}
+
+func (p *problem) Func(x []float64) float64 {
+	f := p.obj.FuncGrad(p.g, x)
+	copy(p.x, x)
+	p.valid = true
+	return f
+}
+
+func (p *problem) Grad(grad, x []float64) {
+	if !p.valid || !floats.Equal(x, p.x) {
+		p.obj.FuncGrad(p.g, x)
+		copy(p.x, x)
+		p.valid = true
+	}
+	copy(grad, p.g)
+}
+
+// relativeReduction is the factr test of L-BFGS-B as an optimize.Converger:
+// it reports convergence when an iteration decreases f by at most
+// tol·max(|f_old|, |f_new|, 1).
+type relativeReduction struct {
+	tol   float64
+	prev  float64
+	first bool
+}
+
+func (c *relativeReduction) Init(int) { c.first = true }
+
+func (c *relativeReduction) Converged(loc *optimize.Location) optimize.Status {
+	f := loc.F
+	if c.first || c.tol == 0 {
+		c.first = false
+		c.prev = f
+		return optimize.NotTerminated
+	}
+	if c.prev-f <= c.tol*math.Max(math.Max(math.Abs(c.prev), math.Abs(f)), 1) {
+		return optimize.FunctionConvergence
+	}
+	c.prev = f
+	return optimize.NotTerminated
+}
