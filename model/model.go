@@ -1,0 +1,88 @@
+// Package model holds the records of a trained knowledge model, the same
+// whatever the sink: local files now, Datastore in production.
+//
+// A training run produces one version of the model: an ExerciseThetas per
+// trained exercise, the table of random components (features.Component), and
+// a Summary of what the run read, dropped, skipped and trained.
+package model
+
+import (
+	"sort"
+	"time"
+)
+
+// ExerciseThetas is the fitted parameters of one exercise in one version.
+type ExerciseThetas struct {
+	Version  string    `json:"version"`
+	Exercise string    `json:"exercise"`
+	Thetas   []float64 `json:"thetas"` // features.NumFeatures values, bias first
+	// Training information.
+	Rows            int     `json:"rows"`      // rows the fit used (after the row cap)
+	RowsSeen        int     `json:"rows_seen"` // rows before the cap
+	Iterations      int     `json:"iterations"`
+	Evaluations     int     `json:"evaluations"`
+	Converged       bool    `json:"converged"`
+	Status          string  `json:"status"` // why the optimizer stopped
+	Loss            float64 `json:"loss"`   // final objective value
+	TrainingSeconds float64 `json:"training_seconds"`
+}
+
+// SkippedExercise is an exercise that got no thetas, and why.
+type SkippedExercise struct {
+	Exercise string `json:"exercise"`
+	Rows     int    `json:"rows"`
+	Reason   string `json:"reason"`
+}
+
+// Skip reasons.
+const (
+	SkipTooFewRows = "too few rows"
+	SkipFitFailed  = "fit failed"
+)
+
+// Summary reports a training run.
+type Summary struct {
+	Version  string    `json:"version"`
+	Created  time.Time `json:"created"`
+	Input    string    `json:"input"`
+	Settings Settings  `json:"settings"`
+
+	FilesRead       int64            `json:"files_read"`
+	EmptyFiles      []string         `json:"empty_files,omitempty"`
+	HeaderOnlyFiles []string         `json:"header_only_files,omitempty"`
+	LogsRead        int64            `json:"logs_read"`
+	BadRows         int64            `json:"bad_rows"`
+	BadRowReasons   map[string]int64 `json:"bad_row_reasons,omitempty"`
+	BadRowExamples  []string         `json:"bad_row_examples,omitempty"`
+
+	StudentsKept     int64    `json:"students_kept"`
+	StudentsDropped  int64    `json:"students_dropped"`
+	LogsDropped      int64    `json:"logs_of_dropped_students"`
+	DroppedExamples  []string `json:"dropped_examples,omitempty"`
+	RowsEmitted      int64    `json:"rows_emitted"`
+	ComponentsReused int64    `json:"components_reused"`
+	ComponentsNew    int64    `json:"components_new"`
+
+	ExercisesTrained   int               `json:"exercises_trained"`
+	ExercisesConverged int               `json:"exercises_converged"`
+	ExercisesSkipped   int               `json:"exercises_skipped"`
+	SkipReasons        map[string]int    `json:"skip_reasons,omitempty"`
+	Skipped            []SkippedExercise `json:"skipped,omitempty"`
+	RowsTrained        int64             `json:"rows_trained"`
+}
+
+// Settings records the options a version was trained with.
+type Settings struct {
+	ProblemNumbers    string  `json:"problem_numbers"`
+	DropGaps          bool    `json:"drop_gaps"`
+	MinRows           int     `json:"min_rows"`
+	MaxRows           int     `json:"max_rows"`
+	L2                float64 `json:"l2"`
+	MaxIterations     int     `json:"max_iterations"`
+	GradientTolerance float64 `json:"gradient_tolerance"`
+}
+
+// SortThetas orders thetas by exercise.
+func SortThetas(t []ExerciseThetas) {
+	sort.Slice(t, func(i, j int) bool { return t[i].Exercise < t[j].Exercise })
+}

@@ -1,0 +1,149 @@
+// Package pipeline builds the Beam pipeline that trains the knowledge model.
+//
+// The story of a run:
+//
+//  1. ReadProblemLogs reads ProblemLogs from files (CSV with a header or
+//     newline-delimited JSON, gzipped or not), counting every bad row, and
+//     batches each file's logs per student.
+//  2. ReplayStudents groups the batches per student, sorts the student's
+//     logs chronologically and replays them, dropping students whose problem
+//     numbers do not step by one (Khan's rule). Every attempt whose problem
+//     number is in the sampling window becomes a training row: its 107
+//     features computed before the attempt, and whether it was correct.
+//     KnowledgeState components come from an existing table, or are derived
+//     from their key. Rows leave batched per exercise.
+//  3. TrainExercises groups the rows per exercise and fits each exercise's
+//     107 thetas by L2-regularised logistic regression (package train),
+//     skipping exercises with too few rows.
+//  4. WriteModel writes the thetas, the full components table and a summary
+//     of the run, all at once when everything else has succeeded.
+//
+// Build only constructs the graph; cmd/kmtrain parses flags and runs it on
+// the runner the flags choose.
+package pipeline
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/problemlogs"
+	"github.com/kmtrain/knowledgemodel/train"
+	"github.com/kmtrain/knowledgemodel/transforms"
+)
+
+// Options configures a training run.
+type Options struct {
+	// Input is comma-separated glob patterns of ProblemLog files.
+	Input string
+	// Columns maps the ProblemLog fields to the input's column names.
+	Columns problemlogs.Columns
+	// Components is an existing components table (JSONL) to reuse; empty
+	// derives every component from its key.
+	Components string
+	// Output is the directory the model is written to.
+	Output string
+	// ExportRows, if set, is the path of a CSV of every training row.
+	ExportRows string
+	// Version names this run's model version; empty uses the start time.
+	Version string
+
+	Window   features.Window
+	KeepGaps bool
+	MinRows  int
+	MaxRows  int
+	Train    train.Settings
+
+	// ShardBytes is the size of the byte ranges large local files are read
+	// in (0: the default).
+	ShardBytes int64
+}
+
+// DefaultOptions returns the options of Khan Academy's training runs.
+func DefaultOptions() Options {
+	return Options{
+		Columns: problemlogs.DefaultColumns,
+		Output:  "./out",
+		Window:  features.DefaultWindow,
+		MinRows: 100,
+		MaxRows: 200000,
+		Train:   train.DefaultSettings(),
+	}
+}
+
+// Validate checks the options for mistakes a run would only find late.
+func (o *Options) Validate() error {
+	var errs []error
+	if strings.TrimSpace(o.Input) == "" {
+		errs = append(errs, errors.New("no input"))
+	}
+	if strings.TrimSpace(o.Output) == "" {
+		errs = append(errs, errors.New("no output directory"))
+	}
+	if o.MinRows < 0 || o.MaxRows < 0 {
+		errs = append(errs, errors.New("min_rows and max_rows must not be negative"))
+	}
+	if o.MaxRows > 0 && o.MinRows > o.MaxRows {
+		errs = append(errs, fmt.Errorf("min_rows %d is above max_rows %d", o.MinRows, o.MaxRows))
+	}
+	if !(o.Train.L2 >= 0) {
+		errs = append(errs, fmt.Errorf("l2 %v must be a non-negative number", o.Train.L2))
+	}
+	if o.Train.MaxIterations < 0 || !(o.Train.GradientTolerance >= 0) {
+		errs = append(errs, errors.New("max_iterations and gradient_tolerance must not be negative"))
+	}
+	return errors.Join(errs...)
+}
+
+// Settings returns the model.Settings the options train with.
+func (o *Options) Settings() model.Settings {
+	return model.Settings{
+		ProblemNumbers:    o.Window.String(),
+		DropGaps:          !o.KeepGaps,
+		MinRows:           o.MinRows,
+		MaxRows:           o.MaxRows,
+		L2:                o.Train.L2,
+		MaxIterations:     o.Train.MaxIterations,
+		GradientTolerance: o.Train.GradientTolerance,
+	}
+}
+
+// NewVersion returns a version id for a run started at t.
+func NewVersion(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
+
+// Build adds the training pipeline to s.
+func Build(s beam.Scope, o Options) error {
+	if err := o.Validate(); err != nil {
+		return err
+	}
+	created := time.Now().UTC()
+	if o.Version == "" {
+		o.Version = NewVersion(created)
+	}
+	logs, readStats := transforms.ReadProblemLogs(s, o.Input, o.Columns, o.ShardBytes)
+	components := transforms.ReadComponents(s, o.Components)
+	replayed := transforms.ReplayStudents(s, logs, components, transforms.ReplayOptions{
+		Window: o.Window, KeepGaps: o.KeepGaps, ExportRows: o.ExportRows != "",
+	})
+	if o.ExportRows != "" {
+		transforms.WriteRowsCSV(s, o.ExportRows, o.Version, replayed.Export)
+	}
+	thetas, skipped := transforms.TrainExercises(s, replayed.Rows, transforms.TrainOptions{
+		Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows, Settings: o.Train,
+	})
+	transforms.WriteModel(s, transforms.ModelOutput{
+		Dir: o.Output, Version: o.Version, Created: created, Input: o.Input, Settings: o.Settings(),
+	}, transforms.Trained{
+		Thetas:        thetas,
+		Skipped:       skipped,
+		Components:    components,
+		NewComponents: replayed.NewComponents,
+		Stats:         beam.Flatten(s, readStats, replayed.Stats),
+	})
+	return nil
+}

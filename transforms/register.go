@@ -1,0 +1,93 @@
+package transforms
+
+import (
+	"context"
+	"encoding/json"
+	"reflect"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
+)
+
+func init() {
+	// Element types get explicit coders: compact binary for the batches that
+	// carry the data, JSON for the small records.
+	beam.RegisterCoder(reflect.TypeOf(LogBatch{}), func(b LogBatch) []byte { return encodeLogBatch(b) }, decodeLogBatch)
+	beam.RegisterCoder(reflect.TypeOf(RowBatch{}), func(b RowBatch) []byte { return encodeRowBatch(b) }, decodeRowBatch)
+	beam.RegisterCoder(reflect.TypeOf(Stats{}), encodeStats, decodeStats)
+	beam.RegisterCoder(reflect.TypeOf(FileShard{}), encodeFileShard, decodeFileShard)
+	beam.RegisterCoder(reflect.TypeOf(model.ExerciseThetas{}), encodeThetas, decodeThetas)
+	beam.RegisterCoder(reflect.TypeOf(model.SkippedExercise{}), encodeSkipped, decodeSkipped)
+	beam.RegisterCoder(reflect.TypeOf(features.Component{}), encodeComponent, decodeComponent)
+
+	register.DoFn3x1[context.Context, []byte, func(FileShard), error](&matchShardsFn{})
+	register.DoFn4x1[context.Context, FileShard, func(string, LogBatch), func(Stats), error](&readShardFn{})
+	register.DoFn8x1[context.Context, string, func(*LogBatch) bool, func(*features.Component) bool,
+		func(string, RowBatch), func(features.Component), func(Stats), func(string, string), error](&replayFn{})
+	register.DoFn5x0[context.Context, string, func(*RowBatch) bool, func(model.ExerciseThetas), func(model.SkippedExercise)](&trainFn{})
+	register.DoFn3x1[context.Context, []byte, func(features.Component), error](&readComponentsFn{})
+	register.DoFn7x1[context.Context, []byte, func(*model.ExerciseThetas) bool, func(*model.SkippedExercise) bool,
+		func(*features.Component) bool, func(*features.Component) bool, func(*Stats) bool, error](&writeModelFn{})
+	register.DoFn3x1[context.Context, []byte, func(*string, *string) bool, error](&writeRowsFn{})
+
+	register.Function2x1(mergeStats)
+	register.Emitter1[FileShard]()
+	register.Emitter1[Stats]()
+	register.Emitter1[features.Component]()
+	register.Emitter1[model.ExerciseThetas]()
+	register.Emitter1[model.SkippedExercise]()
+	register.Emitter2[string, LogBatch]()
+	register.Emitter2[string, RowBatch]()
+	register.Emitter2[string, string]()
+	register.Iter1[LogBatch]()
+	register.Iter1[RowBatch]()
+	register.Iter1[features.Component]()
+	register.Iter1[model.ExerciseThetas]()
+	register.Iter1[model.SkippedExercise]()
+	register.Iter1[Stats]()
+	register.Iter2[string, string]()
+}
+
+// The coders are named functions, one per type: Beam finds a coder's
+// functions by symbol name on the workers.
+
+func encodeFileShard(v FileShard) ([]byte, error) { return json.Marshal(v) }
+func decodeFileShard(b []byte) (FileShard, error) {
+	var v FileShard
+	err := json.Unmarshal(b, &v)
+	return v, err
+}
+
+func encodeThetas(v model.ExerciseThetas) ([]byte, error) { return json.Marshal(v) }
+func decodeThetas(b []byte) (model.ExerciseThetas, error) {
+	var v model.ExerciseThetas
+	err := json.Unmarshal(b, &v)
+	return v, err
+}
+
+func encodeSkipped(v model.SkippedExercise) ([]byte, error) { return json.Marshal(v) }
+func decodeSkipped(b []byte) (model.SkippedExercise, error) {
+	var v model.SkippedExercise
+	err := json.Unmarshal(b, &v)
+	return v, err
+}
+
+type componentRecord struct {
+	Exercise    string    `json:"exercise"`
+	ProblemType string    `json:"problem_type"`
+	Correct     bool      `json:"correct"`
+	Vector      []float64 `json:"vector"`
+}
+
+func encodeComponent(c features.Component) ([]byte, error) {
+	return json.Marshal(componentRecord{c.Exercise, c.ProblemType, c.Correct, c.Vector})
+}
+
+func decodeComponent(b []byte) (features.Component, error) {
+	var r componentRecord
+	err := json.Unmarshal(b, &r)
+	return features.Component{ComponentKey: features.ComponentKey{Exercise: r.Exercise, ProblemType: r.ProblemType, Correct: r.Correct}, Vector: r.Vector}, err
+}

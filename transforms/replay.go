@@ -1,0 +1,166 @@
+package transforms
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+
+	"github.com/kmtrain/knowledgemodel/features"
+)
+
+// DefaultFlushRows is how many rows a replay buffers before emitting its
+// per-exercise batches.
+const DefaultFlushRows = 1 << 15
+
+// ReplayOptions configures ReplayStudents.
+type ReplayOptions struct {
+	Window     features.Window // problem numbers that become rows
+	KeepGaps   bool            // keep students whose problem numbers skip
+	ExportRows bool            // also emit each student's rows as CSV text
+}
+
+// Replayed is the output of ReplayStudents.
+type Replayed struct {
+	Rows          beam.PCollection // KV<exercise, RowBatch>
+	NewComponents beam.PCollection // features.Component derived during the replay
+	Stats         beam.PCollection // Stats
+	Export        beam.PCollection // KV<user, string>: the user's rows as CSV lines, if asked for
+}
+
+// ReplayStudents groups logs per student, replays each student's history in
+// time order and emits the training rows batched per exercise. Components
+// (a PCollection of features.Component) is the table to reuse; keys it lacks
+// get derived components, which come out as NewComponents.
+func ReplayStudents(s beam.Scope, logs, components beam.PCollection, opts ReplayOptions) Replayed {
+	s = s.Scope("ReplayStudents")
+	grouped := beam.GroupByKey(s, logs)
+	outs := beam.ParDoN(s, &replayFn{Window: opts.Window, KeepGaps: opts.KeepGaps, ExportRows: opts.ExportRows},
+		grouped, beam.SideInput{Input: components})
+	return Replayed{Rows: outs[0], NewComponents: outs[1], Stats: outs[2], Export: outs[3]}
+}
+
+// replayFn replays students. Rows are buffered per exercise across the
+// bundle, so that the GroupByKey per exercise moves batches, not rows.
+type replayFn struct {
+	Window     features.Window
+	KeepGaps   bool
+	ExportRows bool
+	FlushRows  int
+
+	components *features.Components // the side input, cached: it is global
+	rows       map[string]*RowBatch
+	buffered   int
+	stats      Stats
+	logs       []features.ProblemLog
+	lastLog    time.Time
+}
+
+func (fn *replayFn) StartBundle(_ context.Context, _ func(*features.Component) bool,
+	_ func(string, RowBatch), _ func(features.Component), _ func(Stats), _ func(string, string)) {
+	fn.rows = map[string]*RowBatch{}
+	fn.buffered = 0
+	fn.stats = Stats{}
+	if fn.FlushRows <= 0 {
+		fn.FlushRows = DefaultFlushRows
+	}
+}
+
+func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches func(*LogBatch) bool,
+	components func(*features.Component) bool,
+	emitRows func(string, RowBatch), emitComponent func(features.Component), _ func(Stats), emitExport func(string, string)) error {
+	if fn.components == nil {
+		var table []features.Component
+		var c features.Component
+		for components(&c) {
+			table = append(table, c)
+		}
+		var err error
+		if fn.components, err = features.NewComponents(table); err != nil {
+			return err
+		}
+	}
+	fn.logs = fn.logs[:0]
+	var b LogBatch
+	for batches(&b) {
+		fn.logs = append(fn.logs, b.Logs...)
+	}
+	var export *bytes.Buffer
+	var csv *features.RowsCSVWriter
+	if fn.ExportRows {
+		export = &bytes.Buffer{}
+		csv = features.NewRowsCSVWriter(export)
+	}
+	rows := 0
+	err := features.Replay(fn.logs, fn.components, features.ReplayOptions{Window: fn.Window, KeepGaps: fn.KeepGaps},
+		func(r *features.Row) {
+			batch := fn.rows[r.Exercise]
+			if batch == nil {
+				batch = &RowBatch{}
+				fn.rows[r.Exercise] = batch
+			}
+			batch.Add(r)
+			rows++
+			if csv != nil {
+				csv.Write(*r)
+			}
+		})
+	var gap *features.GapError
+	switch {
+	case errors.As(err, &gap):
+		fn.stats.Add(CountStudentsDropped, 1)
+		fn.stats.Add(CountLogsDropped, int64(len(fn.logs)))
+		fn.stats.Example(ExampleDropped, gap.Error())
+		if fn.stats.Counts[CountStudentsDropped] <= 3 {
+			log.Infof(ctx, "dropping %v", gap)
+		}
+		return nil
+	case err != nil:
+		return err
+	}
+	fn.stats.Add(CountStudentsKept, 1)
+	fn.stats.Add(CountRows, int64(rows))
+	if csv != nil && rows > 0 {
+		if err := csv.Flush(); err != nil {
+			return err
+		}
+		_, lines, _ := bytes.Cut(export.Bytes(), []byte("\n")) // the header is written once, by WriteRowsCSV
+		emitExport(user, string(lines))
+	}
+	fn.buffered += rows
+	if fn.buffered >= fn.FlushRows {
+		fn.flush(emitRows, emitComponent)
+	}
+	if time.Since(fn.lastLog) > 10*time.Second {
+		fn.lastLog = time.Now()
+		log.Infof(ctx, "replay: %d students kept, %d dropped, %d rows in this bundle so far",
+			fn.stats.Counts[CountStudentsKept], fn.stats.Counts[CountStudentsDropped], fn.stats.Counts[CountRows])
+	}
+	return nil
+}
+
+func (fn *replayFn) flush(emitRows func(string, RowBatch), emitComponent func(features.Component)) {
+	for ex, b := range fn.rows {
+		emitRows(ex, *b)
+	}
+	clear(fn.rows)
+	fn.buffered = 0
+	for _, c := range fn.components.TakeAdded() {
+		emitComponent(c)
+	}
+}
+
+func (fn *replayFn) FinishBundle(ctx context.Context, _ func(*features.Component) bool,
+	emitRows func(string, RowBatch), emitComponent func(features.Component), emitStats func(Stats), _ func(string, string)) {
+	if fn.components != nil {
+		fn.flush(emitRows, emitComponent)
+	}
+	if !fn.stats.Empty() {
+		fn.stats.publish(ctx)
+		emitStats(fn.stats)
+	}
+	fn.stats = Stats{}
+}

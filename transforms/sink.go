@@ -1,0 +1,220 @@
+package transforms
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
+)
+
+// Names of the files a run writes in its output directory.
+const (
+	ThetasFile     = "thetas.jsonl"
+	ComponentsFile = "components.jsonl"
+	SummaryFile    = "summary.json"
+)
+
+// ModelOutput says where and as what a model version is written.
+type ModelOutput struct {
+	Dir      string
+	Version  string
+	Created  time.Time
+	Input    string
+	Settings model.Settings
+}
+
+// Trained is what a training run produced, as PCollections.
+type Trained struct {
+	Thetas        beam.PCollection // model.ExerciseThetas
+	Skipped       beam.PCollection // model.SkippedExercise
+	Components    beam.PCollection // features.Component: the table that was reused
+	NewComponents beam.PCollection // features.Component: derived in this run
+	Stats         beam.PCollection // Stats of every stage
+}
+
+// WriteModel writes a version's thetas, the full components table and the
+// run's summary into out.Dir, once every stage is done. The files appear
+// together: a run that fails leaves the previous ones as they were.
+func WriteModel(s beam.Scope, out ModelOutput, t Trained) {
+	s = s.Scope("WriteModel")
+	beam.ParDo0(s, &writeModelFn{Out: out}, beam.Impulse(s),
+		beam.SideInput{Input: t.Thetas}, beam.SideInput{Input: t.Skipped},
+		beam.SideInput{Input: t.Components}, beam.SideInput{Input: t.NewComponents},
+		beam.SideInput{Input: t.Stats})
+}
+
+type writeModelFn struct {
+	Out ModelOutput
+}
+
+func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
+	thetaIter func(*model.ExerciseThetas) bool, skipIter func(*model.SkippedExercise) bool,
+	compIter, newCompIter func(*features.Component) bool, statsIter func(*Stats) bool) error {
+	var thetas []model.ExerciseThetas
+	var t model.ExerciseThetas
+	for thetaIter(&t) {
+		thetas = append(thetas, t)
+	}
+	model.SortThetas(thetas)
+	var skipped []model.SkippedExercise
+	var sk model.SkippedExercise
+	for skipIter(&sk) {
+		skipped = append(skipped, sk)
+	}
+	sort.Slice(skipped, func(i, j int) bool { return skipped[i].Exercise < skipped[j].Exercise })
+	var stats Stats
+	var st Stats
+	for statsIter(&st) {
+		stats.Merge(st)
+	}
+
+	table := map[features.ComponentKey]features.Component{}
+	var c features.Component
+	for compIter(&c) {
+		table[c.ComponentKey] = c
+	}
+	reused := len(table)
+	for newCompIter(&c) {
+		if _, ok := table[c.ComponentKey]; !ok {
+			table[c.ComponentKey] = c
+		}
+	}
+	comps := make([]features.Component, 0, len(table))
+	for _, c := range table {
+		comps = append(comps, c)
+	}
+	sort.Slice(comps, func(i, j int) bool { return lessKey(comps[i].ComponentKey, comps[j].ComponentKey) })
+
+	sum := fn.summary(stats, thetas, skipped, reused, len(comps)-reused)
+	var thetaBuf, compBuf bytes.Buffer
+	enc := json.NewEncoder(&thetaBuf)
+	for _, t := range thetas {
+		if err := enc.Encode(t); err != nil {
+			return err
+		}
+	}
+	if err := features.WriteComponentsJSONL(&compBuf, comps); err != nil {
+		return err
+	}
+	sumJSON, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	dir := strings.TrimSuffix(fn.Out.Dir, "/")
+	err = publishFiles(ctx, fn.Out.Version, []stagedFile{
+		{dir + "/" + ThetasFile, thetaBuf.Bytes()},
+		{dir + "/" + ComponentsFile, compBuf.Bytes()},
+		{dir + "/" + SummaryFile, append(sumJSON, '\n')},
+	})
+	if err != nil {
+		return err
+	}
+	log.Infof(ctx, "wrote version %s to %s: %d exercises trained, %d skipped, %d components (%d new)",
+		fn.Out.Version, dir, len(thetas), len(skipped), len(comps), len(comps)-reused)
+	return nil
+}
+
+func lessKey(a, b features.ComponentKey) bool {
+	if a.Exercise != b.Exercise {
+		return a.Exercise < b.Exercise
+	}
+	if a.ProblemType != b.ProblemType {
+		return a.ProblemType < b.ProblemType
+	}
+	return !a.Correct && b.Correct
+}
+
+func (fn *writeModelFn) summary(st Stats, thetas []model.ExerciseThetas, skipped []model.SkippedExercise, reused, added int) model.Summary {
+	c := st.Counts
+	sum := model.Summary{
+		Version:          fn.Out.Version,
+		Created:          fn.Out.Created,
+		Input:            fn.Out.Input,
+		Settings:         fn.Out.Settings,
+		FilesRead:        c[CountFiles],
+		EmptyFiles:       st.Examples[ExampleEmptyFile],
+		HeaderOnlyFiles:  st.Examples[ExampleHeaderOnly],
+		LogsRead:         c[CountLogs],
+		BadRows:          c[CountBadRows],
+		BadRowExamples:   st.Examples[ExampleBadRow],
+		StudentsKept:     c[CountStudentsKept],
+		StudentsDropped:  c[CountStudentsDropped],
+		LogsDropped:      c[CountLogsDropped],
+		DroppedExamples:  st.Examples[ExampleDropped],
+		RowsEmitted:      c[CountRows],
+		ComponentsReused: int64(reused),
+		ComponentsNew:    int64(added),
+		ExercisesTrained: len(thetas),
+		ExercisesSkipped: len(skipped),
+		Skipped:          skipped,
+	}
+	for k, v := range c {
+		if reason, ok := strings.CutPrefix(k, CountBadRows+"/"); ok {
+			if sum.BadRowReasons == nil {
+				sum.BadRowReasons = map[string]int64{}
+			}
+			sum.BadRowReasons[reason] = v
+		}
+	}
+	for _, t := range thetas {
+		sum.RowsTrained += int64(t.Rows)
+		if t.Converged {
+			sum.ExercisesConverged++
+		}
+	}
+	for _, s := range skipped {
+		if sum.SkipReasons == nil {
+			sum.SkipReasons = map[string]int{}
+		}
+		reason, _, _ := strings.Cut(s.Reason, ":")
+		sum.SkipReasons[reason]++
+	}
+	return sum
+}
+
+// WriteRowsCSV writes the training rows (KV<user, CSV lines> from
+// ReplayStudents with ExportRows) to one CSV file with the columns of the
+// conformance case's expected_rows.csv, students in sorted order and each
+// student's rows in time order. It gathers the rows on one worker: it is a
+// debugging aid for samples, not for a billion rows.
+func WriteRowsCSV(s beam.Scope, path, version string, export beam.PCollection) {
+	s = s.Scope("WriteRowsCSV")
+	beam.ParDo0(s, &writeRowsFn{Path: path, Version: version}, beam.Impulse(s), beam.SideInput{Input: export})
+}
+
+type writeRowsFn struct {
+	Path    string
+	Version string
+}
+
+func (fn *writeRowsFn) ProcessElement(ctx context.Context, _ []byte, rows func(*string, *string) bool) error {
+	type chunk struct{ user, text string }
+	var chunks []chunk
+	var user, text string
+	for rows(&user, &text) {
+		chunks = append(chunks, chunk{user, text})
+	}
+	sort.Slice(chunks, func(i, j int) bool { return chunks[i].user < chunks[j].user })
+	var buf bytes.Buffer
+	w := features.NewRowsCSVWriter(&buf)
+	if err := w.Flush(); err != nil { // the header
+		return err
+	}
+	for _, c := range chunks {
+		buf.WriteString(c.text)
+	}
+	if err := publishFiles(ctx, fn.Version, []stagedFile{{fn.Path, buf.Bytes()}}); err != nil {
+		return fmt.Errorf("export rows: %v", err)
+	}
+	log.Infof(ctx, "exported the rows of %d students to %s", len(chunks), fn.Path)
+	return nil
+}

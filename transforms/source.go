@@ -1,0 +1,320 @@
+package transforms
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/problemlogs"
+)
+
+// DefaultShardBytes is the size of the byte ranges a splittable file is read in.
+const DefaultShardBytes = 64 << 20
+
+// DefaultFlushLogs is how many logs a reader buffers before it emits its
+// per-student batches.
+const DefaultFlushLogs = 1 << 18
+
+// FileShard is a byte range [Start, End) of one input file. End < 0 means
+// to the end of the file; compressed and remote files are read whole.
+type FileShard struct {
+	Path       string `json:"path"`
+	Start, End int64
+	Index      int `json:"index"` // 0 for the shard at the start of the file
+}
+
+// MatchFiles expands comma-separated glob patterns into file names through
+// Beam's filesystems (local paths, gs://, embed://). A pattern that matches
+// nothing is an error, so a typo never trains on nothing.
+func MatchFiles(ctx context.Context, patterns string) ([]string, error) {
+	var files []string
+	for _, p := range strings.Split(patterns, ",") {
+		p = strings.TrimSpace(p)
+		if p == "" {
+			continue
+		}
+		fs, err := filesystem.New(ctx, p)
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %v", p, err)
+		}
+		matched, err := fs.List(ctx, p)
+		fs.Close()
+		if err != nil {
+			return nil, fmt.Errorf("input %q: %v", p, err)
+		}
+		if len(matched) == 0 {
+			return nil, fmt.Errorf("input %q matches no files", p)
+		}
+		files = append(files, matched...)
+	}
+	if len(files) == 0 {
+		return nil, errors.New("no input given")
+	}
+	return files, nil
+}
+
+// splittable reports whether a file can be read from an offset: only
+// uncompressed local files are seekable through Beam's filesystem.
+func splittable(path string) bool {
+	return !strings.HasSuffix(strings.ToLower(path), ".gz") && !strings.Contains(path, "://")
+}
+
+// matchShardsFn expands the input patterns into FileShards.
+type matchShardsFn struct {
+	Patterns   string
+	ShardBytes int64
+}
+
+func (fn *matchShardsFn) ProcessElement(ctx context.Context, _ []byte, emit func(FileShard)) error {
+	files, err := MatchFiles(ctx, fn.Patterns)
+	if err != nil {
+		return err
+	}
+	for _, f := range files {
+		if !splittable(f) {
+			emit(FileShard{Path: f, End: -1})
+			continue
+		}
+		fs, err := filesystem.New(ctx, f)
+		if err != nil {
+			return err
+		}
+		size, err := fs.Size(ctx, f)
+		fs.Close()
+		if err != nil {
+			return fmt.Errorf("input %q: %v", f, err)
+		}
+		step := fn.ShardBytes
+		if step <= 0 {
+			step = DefaultShardBytes
+		}
+		for i, start := 0, int64(0); i == 0 || start < size; i, start = i+1, start+step {
+			end := min(start+step, size)
+			if end >= size {
+				end = -1
+			}
+			emit(FileShard{Path: f, Start: start, End: end, Index: i})
+		}
+	}
+	return nil
+}
+
+// readShardFn reads a FileShard's ProblemLogs and emits them batched per
+// student, with the Stats of what it read.
+type readShardFn struct {
+	Columns   problemlogs.Columns
+	FlushLogs int
+}
+
+func (fn *readShardFn) ProcessElement(ctx context.Context, shard FileShard, emit func(string, LogBatch), emitStats func(Stats)) error {
+	r := shardReader{shard: shard, columns: fn.Columns, flush: fn.FlushLogs, emit: emit}
+	if r.flush <= 0 {
+		r.flush = DefaultFlushLogs
+	}
+	err := r.read(ctx)
+	r.stats.publish(ctx)
+	emitStats(r.stats)
+	return err
+}
+
+// shardReader holds the state of reading one shard.
+type shardReader struct {
+	shard   FileShard
+	columns problemlogs.Columns
+	flush   int
+	emit    func(string, LogBatch)
+
+	stats    Stats
+	buffered int
+	byUser   map[string][]features.ProblemLog
+	intern   map[string]string
+}
+
+func (r *shardReader) read(ctx context.Context) error {
+	path := r.shard.Path
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	rc, err := fs.OpenRead(ctx, path)
+	if err != nil {
+		return fmt.Errorf("open %s: %v", path, err)
+	}
+	defer rc.Close()
+	var in io.Reader = rc
+	if strings.HasSuffix(strings.ToLower(path), ".gz") {
+		zr, err := gzip.NewReader(rc)
+		if err == io.EOF {
+			in = strings.NewReader("")
+		} else if err != nil {
+			return fmt.Errorf("open %s: %v", path, err)
+		} else {
+			defer zr.Close()
+			in = zr
+		}
+	}
+	br := bufio.NewReaderSize(in, 1<<20)
+
+	// The first line is the CSV header or the first JSON object; every shard
+	// needs it to know the file's format and columns.
+	first, err := readLine(br)
+	if err != nil && err != io.EOF {
+		return fmt.Errorf("read %s: %v", path, err)
+	}
+	if r.shard.Index == 0 {
+		r.stats.Add(CountFiles, 1)
+	}
+	if len(bytes.TrimSpace(first)) == 0 && err == io.EOF {
+		if r.shard.Index == 0 {
+			r.stats.Add(CountEmptyFiles, 1)
+			r.stats.Example(ExampleEmptyFile, path)
+			log.Warnf(ctx, "input %s is empty", path)
+		}
+		return nil
+	}
+	format := problemlogs.DetectFormat(path, first)
+	var parser problemlogs.Parser = problemlogs.JSONParser{Columns: r.columns}
+	if format == problemlogs.CSV {
+		p, err := problemlogs.NewCSVParser(first, r.columns)
+		if err != nil {
+			return fmt.Errorf("input %s: %v", path, err)
+		}
+		parser = p
+	}
+	pos := int64(len(first))
+	if r.shard.Start > 0 {
+		// Start at the first line that begins at or after Start.
+		seeker, ok := rc.(io.Seeker)
+		if !ok {
+			return fmt.Errorf("input %s: cannot seek to offset %d", path, r.shard.Start)
+		}
+		if _, err := seeker.Seek(r.shard.Start-1, io.SeekStart); err != nil {
+			return fmt.Errorf("input %s: %v", path, err)
+		}
+		br.Reset(rc)
+		skipped, err := readLine(br)
+		if err != nil && err != io.EOF {
+			return fmt.Errorf("read %s: %v", path, err)
+		}
+		pos = r.shard.Start - 1 + int64(len(skipped))
+	}
+	r.byUser = map[string][]features.ProblemLog{}
+	r.intern = map[string]string{}
+	if r.shard.Start == 0 && format == problemlogs.JSON && len(bytes.TrimSpace(first)) > 0 {
+		r.parse(ctx, parser, first, 0)
+	}
+	dataLines := 0
+	last := time.Now()
+	for r.shard.End < 0 || pos < r.shard.End {
+		line, err := readLine(br)
+		if len(line) > 0 {
+			if len(bytes.TrimSpace(line)) > 0 {
+				dataLines++
+				r.parse(ctx, parser, line, pos)
+			}
+			pos += int64(len(line))
+		}
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("read %s at byte %d: %v", path, pos, err)
+		}
+		if time.Since(last) > 10*time.Second {
+			last = time.Now()
+			log.Infof(ctx, "reading %s: %d logs so far, at byte %d", path, r.stats.Counts[CountLogs], pos)
+		}
+	}
+	if r.shard.Index == 0 && r.shard.End < 0 && dataLines == 0 && format == problemlogs.CSV {
+		r.stats.Add(CountHeaderOnly, 1)
+		r.stats.Example(ExampleHeaderOnly, path)
+		log.Warnf(ctx, "input %s has a header and no rows", path)
+	}
+	r.flushBatches()
+	log.Infof(ctx, "read %s [%d, %d): %d logs, %d bad rows", path, r.shard.Start, pos, r.stats.Counts[CountLogs], r.stats.Counts[CountBadRows])
+	return nil
+}
+
+func (r *shardReader) parse(ctx context.Context, p problemlogs.Parser, line []byte, offset int64) {
+	l, err := p.Parse(line)
+	if err != nil {
+		reason := "unparsable"
+		var re *problemlogs.RowError
+		if errors.As(err, &re) {
+			reason = re.Reason
+		}
+		r.stats.Add(CountBadRows, 1)
+		r.stats.Add(CountBadRows+"/"+reason, 1)
+		text := strings.TrimSpace(string(line))
+		if len(text) > 200 {
+			text = text[:200] + "..."
+		}
+		ex := fmt.Sprintf("%s@%d: %v: %q", r.shard.Path, offset, err, text)
+		if n := r.stats.Counts[CountBadRows]; n <= 3 {
+			log.Warnf(ctx, "bad row %s", ex)
+		}
+		r.stats.Example(ExampleBadRow, ex)
+		return
+	}
+	l.User, l.Exercise, l.ProblemType = r.str(l.User), r.str(l.Exercise), r.str(l.ProblemType)
+	r.stats.Add(CountLogs, 1)
+	r.byUser[l.User] = append(r.byUser[l.User], l)
+	r.buffered++
+	if r.buffered >= r.flush {
+		r.flushBatches()
+	}
+}
+
+func (r *shardReader) str(s string) string {
+	if v, ok := r.intern[s]; ok {
+		return v
+	}
+	r.intern[s] = s
+	return s
+}
+
+func (r *shardReader) flushBatches() {
+	for user, logs := range r.byUser {
+		r.emit(user, LogBatch{Logs: logs})
+	}
+	clear(r.byUser)
+	r.buffered = 0
+}
+
+// readLine reads a whole line, newline included, however long.
+func readLine(br *bufio.Reader) ([]byte, error) {
+	line, err := br.ReadSlice('\n')
+	if err != bufio.ErrBufferFull {
+		return line, err
+	}
+	long := append([]byte(nil), line...)
+	for err == bufio.ErrBufferFull {
+		line, err = br.ReadSlice('\n')
+		long = append(long, line...)
+	}
+	return long, err
+}
+
+// ReadProblemLogs reads ProblemLogs from files matching comma-separated glob
+// patterns (CSV with a header or newline-delimited JSON, optionally gzipped)
+// and returns them batched per student as KV<user, LogBatch>, with the Stats
+// of what was read. Large uncompressed local files are read in parallel byte
+// ranges of shardBytes (0: DefaultShardBytes).
+func ReadProblemLogs(s beam.Scope, patterns string, cols problemlogs.Columns, shardBytes int64) (logs, stats beam.PCollection) {
+	s = s.Scope("ReadProblemLogs")
+	shards := beam.ParDo(s, &matchShardsFn{Patterns: patterns, ShardBytes: shardBytes}, beam.Impulse(s))
+	shards = beam.Reshuffle(s, shards)
+	return beam.ParDo2(s, &readShardFn{Columns: cols}, shards)
+}

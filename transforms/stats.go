@@ -1,0 +1,120 @@
+package transforms
+
+import (
+	"context"
+	"encoding/json"
+	"sort"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+)
+
+// Names of the counts a run keeps. Each is also a Beam counter in the
+// "kmtrain" namespace, so a runner's UI shows progress.
+const (
+	CountFiles           = "files_read"
+	CountEmptyFiles      = "empty_files"
+	CountHeaderOnly      = "header_only_files"
+	CountLogs            = "logs_read"
+	CountBadRows         = "bad_rows"
+	CountStudentsKept    = "students_kept"
+	CountStudentsDropped = "students_dropped"
+	CountLogsDropped     = "logs_of_dropped_students"
+	CountRows            = "rows_emitted"
+	CountComponentsNew   = "components_new"
+)
+
+// Kinds of examples a run keeps.
+const (
+	ExampleBadRow     = "bad_row"
+	ExampleDropped    = "dropped_student"
+	ExampleEmptyFile  = "empty_file"
+	ExampleHeaderOnly = "header_only_file"
+)
+
+// maxExamples bounds how many examples of a kind a run keeps.
+const maxExamples = 10
+
+// maxFileExamples bounds how many empty or header-only files are named.
+const maxFileExamples = 100
+
+// Stats is what a stage saw: counts by name (bad rows also by reason, as
+// "bad_rows/<reason>") and a few examples of each kind of problem. Stages
+// emit a Stats per shard or bundle; the sink merges them into the summary.
+type Stats struct {
+	Counts   map[string]int64    `json:"counts,omitempty"`
+	Examples map[string][]string `json:"examples,omitempty"`
+}
+
+// Add adds n to a count.
+func (s *Stats) Add(name string, n int64) {
+	if s.Counts == nil {
+		s.Counts = map[string]int64{}
+	}
+	s.Counts[name] += n
+}
+
+// Example keeps an example of a kind, up to a limit.
+func (s *Stats) Example(kind, text string) {
+	limit := maxExamples
+	if kind == ExampleEmptyFile || kind == ExampleHeaderOnly {
+		limit = maxFileExamples
+	}
+	if s.Examples == nil {
+		s.Examples = map[string][]string{}
+	}
+	if len(s.Examples[kind]) < limit {
+		s.Examples[kind] = append(s.Examples[kind], text)
+	}
+}
+
+// Merge adds o into s. Examples are kept in sorted order so that merging is
+// independent of the order stages finish in.
+func (s *Stats) Merge(o Stats) {
+	for k, v := range o.Counts {
+		s.Add(k, v)
+	}
+	for k, ex := range o.Examples {
+		if s.Examples == nil {
+			s.Examples = map[string][]string{}
+		}
+		all := append(append([]string(nil), s.Examples[k]...), ex...)
+		sort.Strings(all)
+		limit := maxExamples
+		if k == ExampleEmptyFile || k == ExampleHeaderOnly {
+			limit = maxFileExamples
+		}
+		if len(all) > limit {
+			all = all[:limit]
+		}
+		s.Examples[k] = all
+	}
+}
+
+// Empty reports whether nothing was counted or kept.
+func (s *Stats) Empty() bool { return len(s.Counts) == 0 && len(s.Examples) == 0 }
+
+// publish adds the counts to the Beam counters of the running stage.
+func (s *Stats) publish(ctx context.Context) {
+	for k, v := range s.Counts {
+		beam.NewCounter("kmtrain", k).Inc(ctx, v)
+	}
+}
+
+func encodeStats(s Stats) ([]byte, error) { return json.Marshal(s) }
+func decodeStats(b []byte) (Stats, error) {
+	var s Stats
+	err := json.Unmarshal(b, &s)
+	return s, err
+}
+
+// MergeStats combines a PCollection of Stats into one.
+func MergeStats(s beam.Scope, stats beam.PCollection) beam.PCollection {
+	return beam.Combine(s.Scope("MergeStats"), mergeStats, stats)
+}
+
+func mergeStats(a, b Stats) Stats {
+	var out Stats
+	out.Merge(a)
+	out.Merge(b)
+	return out
+}
