@@ -1,0 +1,109 @@
+package problemlogs
+
+import (
+	"errors"
+	"testing"
+	"time"
+
+	"github.com/kmtrain/knowledgemodel/features"
+)
+
+func TestCSVParser(t *testing.T) {
+	p, err := NewCSVParser([]byte("\xef\xbb\xbfcount_hints,user,time_done,exercise,problem_type,problem_number,correct\r\n"), DefaultColumns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := features.ProblemLog{User: "u,1", TimeDone: time.Date(2014, 1, 2, 3, 4, 5, 678000000, time.UTC),
+		Exercise: "ex", ProblemType: "pt", ProblemNumber: 3, Correct: true}
+	tests := []struct {
+		line   string
+		reason string // empty: parses to want
+	}{
+		{`0,"u,1",2014-01-02T03:04:05.678Z,ex,pt,3,true`, ""},
+		{`0,"u,1",2014-01-02 03:04:05.678 UTC,ex,pt,3,1` + "\r\n", ""},
+		{`0,"u,1",2014-01-02 03:04:05.678+00:00,ex,pt,3,TRUE`, ""},
+		{`0,"u,1",2014-01-02T04:04:05.678+01:00,ex,pt, 3 ,t`, ""},
+		{`0,"u,1",2014-01-02T03:04:05.678Z,ex,pt,3`, ReasonColumns},
+		{`0,"u,1,2014-01-02T03:04:05.678Z,ex,pt,3,true`, ReasonColumns},
+		{`0,,2014-01-02T03:04:05.678Z,ex,pt,3,true`, ReasonMissing},
+		{`0,u,2014-01-02T03:04:05.678Z,ex,,3,true`, ReasonMissing},
+		{`0,u,01/02/2014,ex,pt,3,true`, ReasonTime},
+		{`0,u,2014-01-02T03:04:05.678Z,ex,pt,3.5,true`, ReasonProblemNumber},
+		{`0,u,2014-01-02T03:04:05.678Z,ex,pt,3,yes`, ReasonCorrect},
+	}
+	for _, tt := range tests {
+		got, err := p.Parse([]byte(tt.line))
+		var re *RowError
+		switch {
+		case tt.reason == "" && err != nil:
+			t.Errorf("%q: %v", tt.line, err)
+		case tt.reason == "" && got != want:
+			t.Errorf("%q: got %+v", tt.line, got)
+		case tt.reason != "" && (!errors.As(err, &re) || re.Reason != tt.reason):
+			t.Errorf("%q: error %v, want reason %q", tt.line, err, tt.reason)
+		}
+	}
+}
+
+func TestCSVHeaderMissingColumn(t *testing.T) {
+	_, err := NewCSVParser([]byte("user,time_done,exercise,problem_type,correct\n"), DefaultColumns)
+	var mc *MissingColumnError
+	if !errors.As(err, &mc) || mc.Column != "problem_number" {
+		t.Errorf("err %v, want the missing problem_number named", err)
+	}
+	cols, err := ParseColumns("user=student, problem_number=n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, err := NewCSVParser([]byte("student,time_done,exercise,problem_type,n,correct\n"), cols)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l, err := p.Parse([]byte("s,2014-01-01T00:00:00Z,e,p,2,false")); err != nil || l.User != "s" || l.ProblemNumber != 2 {
+		t.Errorf("mapped columns: %+v %v", l, err)
+	}
+	for _, bad := range []string{"user", "nobody=x", "user="} {
+		if _, err := ParseColumns(bad); err == nil {
+			t.Errorf("ParseColumns(%q) accepted", bad)
+		}
+	}
+}
+
+func TestJSONParser(t *testing.T) {
+	p := JSONParser{Columns: DefaultColumns}
+	tests := []struct {
+		line   string
+		reason string
+	}{
+		{`{"user":"u","time_done":"2014-01-02 03:04:05.678 UTC","exercise":"ex","problem_type":"pt","problem_number":"3","correct":true}`, ""},
+		{`{"user":"u","time_done":"2014-01-02T03:04:05.678Z","exercise":"ex","problem_type":"pt","problem_number":3,"correct":"true","time_taken":12}`, ""},
+		{`{"user":"u","time_done":"2014-01-02T03:04:05.678Z","exercise":"ex","problem_type":"pt","problem_number":3,"correct":null}`, ReasonMissing},
+		{`{"user":"u","time_done":"2014-01-02T03:04:05.678Z","exercise":"ex","problem_type":"pt","correct":true}`, ReasonMissing},
+		{`{"user":"u",`, ReasonJSON},
+		{`[1,2]`, ReasonJSON},
+	}
+	for _, tt := range tests {
+		got, err := p.Parse([]byte(tt.line))
+		var re *RowError
+		switch {
+		case tt.reason == "" && (err != nil || got.User != "u" || got.ProblemNumber != 3 || !got.Correct):
+			t.Errorf("%s: %+v %v", tt.line, got, err)
+		case tt.reason != "" && (!errors.As(err, &re) || re.Reason != tt.reason):
+			t.Errorf("%s: error %v, want reason %q", tt.line, err, tt.reason)
+		}
+	}
+}
+
+func TestDetectFormat(t *testing.T) {
+	for _, tt := range []struct {
+		name, first string
+		want        Format
+	}{
+		{"a.csv", "{", CSV}, {"a.CSV.gz", "", CSV}, {"a.json", "user", JSON}, {"a.jsonl.gz", "", JSON},
+		{"a.ndjson", "", JSON}, {"export-000", `  {"user":1}`, JSON}, {"export-000", "user,time_done", CSV},
+	} {
+		if got := DetectFormat(tt.name, []byte(tt.first)); got != tt.want {
+			t.Errorf("DetectFormat(%q, %q) = %v", tt.name, tt.first, got)
+		}
+	}
+}
