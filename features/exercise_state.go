@@ -1,6 +1,9 @@
 package features
 
-import "math"
+import (
+	"fmt"
+	"math"
+)
 
 // Constants of Khan Academy's accuracy model.
 const (
@@ -82,4 +85,29 @@ func (s *ExerciseState) Features(dst []float64) {
 		dst[5] = float64(correct) / float64(s.n)
 	}
 	dst[4] = math.Log(float64(s.n - correct + 1))
+}
+
+// Pack returns the state in 32 bits: the kept answers oldest first in bits
+// 0-19 and their number in bits 20-24. UnpackExerciseState reverses it.
+func (s *ExerciseState) Pack() uint32 {
+	var bits uint32
+	for i := 0; i < s.n; i++ {
+		if s.answer(i) > 0 {
+			bits |= 1 << i
+		}
+	}
+	return bits | uint32(s.n)<<HistoryLimit
+}
+
+// UnpackExerciseState returns the state that Pack packed.
+func UnpackExerciseState(p uint32) (ExerciseState, error) {
+	n := int(p >> HistoryLimit)
+	if n > HistoryLimit || p&^(1<<(HistoryLimit+5)-1) != 0 || (n < HistoryLimit && p&((1<<HistoryLimit-1)&^(1<<n-1)) != 0) {
+		return ExerciseState{}, fmt.Errorf("invalid packed exercise state %#x", p)
+	}
+	var s ExerciseState
+	for i := 0; i < n; i++ {
+		s.Update(p&(1<<i) != 0)
+	}
+	return s, nil
 }

@@ -3,6 +3,7 @@ package features
 import (
 	"errors"
 	"math"
+	"reflect"
 	"testing"
 	"time"
 )
@@ -151,7 +152,7 @@ func TestReplayTies(t *testing.T) {
 		var got []Row
 		Replay(shuffled, c, ReplayOptions{Window: AllProblems}, func(r *Row) { got = append(got, *r) })
 		for i := range want {
-			if got[i] != want[i] {
+			if !reflect.DeepEqual(got[i], want[i]) {
 				t.Fatalf("permutation %v: row %d differs", perm, i)
 			}
 		}
@@ -244,3 +245,38 @@ func TestNewComponentsConflict(t *testing.T) {
 
 // pinnedFirst is DeriveComponent({ex, pt, true}).Vector[0] as first derived.
 const pinnedFirst = 0.053156079752139436
+
+// TestCompactRows checks that the compact form of every conformance row
+// expands to exactly the features the replay computed, bit for bit.
+func TestCompactRows(t *testing.T) {
+	c, _ := NewComponents(nil)
+	logs := []ProblemLog{}
+	for i := 0; i < 60; i++ {
+		logs = append(logs, log("u", string(rune('a'+i%7)), i, i/7+1, i%3 != 0))
+	}
+	n := 0
+	err := Replay(logs, c, ReplayOptions{Window: AllProblems}, func(r *Row) {
+		n++
+		h, err := UnpackExerciseState(r.History.Pack())
+		if err != nil || h != r.History {
+			t.Fatalf("pack round trip: %v", err)
+		}
+		var vs [][]float64
+		for _, k := range r.Knowledge {
+			vs = append(vs, c.Vector(k))
+		}
+		var x [NumFeatures]float64
+		ExpandFeatures(&h, vs, &x)
+		if x != r.X {
+			t.Fatalf("row %d: expanded features differ", n)
+		}
+	})
+	if err != nil || n != 60 {
+		t.Fatal(n, err)
+	}
+	for _, bad := range []uint32{21 << HistoryLimit, 1<<HistoryLimit | 0b10, 1 << 31} {
+		if _, err := UnpackExerciseState(bad); err == nil {
+			t.Errorf("UnpackExerciseState(%#x) accepted", bad)
+		}
+	}
+}

@@ -24,4 +24,11 @@ type Row struct {
 	// X is the feature vector: X[0] is the bias (1), X[1:7] the ExerciseState
 	// features, X[7:] the KnowledgeState.
 	X [NumFeatures]float64
+
+	// The same features, compactly: the ExerciseState before the attempt and
+	// the keys of the components the KnowledgeState sums, in the order they
+	// were added (ExpandFeatures turns them into X). Knowledge is shared with
+	// the replay: copy it to keep it beyond the emit call.
+	History   ExerciseState
+	Knowledge []ComponentKey
 }

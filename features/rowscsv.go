@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -157,6 +158,7 @@ func ReadRowsCSV(r io.Reader, fn func(Row) error) error {
 	if err != nil {
 		return fmt.Errorf("rows csv: header: %w", err)
 	}
+	hdr = slices.Clone(hdr) // the reader reuses its record
 	col := make(map[string]int, len(hdr))
 	for i, h := range hdr {
 		if _, dup := col[h]; dup {

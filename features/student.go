@@ -22,11 +22,26 @@ func (k *KnowledgeState) Add(v []float64) {
 }
 
 // Student is the replay state of one student: an ExerciseState per exercise
-// and the KnowledgeState. The zero value is not usable; call NewStudent.
+// and the KnowledgeState, with the components it sums in the order they
+// were added. The zero value is not usable; call NewStudent.
 type Student struct {
 	components *Components
 	exercises  map[string]*ExerciseState
 	knowledge  KnowledgeState
+	started    []ComponentKey
+}
+
+// Knowledge returns the keys of the components the KnowledgeState sums, in
+// the order they were added. The slice is only appended to: a prefix stays
+// valid as the student goes on.
+func (s *Student) Knowledge() []ComponentKey { return s.started }
+
+// ExerciseState returns the student's state on an exercise.
+func (s *Student) ExerciseState(exercise string) ExerciseState {
+	if es := s.exercises[exercise]; es != nil {
+		return *es
+	}
+	return ExerciseState{}
 }
 
 // NewStudent returns a student who has answered nothing, whose KnowledgeState
@@ -59,8 +74,24 @@ func (s *Student) Apply(l ProblemLog) {
 	}
 	es.Update(l.Correct)
 	if l.ProblemNumber == 1 {
-		s.knowledge.Add(s.components.Vector(ComponentKey{l.Exercise, l.ProblemType, l.Correct}))
+		key := ComponentKey{l.Exercise, l.ProblemType, l.Correct}
+		s.knowledge.Add(s.components.Vector(key))
+		s.started = append(s.started, key)
 	}
+}
+
+// ExpandFeatures writes into x the features of a compact row: the
+// ExerciseState before the attempt and the component vectors of the
+// KnowledgeState, in the order they were added. It computes exactly what
+// Student.Features computed, bit for bit.
+func ExpandFeatures(history *ExerciseState, knowledge [][]float64, x *[NumFeatures]float64) {
+	x[0] = 1
+	history.Features(x[1 : 1+NumExerciseFeatures])
+	var k KnowledgeState
+	for _, v := range knowledge {
+		k.Add(v)
+	}
+	copy(x[1+NumExerciseFeatures:], k[:])
 }
 
 // Window is the inclusive range of problem numbers whose attempts become
@@ -188,6 +219,8 @@ func Replay(logs []ProblemLog, c *Components, opts ReplayOptions, emit func(*Row
 			row.User, row.Exercise, row.ProblemType = l.User, l.Exercise, l.ProblemType
 			row.ProblemNumber, row.TimeDone, row.Correct = l.ProblemNumber, l.TimeDone, l.Correct
 			s.Features(l.Exercise, &row.X)
+			row.History = s.ExerciseState(l.Exercise)
+			row.Knowledge = s.Knowledge()
 			emit(&row)
 		}
 		s.Apply(l)

@@ -25,6 +25,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -64,15 +65,19 @@ type Options struct {
 	ShardBytes int64
 }
 
-// DefaultOptions returns the options of Khan Academy's training runs.
+// DefaultOptions returns the options of Khan Academy's training runs. A
+// fit may split its rows across every core (the result does not depend on
+// it): a runner trains few exercises at a time at the end of a run.
 func DefaultOptions() Options {
+	t := train.DefaultSettings()
+	t.Workers = runtime.GOMAXPROCS(0)
 	return Options{
 		Columns: problemlogs.DefaultColumns,
 		Output:  "./out",
 		Window:  features.DefaultWindow,
 		MinRows: 100,
 		MaxRows: 200000,
-		Train:   train.DefaultSettings(),
+		Train:   t,
 	}
 }
 
@@ -133,7 +138,7 @@ func Build(s beam.Scope, o Options) error {
 	if o.ExportRows != "" {
 		transforms.WriteRowsCSV(s, o.ExportRows, o.Version, replayed.Export)
 	}
-	thetas, skipped := transforms.TrainExercises(s, replayed.Rows, transforms.TrainOptions{
+	thetas, skipped := transforms.TrainExercises(s, replayed.Rows, components, transforms.TrainOptions{
 		Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows, Settings: o.Train,
 	})
 	transforms.WriteModel(s, transforms.ModelOutput{

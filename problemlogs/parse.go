@@ -90,10 +90,13 @@ type Parser interface {
 }
 
 // CSVParser parses the data lines of a CSV file whose header it was made from.
+// It interns users, exercises and problem types, which repeat from line to
+// line, so a file's logs share one copy of each.
 type CSVParser struct {
 	index  [6]int // column of each field
 	ncols  int
 	fields [][]byte
+	intern map[string]string
 }
 
 // MissingColumnError says that a header lacks a ProblemLog column.
@@ -114,7 +117,7 @@ func NewCSVParser(header []byte, cols Columns) (*CSVParser, error) {
 	if err != nil {
 		return nil, fmt.Errorf("header %q: %v", header, err)
 	}
-	p := &CSVParser{ncols: len(names)}
+	p := &CSVParser{ncols: len(names), intern: map[string]string{}}
 	for i, want := range cols.names() {
 		p.index[i] = -1
 		for j, name := range names {
@@ -142,9 +145,27 @@ func (p *CSVParser) Parse(line []byte) (features.ProblemLog, error) {
 	}
 	var raw [6]string
 	for i, j := range p.index {
-		raw[i] = string(p.fields[j])
+		switch i {
+		case 0, 2, 3: // user, exercise, problem_type
+			raw[i] = p.str(p.fields[j])
+		default:
+			raw[i] = string(p.fields[j])
+		}
 	}
 	return fromStrings(raw, DefaultColumns)
+}
+
+// str returns b as an interned string; the lookup itself does not allocate.
+func (p *CSVParser) str(b []byte) string {
+	if s, ok := p.intern[string(b)]; ok {
+		return s
+	}
+	if len(p.intern) >= 1<<20 { // bound the table on files with many users
+		clear(p.intern)
+	}
+	s := string(b)
+	p.intern[s] = s
+	return s
 }
 
 // JSONParser parses newline-delimited JSON objects, one per line.

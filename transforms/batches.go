@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
@@ -19,23 +18,56 @@ type LogBatch struct {
 
 // RowBatch is training rows of one exercise, as one element: the replay
 // batches a bundle's rows per exercise before the GroupByKey per exercise.
+//
+// Rows travel compactly, in the model's own terms: the ExerciseState before
+// the attempt packed in 32 bits, and the KnowledgeState as the list of the
+// components it sums (ids into the batch's Keys). That is some 20 bytes a row
+// instead of 107 float64s; the trainer expands them with
+// features.ExpandFeatures, to exactly the features the replay computed.
 type RowBatch struct {
+	Keys    []features.ComponentKey // the components the rows refer to
 	Correct []bool
 	// Sample orders rows for the row cap: a hash of the attempt's identity,
 	// so the cap keeps the same rows on any runner, in any order.
-	Sample []uint64
-	// X holds the rows' features, features.NumFeatures per row.
-	X []float64
+	Sample  []uint64
+	History []uint32 // features.ExerciseState.Pack() before the attempt
+	// KnowledgeEnd[i] is where row i's component ids end in KnowledgeIDs.
+	KnowledgeEnd []uint32
+	KnowledgeIDs []uint32
+
+	ids map[features.ComponentKey]uint32 // Keys' index, while adding
 }
 
 // Len returns the number of rows.
 func (b *RowBatch) Len() int { return len(b.Correct) }
 
+// Knowledge returns the component ids of row i.
+func (b *RowBatch) Knowledge(i int) []uint32 {
+	start := uint32(0)
+	if i > 0 {
+		start = b.KnowledgeEnd[i-1]
+	}
+	return b.KnowledgeIDs[start:b.KnowledgeEnd[i]]
+}
+
 // Add appends a row.
 func (b *RowBatch) Add(r *features.Row) {
+	if b.ids == nil {
+		b.ids = map[features.ComponentKey]uint32{}
+	}
 	b.Correct = append(b.Correct, r.Correct)
 	b.Sample = append(b.Sample, SampleKey(r))
-	b.X = append(b.X, r.X[:]...)
+	b.History = append(b.History, r.History.Pack())
+	for _, k := range r.Knowledge {
+		id, ok := b.ids[k]
+		if !ok {
+			id = uint32(len(b.Keys))
+			b.ids[k] = id
+			b.Keys = append(b.Keys, k)
+		}
+		b.KnowledgeIDs = append(b.KnowledgeIDs, id)
+	}
+	b.KnowledgeEnd = append(b.KnowledgeEnd, uint32(len(b.KnowledgeIDs)))
 }
 
 // SampleKey hashes an attempt's identity (FNV-1a, 64 bits).
@@ -171,7 +203,19 @@ func decodeLogBatch(data []byte) (LogBatch, error) {
 
 func encodeRowBatch(b RowBatch) []byte {
 	n := len(b.Correct)
-	out := make([]byte, 0, 10+(n+7)/8+8*n+8*len(b.X))
+	out := make([]byte, 0, 16+(n+7)/8+12*n+2*len(b.KnowledgeIDs))
+	out = binary.AppendUvarint(out, uint64(len(b.Keys)))
+	for _, k := range b.Keys {
+		out = binary.AppendUvarint(out, uint64(len(k.Exercise)))
+		out = append(out, k.Exercise...)
+		out = binary.AppendUvarint(out, uint64(len(k.ProblemType)))
+		out = append(out, k.ProblemType...)
+		if k.Correct {
+			out = append(out, 1)
+		} else {
+			out = append(out, 0)
+		}
+	}
 	out = binary.AppendUvarint(out, uint64(n))
 	bits := make([]byte, (n+7)/8)
 	for i, c := range b.Correct {
@@ -180,34 +224,67 @@ func encodeRowBatch(b RowBatch) []byte {
 		}
 	}
 	out = append(out, bits...)
-	for _, h := range b.Sample {
-		out = binary.LittleEndian.AppendUint64(out, h)
-	}
-	for _, x := range b.X {
-		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(x))
+	for i := 0; i < n; i++ {
+		out = binary.LittleEndian.AppendUint64(out, b.Sample[i])
+		out = binary.AppendUvarint(out, uint64(b.History[i]))
+		ids := b.Knowledge(i)
+		out = binary.AppendUvarint(out, uint64(len(ids)))
+		for _, id := range ids {
+			out = binary.AppendUvarint(out, uint64(id))
+		}
 	}
 	return out
 }
 
 func decodeRowBatch(data []byte) (RowBatch, error) {
 	d := &decoder{b: data}
+	nkeys := d.uvarint()
+	if d.err != nil || nkeys > uint64(len(d.b)) {
+		return RowBatch{}, errCorrupt
+	}
+	var b RowBatch
+	b.Keys = make([]features.ComponentKey, nkeys)
+	for i := range b.Keys {
+		b.Keys[i].Exercise = string(d.bytes(d.uvarint()))
+		b.Keys[i].ProblemType = string(d.bytes(d.uvarint()))
+		c := d.bytes(1)
+		b.Keys[i].Correct = len(c) == 1 && c[0] == 1
+	}
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) {
 		return RowBatch{}, errCorrupt
 	}
 	bits := d.bytes((n + 7) / 8)
-	samples := d.bytes(8 * n)
-	xs := d.bytes(8 * n * features.NumFeatures)
-	if d.err != nil || len(d.b) != 0 {
-		return RowBatch{}, fmt.Errorf("row batch of %d rows: %w", n, errCorrupt)
+	if d.err != nil {
+		return RowBatch{}, errCorrupt
 	}
-	b := RowBatch{Correct: make([]bool, n), Sample: make([]uint64, n), X: make([]float64, n*features.NumFeatures)}
+	b.Correct = make([]bool, n)
+	b.Sample = make([]uint64, n)
+	b.History = make([]uint32, n)
+	b.KnowledgeEnd = make([]uint32, n)
 	for i := range b.Correct {
 		b.Correct[i] = bits[i/8]&(1<<(i%8)) != 0
-		b.Sample[i] = binary.LittleEndian.Uint64(samples[8*i:])
+		s := d.bytes(8)
+		if d.err != nil {
+			return RowBatch{}, errCorrupt
+		}
+		b.Sample[i] = binary.LittleEndian.Uint64(s)
+		b.History[i] = uint32(d.uvarint())
+		k := d.uvarint()
+		if k > uint64(len(d.b)) {
+			return RowBatch{}, errCorrupt
+		}
+		for j := uint64(0); j < k; j++ {
+			id := d.uvarint()
+			if id >= nkeys {
+				return RowBatch{}, fmt.Errorf("row batch: component id %d of %d: %w", id, nkeys, errCorrupt)
+			}
+			b.KnowledgeIDs = append(b.KnowledgeIDs, uint32(id))
+		}
+		b.KnowledgeEnd[i] = uint32(len(b.KnowledgeIDs))
 	}
-	for i := range b.X {
-		b.X[i] = math.Float64frombits(binary.LittleEndian.Uint64(xs[8*i:]))
+	if d.err != nil || len(d.b) != 0 {
+		return RowBatch{}, fmt.Errorf("row batch of %d rows: %w", n, errCorrupt)
 	}
 	return b, nil
 }

@@ -1,6 +1,8 @@
 package transforms
 
 import (
+	"fmt"
+	"maps"
 	"math/rand/v2"
 	"reflect"
 	"testing"
@@ -37,30 +39,62 @@ func TestLogBatchCoder(t *testing.T) {
 	}
 }
 
-func randomRows(n int, seed uint64) RowBatch {
+// randomRows replays random students and returns their rows of one exercise.
+func randomRows(n int, seed uint64) []features.Row {
 	r := rand.New(rand.NewPCG(seed, 1))
-	var b RowBatch
-	for i := 0; i < n; i++ {
-		row := features.Row{User: "u", Exercise: "ex", ProblemNumber: i, TimeDone: time.Unix(int64(i), 0), Correct: r.IntN(2) == 1}
-		for j := range row.X {
-			row.X[j] = r.NormFloat64()
+	comps, _ := features.NewComponents(nil)
+	var rows []features.Row
+	for u := 0; len(rows) < n; u++ {
+		var logs []features.ProblemLog
+		next := map[string]int{}
+		for i := 0; i < 40; i++ {
+			ex := []string{"ex", "a", "b", "c"}[r.IntN(4)]
+			next[ex]++
+			logs = append(logs, features.ProblemLog{User: fmt.Sprint("u", u), TimeDone: time.Unix(int64(i), 0).UTC(),
+				Exercise: ex, ProblemType: fmt.Sprint("pt", r.IntN(3)), ProblemNumber: next[ex], Correct: r.IntN(3) > 0})
 		}
-		b.Add(&row)
+		features.Replay(logs, comps, features.ReplayOptions{Window: features.AllProblems}, func(row *features.Row) {
+			if row.Exercise == "ex" && len(rows) < n {
+				c := *row
+				c.Knowledge = append([]features.ComponentKey(nil), row.Knowledge...)
+				rows = append(rows, c)
+			}
+		})
 	}
-	return b
+	return rows
+}
+
+// batches puts rows into batches of the given sizes, in the given order.
+func batches(rows []features.Row, order []int, sizes ...int) []RowBatch {
+	var out []RowBatch
+	k := 0
+	for _, size := range sizes {
+		var b RowBatch
+		for i := 0; i < size; i++ {
+			b.Add(&rows[order[k]])
+			k++
+		}
+		b.ids = nil
+		out = append(out, b)
+	}
+	return out
 }
 
 func TestRowBatchCoder(t *testing.T) {
-	b := randomRows(13, 1)
+	rows := randomRows(13, 1)
+	b := batches(rows, rand.New(rand.NewPCG(1, 2)).Perm(13), 13)[0]
 	got, err := decodeRowBatch(encodeRowBatch(b))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if !reflect.DeepEqual(got, b) {
-		t.Error("round trip changed the batch")
+		t.Errorf("round trip changed the batch:\n%+v\n%+v", got, b)
 	}
-	if _, err := decodeRowBatch(encodeRowBatch(b)[:50]); err == nil {
-		t.Error("truncated batch decoded without error")
+	enc := encodeRowBatch(b)
+	for _, cut := range []int{1, 20, len(enc) - 1} {
+		if _, err := decodeRowBatch(enc[:cut]); err == nil {
+			t.Errorf("batch cut at %d decoded without error", cut)
+		}
 	}
 }
 
@@ -77,51 +111,69 @@ func iterate(batches []RowBatch) func(*RowBatch) bool {
 	}
 }
 
-func split(b RowBatch, sizes ...int) []RowBatch {
-	var out []RowBatch
-	start := 0
-	for _, n := range sizes {
-		end := start + n
-		out = append(out, RowBatch{Correct: b.Correct[start:end], Sample: b.Sample[start:end], X: b.X[start*features.NumFeatures : end*features.NumFeatures]})
-		start = end
-	}
-	return out
-}
-
 // TestCollectRowsCap checks that the row cap keeps the same rows, in the
-// same order, however the rows arrive.
+// same order, however the rows arrive, and that they expand to exactly the
+// features the replay computed.
 func TestCollectRowsCap(t *testing.T) {
-	all := randomRows(1000, 2)
-	orders := [][]RowBatch{
-		split(all, 1000),
-		split(all, 1, 998, 1),
-		split(all, 300, 300, 400),
+	const n = 1000
+	rows := randomRows(n, 2)
+	comps, _ := features.NewComponents(nil)
+	identity := make([]int, n)
+	for i := range identity {
+		identity[i] = i
 	}
-	// The same rows in reverse batch order.
-	rev := split(all, 250, 250, 250, 250)
-	rev[0], rev[3] = rev[3], rev[0]
-	orders = append(orders, rev)
-	for _, cap := range []int{0, 1, 100, 999, 1000, 5000} {
+	r := rand.New(rand.NewPCG(3, 4))
+	orders := [][]RowBatch{
+		batches(rows, identity, n),
+		batches(rows, r.Perm(n), 1, 998, 1),
+		batches(rows, r.Perm(n), 300, 300, 400),
+		batches(rows, r.Perm(n), 250, 250, 250, 250),
+	}
+	type labelled struct {
+		x       [features.NumFeatures]float64
+		correct bool
+	}
+	replayed := map[labelled]int{}
+	for _, row := range rows {
+		replayed[labelled{row.X, row.Correct}]++
+	}
+	for _, cap := range []int{0, 1, 100, 499, 500, 999, 1000, 5000} {
 		var first *train.Dataset
-		for i, batches := range orders {
-			d, seen := collectRows(iterate(batches), cap)
-			if seen != 1000 {
-				t.Fatalf("seen %d", seen)
+		for i, bs := range orders {
+			c := newRowCollector(cap)
+			for it := iterate(bs); ; {
+				var b RowBatch
+				if !it(&b) {
+					break
+				}
+				c.add(&b)
 			}
-			want := 1000
+			d, err := c.dataset(comps)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := n
 			if cap > 0 && cap < want {
 				want = cap
 			}
-			if d.Len() != want {
-				t.Fatalf("cap %d: %d rows, want %d", cap, d.Len(), want)
+			if c.seen != n || d.Len() != want {
+				t.Fatalf("cap %d: seen %d, kept %d, want %d", cap, c.seen, d.Len(), want)
+			}
+			left := maps.Clone(replayed)
+			for k := 0; k < d.Len(); k++ {
+				l := labelled{correct: d.Correct(k)}
+				copy(l.x[:], d.Row(k))
+				if left[l]--; left[l] < 0 {
+					t.Fatalf("cap %d: row %d is not a replayed row", cap, k)
+				}
 			}
 			if first == nil {
 				first = d
 				continue
 			}
-			for r := 0; r < d.Len(); r++ {
-				if !reflect.DeepEqual(d.Row(r), first.Row(r)) || d.Correct(r) != first.Correct(r) {
-					t.Fatalf("cap %d, order %d: row %d differs", cap, i, r)
+			for k := 0; k < d.Len(); k++ {
+				if !reflect.DeepEqual(d.Row(k), first.Row(k)) || d.Correct(k) != first.Correct(k) {
+					t.Fatalf("cap %d, order %d: row %d differs", cap, i, k)
 				}
 			}
 		}

@@ -27,7 +27,8 @@ func init() {
 	register.DoFn4x1[context.Context, FileShard, func(string, LogBatch), func(Stats), error](&readShardFn{})
 	register.DoFn8x1[context.Context, string, func(*LogBatch) bool, func(*features.Component) bool,
 		func(string, RowBatch), func(features.Component), func(Stats), func(string, string), error](&replayFn{})
-	register.DoFn5x0[context.Context, string, func(*RowBatch) bool, func(model.ExerciseThetas), func(model.SkippedExercise)](&trainFn{})
+	register.DoFn6x1[context.Context, string, func(*RowBatch) bool, func(*features.Component) bool,
+		func(model.ExerciseThetas), func(model.SkippedExercise), error](&trainFn{})
 	register.DoFn3x1[context.Context, []byte, func(features.Component), error](&readComponentsFn{})
 	register.DoFn7x1[context.Context, []byte, func(*model.ExerciseThetas) bool, func(*model.SkippedExercise) bool,
 		func(*features.Component) bool, func(*features.Component) bool, func(*Stats) bool, error](&writeModelFn{})

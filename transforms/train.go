@@ -26,34 +26,58 @@ type TrainOptions struct {
 }
 
 // TrainExercises groups row batches per exercise and fits each exercise's
-// thetas. It returns the model.ExerciseThetas of the trained exercises and
-// the model.SkippedExercise of the others.
-func TrainExercises(s beam.Scope, rows beam.PCollection, opts TrainOptions) (thetas, skipped beam.PCollection) {
+// thetas. Components (features.Component) is the table the replay reused:
+// the rows refer to components by key. It returns the model.ExerciseThetas
+// of the trained exercises and the model.SkippedExercise of the others.
+func TrainExercises(s beam.Scope, rows, components beam.PCollection, opts TrainOptions) (thetas, skipped beam.PCollection) {
 	s = s.Scope("TrainExercises")
 	grouped := beam.GroupByKey(s, rows)
-	return beam.ParDo2(s, &trainFn{Options: opts}, grouped)
+	return beam.ParDo2(s, &trainFn{Options: opts}, grouped, beam.SideInput{Input: components})
 }
 
 // trainFn fits one exercise's thetas from its grouped row batches.
 type trainFn struct {
 	Options TrainOptions
+
+	components *features.Components // the side input, cached: it is global
 }
 
 func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches func(*RowBatch) bool,
-	emit func(model.ExerciseThetas), emitSkip func(model.SkippedExercise)) {
-	rows, seen := collectRows(batches, fn.Options.MaxRows)
+	components func(*features.Component) bool,
+	emit func(model.ExerciseThetas), emitSkip func(model.SkippedExercise)) error {
+	if fn.components == nil {
+		var table []features.Component
+		var c features.Component
+		for components(&c) {
+			table = append(table, c)
+		}
+		var err error
+		if fn.components, err = features.NewComponents(table); err != nil {
+			return err
+		}
+	}
+	c := newRowCollector(fn.Options.MaxRows)
+	var b RowBatch
+	for batches(&b) {
+		c.add(&b)
+	}
+	seen := c.seen
 	if seen < fn.Options.MinRows || seen == 0 {
 		skippedCounter.Inc(ctx, 1)
 		emitSkip(model.SkippedExercise{Exercise: exercise, Rows: seen,
 			Reason: fmt.Sprintf("%s: %d < %d", model.SkipTooFewRows, seen, fn.Options.MinRows)})
-		return
+		return nil
+	}
+	rows, err := c.dataset(fn.components)
+	if err != nil {
+		return fmt.Errorf("exercise %s: %v", exercise, err)
 	}
 	res, err := train.Fit(rows, fn.Options.Settings)
 	if err != nil {
 		skippedCounter.Inc(ctx, 1)
 		log.Warnf(ctx, "exercise %s: %v", exercise, err)
 		emitSkip(model.SkippedExercise{Exercise: exercise, Rows: seen, Reason: fmt.Sprintf("%s: %v", model.SkipFitFailed, err)})
-		return
+		return nil
 	}
 	trainedCounter.Inc(ctx, 1)
 	log.Infof(ctx, "trained %s: %d rows, %d iterations, %s, loss %.6f, %.2fs",
@@ -71,6 +95,7 @@ func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches 
 		Loss:            res.Loss,
 		TrainingSeconds: res.Duration.Seconds(),
 	})
+	return nil
 }
 
 var (
@@ -78,59 +103,114 @@ var (
 	skippedCounter = beam.NewCounter("kmtrain", "exercises_skipped")
 )
 
-// collectRows gathers an exercise's rows, keeping at most maxRows of them
-// (0: all): those with the smallest sample keys, so that memory stays under
-// twice the cap and the sample does not depend on arrival order. Rows come
-// out sorted by sample key, which makes the fit bit-for-bit reproducible.
-func collectRows(batches func(*RowBatch) bool, maxRows int) (*train.Dataset, int) {
-	var all RowBatch
-	seen := 0
-	var b RowBatch
-	for batches(&b) {
-		seen += b.Len()
-		all.Correct = append(all.Correct, b.Correct...)
-		all.Sample = append(all.Sample, b.Sample...)
-		all.X = append(all.X, b.X...)
-		if maxRows > 0 && all.Len() >= 2*maxRows {
-			all = smallest(all, maxRows)
-		}
-	}
-	keep := all.Len()
-	if maxRows > 0 {
-		keep = min(keep, maxRows)
-	}
-	all = smallest(all, keep)
-	d := train.NewDataset(features.NumFeatures, all.Len())
-	for i := range all.Correct {
-		d.Add(all.X[i*features.NumFeatures:(i+1)*features.NumFeatures], all.Correct[i])
-	}
-	return d, seen
+// compactRow is a row as the trainer keeps it until the fit.
+type compactRow struct {
+	sample    uint64
+	history   uint32
+	correct   bool
+	knowledge []uint32 // ids into rowCollector.keys
 }
 
-// smallest returns the k rows of b with the smallest sample keys, sorted by
-// key (ties by features, then label, so the order is total).
-func smallest(b RowBatch, k int) RowBatch {
-	const n = features.NumFeatures
-	idx := make([]int, b.Len())
-	for i := range idx {
-		idx[i] = i
-	}
-	sort.Slice(idx, func(i, j int) bool {
-		a, c := idx[i], idx[j]
-		if b.Sample[a] != b.Sample[c] {
-			return b.Sample[a] < b.Sample[c]
+// rowCollector gathers an exercise's rows, keeping at most maxRows of them
+// (0: all): those with the smallest sample keys, so that memory stays under
+// twice the cap and the sample does not depend on arrival order.
+type rowCollector struct {
+	maxRows int
+	seen    int
+	rows    []compactRow
+	keys    []features.ComponentKey
+	ids     map[features.ComponentKey]uint32
+}
+
+func newRowCollector(maxRows int) *rowCollector {
+	return &rowCollector{maxRows: maxRows, ids: map[features.ComponentKey]uint32{}}
+}
+
+func (c *rowCollector) add(b *RowBatch) {
+	remap := make([]uint32, len(b.Keys))
+	for i, k := range b.Keys {
+		id, ok := c.ids[k]
+		if !ok {
+			id = uint32(len(c.keys))
+			c.ids[k] = id
+			c.keys = append(c.keys, k)
 		}
-		if d := slices.Compare(b.X[a*n:(a+1)*n], b.X[c*n:(c+1)*n]); d != 0 {
-			return d < 0
-		}
-		return !b.Correct[a] && b.Correct[c]
-	})
-	idx = idx[:k]
-	out := RowBatch{Correct: make([]bool, k), Sample: make([]uint64, k), X: make([]float64, 0, k*n)}
-	for i, j := range idx {
-		out.Correct[i] = b.Correct[j]
-		out.Sample[i] = b.Sample[j]
-		out.X = append(out.X, b.X[j*n:(j+1)*n]...)
+		remap[i] = id
 	}
-	return out
+	ids := make([]uint32, len(b.KnowledgeIDs))
+	for i, id := range b.KnowledgeIDs {
+		ids[i] = remap[id]
+	}
+	start := uint32(0)
+	for i := range b.Correct {
+		end := b.KnowledgeEnd[i]
+		c.rows = append(c.rows, compactRow{b.Sample[i], b.History[i], b.Correct[i], ids[start:end:end]})
+		start = end
+	}
+	c.seen += b.Len()
+	if c.maxRows > 0 && len(c.rows) >= 2*c.maxRows {
+		c.keep(c.maxRows)
+	}
+}
+
+// keep sorts the rows by sample key (ties by content, so the order is total
+// and the same on any runner) and keeps the first k.
+func (c *rowCollector) keep(k int) {
+	sort.Slice(c.rows, func(i, j int) bool { return c.less(&c.rows[i], &c.rows[j]) })
+	if k < len(c.rows) {
+		clear(c.rows[k:])
+		c.rows = c.rows[:k]
+	}
+}
+
+func (c *rowCollector) less(a, b *compactRow) bool {
+	if a.sample != b.sample {
+		return a.sample < b.sample
+	}
+	if a.history != b.history {
+		return a.history < b.history
+	}
+	if a.correct != b.correct {
+		return !a.correct
+	}
+	return slices.CompareFunc(a.knowledge, b.knowledge, func(x, y uint32) int {
+		kx, ky := c.keys[x], c.keys[y]
+		if kx == ky {
+			return 0
+		}
+		if lessKey(kx, ky) {
+			return -1
+		}
+		return 1
+	}) < 0
+}
+
+// dataset expands the kept rows, sorted by sample key, into the features
+// the fit uses. Sorting makes the fit reproducible bit for bit.
+func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, error) {
+	keep := len(c.rows)
+	if c.maxRows > 0 {
+		keep = min(keep, c.maxRows)
+	}
+	c.keep(keep)
+	vectors := make([][]float64, len(c.keys))
+	for i, k := range c.keys {
+		vectors[i] = comps.Vector(k)
+	}
+	d := train.NewDataset(features.NumFeatures, len(c.rows))
+	var x [features.NumFeatures]float64
+	var vs [][]float64
+	for _, r := range c.rows {
+		h, err := features.UnpackExerciseState(r.history)
+		if err != nil {
+			return nil, err
+		}
+		vs = vs[:0]
+		for _, id := range r.knowledge {
+			vs = append(vs, vectors[id])
+		}
+		features.ExpandFeatures(&h, vs, &x)
+		d.Add(x[:], r.correct)
+	}
+	return d, nil
 }
