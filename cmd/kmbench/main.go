@@ -4,21 +4,30 @@
 //
 //	kmbench train --rows ROWS.csv[.gz] [--l2 0.001] [--min_rows 1]
 //	    [--max_iterations 1000] [--gradient_tolerance 1e-6] [--runs 1] [--workers N]
-//	kmbench pipeline ...
+//	kmbench pipeline [--logs 1000000] [--runner prism] [--which pipeline,baseline] [--input LOGS.csv]
 //
 // train fits one logistic regression per exercise of a training-rows CSV and
 // prints the lines of the reference SciPy trainer
 // (shared/anchors/scipy_train.py), so the two can be compared; see
 // compare_scipy.sh.
+//
+// pipeline measures the throughput and peak memory of the whole training
+// pipeline on the in-process prism runner against a baseline pipeline that
+// moves one element per log through a GroupByKey.
 package main
 
 import (
 	"fmt"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"io"
 	"os"
 )
 
 func main() {
+	// Subcommands parse their own flags; Beam's workers run in-process
+	// (prism's loopback environment), so Init has no flags to read.
+	beam.Init()
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -36,8 +45,16 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "pipeline":
-		// TODO(lead): the pipeline subcommand is filled in separately.
-		fmt.Fprintln(stdout, "not implemented yet")
+		if err := runPipelineBench(args[1:], stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "kmbench pipeline:", err)
+			return 1
+		}
+		return 0
+	case "pipeline-child": // one measured run, started by "pipeline"
+		if err := runPipelineChild(args[1:], stdout); err != nil {
+			fmt.Fprintln(stderr, "kmbench pipeline-child:", err)
+			return 1
+		}
 		return 0
 	case "help", "-h", "-help", "--help":
 		usage(stdout)
@@ -54,6 +71,9 @@ func usage(w io.Writer) {
 
 commands:
   train     fit one model per exercise of a training-rows CSV (see kmbench train -h)
-  pipeline  not implemented yet
+  pipeline  generate --logs N synthetic logs and time the training pipeline and a
+            baseline (one element per log through a GroupByKey), each in its own
+            process: prints "pipeline logs=N seconds=S logs_per_s=R peak_rss_mb=M"
+            and the same line for the baseline
 `)
 }
