@@ -11,7 +11,9 @@ import (
 )
 
 // Settings are the parameters of Fit: the objective's L2 strength, the
-// L-BFGS memory, and the rules that stop the optimisation.
+// L-BFGS memory, and the rules that stop the optimisation. Start from
+// DefaultSettings: in the zero value every stopping rule is off, and Fit
+// stops only when the line search can make no more progress.
 type Settings struct {
 	// L2 is the strength of the L2 penalty on every θ but the bias.
 	// It must be finite and non-negative.
@@ -32,6 +34,11 @@ type Settings struct {
 	// fmin_l_bfgs_b. Zero disables the test.
 	FunctionTolerance float64
 
+	// MaxEvaluations is the largest number of evaluations of the objective
+	// and its gradient, like the maxfun of fmin_l_bfgs_b. Zero means no
+	// limit; it must not be negative.
+	MaxEvaluations int
+
 	// Store is the number of correction pairs L-BFGS keeps (the m of
 	// L-BFGS-B). Zero means 10.
 	Store int
@@ -40,19 +47,30 @@ type Settings struct {
 	// may split its rows across; values below 2 use only the calling
 	// goroutine. It changes speed only: results are identical bit for bit.
 	Workers int
+
+	// Share is Objective.Share: 0 evaluates on the Dataset's rows as they
+	// are; negative (the default) evaluates the trailing columns that
+	// consecutive rows repeat, such as the KnowledgeState, once per run of
+	// equal values when that saves enough work, at the cost of a copy of
+	// those columns once per run during Fit.
+	Share int
 }
 
 // DefaultSettings returns the settings of the reference SciPy trainer:
-// L2 1e-3, at most 1000 iterations, gradient tolerance 1e-6 (pgtol),
-// function tolerance 10·ε (factr=10) and 10 correction pairs (m=10).
+// L2 1e-3, at most 1000 iterations (maxiter) and 15000 evaluations (maxfun),
+// gradient tolerance 1e-6 (pgtol), function tolerance 10·ε (factr=10) and 10
+// correction pairs (m=10); one worker, and automatic sharing of repeated
+// trailing columns.
 func DefaultSettings() Settings {
 	return Settings{
 		L2:                1e-3,
 		MaxIterations:     1000,
+		MaxEvaluations:    15000,
 		GradientTolerance: 1e-6,
 		FunctionTolerance: 10 * epsilon,
 		Store:             10,
 		Workers:           1,
+		Share:             -1,
 	}
 }
 
@@ -73,6 +91,8 @@ const (
 	FunctionConverged
 	// IterationLimit means Settings.MaxIterations iterations were done.
 	IterationLimit
+	// EvaluationLimit means Settings.MaxEvaluations evaluations were done.
+	EvaluationLimit
 	// LineSearchFailed means the line search could not find a step that
 	// decreases the loss enough, which happens when the loss is flat to
 	// rounding error. The result holds the best point found.
@@ -87,6 +107,7 @@ var statusNames = [...]string{
 	GradientConverged: "GradientConverged",
 	FunctionConverged: "FunctionConverged",
 	IterationLimit:    "IterationLimit",
+	EvaluationLimit:   "EvaluationLimit",
 	LineSearchFailed:  "LineSearchFailed",
 	Failed:            "Failed",
 }
@@ -132,9 +153,10 @@ var ErrNoRows = errors.New("train: dataset has no rows")
 //
 // Fit returns an error, and a Result with status Failed, if d is nil or
 // empty, has a non-finite feature, s is invalid, or the optimisation meets a
-// non-finite value. Stopping because of the iteration limit or a failed line
-// search is not an error: the Result then holds the best point found and
-// Converged reports false.
+// non-finite loss or gradient (which finite features make possible only if
+// θ·x overflows). Stopping at an iteration or evaluation limit or because
+// of a failed line search is not an error: the Result then holds the best
+// point found and Converged reports false.
 func Fit(d *Dataset, s Settings) (Result, error) {
 	start := time.Now()
 	fail := func(err error) (Result, error) {
@@ -149,6 +171,8 @@ func Fit(d *Dataset, s Settings) (Result, error) {
 		return fail(fmt.Errorf("train: invalid L2 %v", s.L2))
 	case s.MaxIterations < 0:
 		return fail(fmt.Errorf("train: negative MaxIterations %d", s.MaxIterations))
+	case s.MaxEvaluations < 0:
+		return fail(fmt.Errorf("train: negative MaxEvaluations %d", s.MaxEvaluations))
 	case !(s.GradientTolerance >= 0):
 		return fail(fmt.Errorf("train: invalid GradientTolerance %v", s.GradientTolerance))
 	case !(s.FunctionTolerance >= 0):
@@ -164,10 +188,11 @@ func Fit(d *Dataset, s Settings) (Result, error) {
 		store = 10
 	}
 
-	p := newProblem(&Objective{Data: d, L2: s.L2, Workers: s.Workers})
+	p := newProblem(&Objective{Data: d, L2: s.L2, Workers: s.Workers, Share: s.Share})
 	settings := &optimize.Settings{
 		GradientThreshold: s.GradientTolerance,
 		Converger:         &relativeReduction{tol: s.FunctionTolerance},
+		FuncEvaluations:   s.MaxEvaluations,
 	}
 	if s.MaxIterations > 0 {
 		// gonum counts the starting point as a major iteration.
@@ -182,7 +207,8 @@ func Fit(d *Dataset, s Settings) (Result, error) {
 		// Stopping on the gradient is left to settings.GradientThreshold.
 		GradStopThreshold: math.NaN(),
 	}
-	res, err := optimize.Minimize(optimize.Problem{Func: p.Func, Grad: p.Grad}, make([]float64, d.dim), settings, method)
+	res, err := optimize.Minimize(optimize.Problem{Func: p.Func, Grad: p.Grad, Status: p.Status},
+		make([]float64, d.dim), settings, method)
 	if res == nil {
 		return fail(fmt.Errorf("train: %w", err))
 	}
@@ -194,19 +220,23 @@ func Fit(d *Dataset, s Settings) (Result, error) {
 		Duration:    time.Since(start),
 	}
 	switch {
+	case p.err != nil:
+		r.Status, err = Failed, p.err
 	case err != nil && (errors.Is(err, optimize.ErrLinesearcherFailure) ||
 		errors.Is(err, optimize.ErrNoProgress) ||
 		errors.Is(err, optimize.ErrLinesearcherBound) ||
 		errors.Is(err, optimize.ErrNonDescentDirection)):
 		r.Status, err = LineSearchFailed, nil
 	case err != nil:
-		r.Status = Failed
+		r.Status, err = Failed, fmt.Errorf("train: %w", err)
 	case res.Status == optimize.GradientThreshold:
 		r.Status = GradientConverged
 	case res.Status == optimize.FunctionConvergence:
 		r.Status = FunctionConverged
 	case res.Status == optimize.IterationLimit:
 		r.Status = IterationLimit
+	case res.Status == optimize.FunctionEvaluationLimit:
+		r.Status = EvaluationLimit
 	default:
 		r.Status = Failed
 		err = fmt.Errorf("train: optimisation stopped with status %v", res.Status)
@@ -217,7 +247,7 @@ func Fit(d *Dataset, s Settings) (Result, error) {
 	}
 	if err != nil {
 		r.Status = Failed
-		return r, fmt.Errorf("train: %w", err)
+		return r, err
 	}
 	return r, nil
 }
@@ -233,11 +263,15 @@ func finite(s []float64) bool {
 
 // problem adapts an Objective to optimize.Problem. gonum asks for the value
 // and then the gradient at the same point; Func computes both in one pass
-// and Grad returns the remembered gradient when asked at that point.
+// and Grad returns the remembered gradient when asked at that point. Status
+// stops the optimisation at the first non-finite loss or gradient, which
+// the line search could otherwise chase forever.
 type problem struct {
 	obj   *Objective
 	x, g  []float64
 	valid bool
+	evals int
+	err   error
 }
 
 func newProblem(o *Objective) *problem {
@@ -246,19 +280,32 @@ func newProblem(o *Objective) *problem {
 }
 
 func (p *problem) Func(x []float64) float64 {
-	f := p.obj.FuncGrad(p.g, x)
-	copy(p.x, x)
-	p.valid = true
-	return f
+	return p.eval(x)
 }
 
 func (p *problem) Grad(grad, x []float64) {
 	if !p.valid || !floats.Equal(x, p.x) {
-		p.obj.FuncGrad(p.g, x)
-		copy(p.x, x)
-		p.valid = true
+		p.eval(x)
 	}
 	copy(grad, p.g)
+}
+
+func (p *problem) eval(x []float64) float64 {
+	f := p.obj.FuncGrad(p.g, x)
+	copy(p.x, x)
+	p.valid = true
+	p.evals++
+	if p.err == nil && (f-f != 0 || !finite(p.g)) {
+		p.err = fmt.Errorf("train: non-finite loss %v or gradient at evaluation %d", f, p.evals)
+	}
+	return f
+}
+
+func (p *problem) Status() (optimize.Status, error) {
+	if p.err != nil {
+		return optimize.Failure, p.err
+	}
+	return optimize.NotTerminated, nil
 }
 
 // relativeReduction is the factr test of L-BFGS-B as an optimize.Converger:

@@ -37,18 +37,7 @@ n_rows4:
 	LEAQ   (SI)(R8*2), R11
 	LEAQ   (SI)(R13*1), R12
 
-	// Prefetch the next four rows, which follow these contiguously.
-	LEAQ (SI)(R8*4), R15
-	MOVQ R8, R14
-	SHLQ $2, R14
 	XORQ AX, AX
-
-n_prefetch:
-	PREFETCHT0 (R15)(AX*1)
-	ADDQ       $64, AX
-	CMPQ       AX, R14
-	JLT        n_prefetch
-	XORQ       AX, AX
 
 n_cols8:
 	LEAQ        64(AX), R14

@@ -35,10 +35,25 @@ type Objective struct {
 	// across; values below 2 evaluate on the calling goroutine. The result is
 	// the same bit for bit whatever the number of workers.
 	Workers int
+	// Share, if not 0, lets the evaluation do the products for the last
+	// columns of the rows once per run of consecutive rows in which those
+	// columns are equal, rather than once per row. In the knowledge model
+	// the KnowledgeState changes only when a student starts another
+	// exercise, so one exercise's rows repeat it several times in a row.
+	// A positive Share shares exactly that many columns; a negative Share
+	// chooses how many from the data at the first evaluation, and none if
+	// that would not save at least a fifth of the work. Sharing copies the
+	// shared columns once per run (a fraction of the Dataset's size) for the
+	// Objective's lifetime, and changes the order of some sums, so results
+	// can differ from Share = 0 in the last bits.
+	Share int
 
-	theta   []float64 // θ padded with zeros to the Dataset's stride
-	partial []float64 // per block: loss sum, then stride gradient sums
-	zr      []float64 // per worker: subRows scores, then subRows residuals
+	prepared  bool        // the layout below matches Data
+	preparedN int         // Data.Len() when prepared
+	runs      *sharedRuns // nil: evaluate on Data's rows
+	theta     []float64   // θ padded to the stride; or its own and shared parts
+	partial   []float64   // per block: loss sum, then the gradient sums
+	scratch   []float64   // per worker: subRows scores, residuals and run sums
 }
 
 // Func returns L(θ).
@@ -65,24 +80,41 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 	if len(theta) != dim {
 		panic("train: theta length mismatch")
 	}
-	nb := (n + blockRows - 1) / blockRows
-	ps := 1 + stride // partial sums per block
-	workers := min(max(o.Workers, 1), nb)
-	if len(o.theta) != stride {
-		o.theta = make([]float64, stride)
+	if !o.prepared || o.preparedN != n {
+		o.prepare()
 	}
-	copy(o.theta, theta)
+	sr := o.runs
+	nb := (n + blockRows - 1) / blockRows
+	width := stride // gradient sums per block
+	var thOwn, thShared []float64
+	if sr != nil {
+		width = sr.ps + sr.ss
+		thOwn, thShared = o.theta[:sr.ps], o.theta[sr.ps:]
+		copy(thOwn, theta[:dim-sr.k])
+		copy(thShared, theta[dim-sr.k:])
+	} else {
+		copy(o.theta, theta)
+	}
+	ps := 1 + width // partial sums per block
 	if len(o.partial) < nb*ps {
 		o.partial = make([]float64, nb*ps)
 	}
-	if len(o.zr) < workers*2*subRows {
-		o.zr = make([]float64, workers*2*subRows)
+	workers := min(max(o.Workers, 1), nb)
+	if len(o.scratch) < workers*3*subRows {
+		o.scratch = make([]float64, workers*3*subRows)
 	}
 	withGrad := grad != nil
 	run := func(w int) {
-		zr := o.zr[w*2*subRows : (w+1)*2*subRows]
+		sc := o.scratch[w*3*subRows : (w+1)*3*subRows]
+		z, r, u := sc[:subRows], sc[subRows:2*subRows], sc[2*subRows:]
 		for b := w; b < nb; b += workers {
-			o.block(b, o.partial[b*ps:(b+1)*ps], zr[:subRows], zr[subRows:], withGrad)
+			lo, hi := b*blockRows, min((b+1)*blockRows, n)
+			out := o.partial[b*ps : (b+1)*ps]
+			if sr != nil {
+				sr.block(d, lo, hi, out, thOwn, thShared, z, r, u, withGrad)
+			} else {
+				o.block(lo, hi, out, z, r, withGrad)
+			}
 		}
 	}
 	if workers == 1 {
@@ -111,9 +143,16 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 		reg += t * t
 	}
 	if withGrad {
-		copy(grad, o.partial[1:1+dim])
-		for b := 1; b < nb; b++ {
-			floats.Add(grad, o.partial[b*ps+1:b*ps+1+dim])
+		// Where the gradient sums of block b are: own and shared columns.
+		own, off := dim, 0
+		if sr != nil {
+			own, off = dim-sr.k, sr.ps-(dim-sr.k)
+		}
+		clear(grad)
+		for b := 0; b < nb; b++ {
+			p := o.partial[b*ps+1 : (b+1)*ps]
+			floats.Add(grad[:own], p[:own])
+			floats.Add(grad[own:], p[own+off:off+dim])
 		}
 		floats.Scale(invN, grad)
 		floats.AddScaled(grad[1:], o.L2, theta[1:])
@@ -121,13 +160,25 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 	return loss*invN + 0.5*o.L2*reg
 }
 
-// block computes the loss sum and, if withGrad, the gradient sum of the rows
-// of block b into out[0] and out[1:], using z and r as scratch.
-func (o *Objective) block(b int, out, z, r []float64, withGrad bool) {
+// prepare chooses how to evaluate: on Data's rows as they are, or with
+// their last columns once per run of equal values (see Share).
+func (o *Objective) prepare() {
+	d := o.Data
+	o.runs = nil
+	if k := chooseShared(d, o.Share); k > 0 {
+		o.runs = newSharedRuns(d, k)
+		o.theta = make([]float64, o.runs.ps+o.runs.ss)
+	} else {
+		o.theta = make([]float64, d.stride)
+	}
+	o.prepared, o.preparedN = true, d.Len()
+}
+
+// block computes the loss sum of rows [lo, hi) into out[0] and, if
+// withGrad, their gradient sums into out[1:], using z and r as scratch.
+func (o *Objective) block(lo, hi int, out, z, r []float64, withGrad bool) {
 	d := o.Data
 	stride := d.stride
-	lo := b * blockRows
-	hi := min(lo+blockRows, d.Len())
 	g := out[1:]
 	clear(g)
 	loss := 0.0

@@ -57,8 +57,13 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	minRows := fs.Int("min_rows", 1, "skip exercises with fewer rows")
 	maxIter := fs.Int("max_iterations", def.MaxIterations, "most L-BFGS iterations per exercise")
 	gtol := fs.Float64("gradient_tolerance", def.GradientTolerance, "stop when the gradient's infinity norm is below this")
+	// The spellings of scipy_train.py, so that both take the same flags.
+	fs.IntVar(maxIter, "max_iter", def.MaxIterations, "same as --max_iterations")
+	fs.Float64Var(gtol, "gtol", def.GradientTolerance, "same as --gradient_tolerance")
 	runs := fs.Int("runs", 1, "repeat the training this many times and report the median total")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "exercises trained concurrently")
+	share := fs.Int("share", def.Share, "trailing columns evaluated once per run of equal values: 0 none, -1 automatic (train.Settings.Share)")
+	verbose := fs.Bool("v", false, "report every exercise's status and evaluation count on stderr")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the training phase to `file`")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -76,6 +81,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	s.L2 = *l2
 	s.MaxIterations = *maxIter
 	s.GradientTolerance = *gtol
+	s.Share = *share
 
 	all, err := loadExercises(*rowsPath)
 	if err != nil {
@@ -120,8 +126,8 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 				if errs[i] != nil {
 					fmt.Fprintf(stderr, "exercise=%s: %v\n", e.name, errs[i])
 					fitErr = errors.Join(fitErr, fmt.Errorf("exercise %s: %w", e.name, errs[i]))
-				} else if !res.Converged() {
-					fmt.Fprintf(stderr, "exercise=%s status=%v\n", e.name, res.Status)
+				} else if *verbose || !res.Converged() {
+					fmt.Fprintf(stderr, "exercise=%s status=%v evaluations=%d\n", e.name, res.Status, res.Evaluations)
 				}
 				fmt.Fprintf(out, "exercise=%s rows=%d loss=%.12f iterations=%d seconds=%.4f\n",
 					e.name, e.data.Len(), res.Loss, res.Iterations, res.Duration.Seconds())

@@ -4,7 +4,8 @@ package train
 
 import "golang.org/x/sys/cpu"
 
-// useAVX2 selects the AVX2/FMA kernels of gemv_amd64.s.
+// useAVX2 selects the AVX2/FMA kernels of gemv_amd64.s and lossterms_amd64.s.
+// Tests switch it off to check the fallbacks.
 var useAVX2 = cpu.X86.HasAVX2 && cpu.X86.HasFMA
 
 // gemvNAVX2 sets z[i] = Σ_{j<n} a[i·lda+j]·x[j] for i < m; n%4 == 0.
