@@ -123,6 +123,12 @@ func (fn *readShardFn) ProcessElement(ctx context.Context, shard FileShard, emit
 		r.flush = DefaultFlushLogs
 	}
 	err := r.read(ctx)
+	if r.logs > 0 {
+		r.stats.Add(CountLogs, r.logs)
+	}
+	if r.bad > 0 {
+		r.stats.Add(CountBadRows, r.bad)
+	}
 	r.stats.publish(ctx)
 	emitStats(r.stats)
 	return err
@@ -136,6 +142,8 @@ type shardReader struct {
 	emit    func(string, LogBatch)
 
 	stats    Stats
+	logs     int64 // added to stats at the end: a map update per log costs
+	bad      int64
 	buffered int
 	byUser   map[string][]features.ProblemLog
 	intern   map[string]string
@@ -234,7 +242,7 @@ func (r *shardReader) read(ctx context.Context) error {
 		}
 		if time.Since(last) > 10*time.Second {
 			last = time.Now()
-			log.Infof(ctx, "reading %s: %d logs so far, at byte %d", path, r.stats.Counts[CountLogs], pos)
+			log.Infof(ctx, "reading %s: %d logs so far, at byte %d", path, r.logs, pos)
 		}
 	}
 	if r.shard.Index == 0 && r.shard.End < 0 && dataLines == 0 && format == problemlogs.CSV {
@@ -243,7 +251,7 @@ func (r *shardReader) read(ctx context.Context) error {
 		log.Warnf(ctx, "input %s has a header and no rows", path)
 	}
 	r.flushBatches()
-	log.Infof(ctx, "read %s [%d, %d): %d logs, %d bad rows", path, r.shard.Start, pos, r.stats.Counts[CountLogs], r.stats.Counts[CountBadRows])
+	log.Infof(ctx, "read %s [%d, %d): %d logs, %d bad rows", path, r.shard.Start, pos, r.logs, r.bad)
 	return nil
 }
 
@@ -255,21 +263,23 @@ func (r *shardReader) parse(ctx context.Context, p problemlogs.Parser, line []by
 		if errors.As(err, &re) {
 			reason = re.Reason
 		}
-		r.stats.Add(CountBadRows, 1)
+		r.bad++
 		r.stats.Add(CountBadRows+"/"+reason, 1)
 		text := strings.TrimSpace(string(line))
 		if len(text) > 200 {
 			text = text[:200] + "..."
 		}
 		ex := fmt.Sprintf("%s@%d: %v: %q", r.shard.Path, offset, err, text)
-		if n := r.stats.Counts[CountBadRows]; n <= 3 {
+		if r.bad <= 3 {
 			log.Warnf(ctx, "bad row %s", ex)
 		}
 		r.stats.Example(ExampleBadRow, ex)
 		return
 	}
-	l.User, l.Exercise, l.ProblemType = r.str(l.User), r.str(l.Exercise), r.str(l.ProblemType)
-	r.stats.Add(CountLogs, 1)
+	if _, csv := p.(*problemlogs.CSVParser); !csv { // the CSV parser interns itself
+		l.User, l.Exercise, l.ProblemType = r.str(l.User), r.str(l.Exercise), r.str(l.ProblemType)
+	}
+	r.logs++
 	r.byUser[l.User] = append(r.byUser[l.User], l)
 	r.buffered++
 	if r.buffered >= r.flush {
