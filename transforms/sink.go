@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -92,7 +93,7 @@ func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 	for _, c := range table {
 		comps = append(comps, c)
 	}
-	sort.Slice(comps, func(i, j int) bool { return lessKey(comps[i].ComponentKey, comps[j].ComponentKey) })
+	slices.SortFunc(comps, func(a, b features.Component) int { return compareKeys(a.ComponentKey, b.ComponentKey) })
 
 	sum := fn.summary(stats, thetas, skipped, reused, len(comps)-reused)
 	var thetaBuf, compBuf bytes.Buffer
@@ -121,16 +122,6 @@ func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 	log.Infof(ctx, "wrote version %s to %s: %d exercises trained, %d skipped, %d components (%d new)",
 		fn.Out.Version, dir, len(thetas), len(skipped), len(comps), len(comps)-reused)
 	return nil
-}
-
-func lessKey(a, b features.ComponentKey) bool {
-	if a.Exercise != b.Exercise {
-		return a.Exercise < b.Exercise
-	}
-	if a.ProblemType != b.ProblemType {
-		return a.ProblemType < b.ProblemType
-	}
-	return !a.Correct && b.Correct
 }
 
 func (fn *writeModelFn) summary(st Stats, thetas []model.ExerciseThetas, skipped []model.SkippedExercise, reused, added int) model.Summary {

@@ -1,10 +1,10 @@
 package transforms
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
-	"sort"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
@@ -153,46 +153,81 @@ func (c *rowCollector) add(b *RowBatch) {
 	}
 }
 
-// keep sorts the rows by sample key (ties by content, so the order is total
-// and the same on any runner) and keeps the first k.
+// keep keeps the k rows with the smallest sample keys (ties by content, so
+// the choice is the same on any runner).
 func (c *rowCollector) keep(k int) {
-	sort.Slice(c.rows, func(i, j int) bool { return c.less(&c.rows[i], &c.rows[j]) })
-	if k < len(c.rows) {
-		clear(c.rows[k:])
-		c.rows = c.rows[:k]
+	if k >= len(c.rows) {
+		return
 	}
+	slices.SortFunc(c.rows, func(a, b compactRow) int { return c.compare(&a, &b) })
+	clear(c.rows[k:])
+	c.rows = c.rows[:k]
 }
 
-func (c *rowCollector) less(a, b *compactRow) bool {
-	if a.sample != b.sample {
-		return a.sample < b.sample
+// compare orders rows by sample key, ties by content: the order is total.
+func (c *rowCollector) compare(a, b *compactRow) int {
+	if d := cmp.Compare(a.sample, b.sample); d != 0 {
+		return d
 	}
-	if a.history != b.history {
-		return a.history < b.history
+	if d := cmp.Compare(a.history, b.history); d != 0 {
+		return d
 	}
 	if a.correct != b.correct {
-		return !a.correct
+		if a.correct {
+			return 1
+		}
+		return -1
 	}
-	return slices.CompareFunc(a.knowledge, b.knowledge, func(x, y uint32) int {
-		kx, ky := c.keys[x], c.keys[y]
-		if kx == ky {
-			return 0
-		}
-		if lessKey(kx, ky) {
-			return -1
-		}
-		return 1
-	}) < 0
+	return slices.CompareFunc(a.knowledge, b.knowledge, func(x, y uint32) int { return compareKeys(c.keys[x], c.keys[y]) })
 }
 
-// dataset expands the kept rows, sorted by sample key, into the features
-// the fit uses. Sorting makes the fit reproducible bit for bit.
+func compareKeys(a, b features.ComponentKey) int {
+	if d := cmp.Compare(a.Exercise, b.Exercise); d != 0 {
+		return d
+	}
+	if d := cmp.Compare(a.ProblemType, b.ProblemType); d != 0 {
+		return d
+	}
+	switch {
+	case a.Correct == b.Correct:
+		return 0
+	case a.Correct:
+		return 1
+	}
+	return -1
+}
+
+// dataset expands the kept rows into the features the fit uses. The rows
+// are ordered by their KnowledgeState's components, then by sample key: a
+// total order on their content, so the fit is reproducible bit for bit, and
+// rows with the same KnowledgeState (a student's rows on one exercise,
+// mostly) are adjacent, which the trainer exploits (train.Settings.Share)
+// and which lets the expansion reuse the previous row's sum.
 func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, error) {
 	keep := len(c.rows)
 	if c.maxRows > 0 {
 		keep = min(keep, c.maxRows)
 	}
 	c.keep(keep)
+	// Compare component ids by rank: the order of their keys, whatever order
+	// the ids were given in.
+	order := make([]uint32, len(c.keys))
+	for i := range order {
+		order[i] = uint32(i)
+	}
+	slices.SortFunc(order, func(a, b uint32) int { return compareKeys(c.keys[a], c.keys[b]) })
+	rank := make([]uint32, len(c.keys))
+	for r, id := range order {
+		rank[id] = uint32(r)
+	}
+	byRank := func(x, y uint32) int { return cmp.Compare(rank[x], rank[y]) }
+	slices.SortFunc(c.rows, func(a, b compactRow) int {
+		if d := slices.CompareFunc(a.knowledge, b.knowledge, byRank); d != 0 {
+			return d
+		}
+		return c.compare(&a, &b)
+	})
+
 	vectors := make([][]float64, len(c.keys))
 	for i, k := range c.keys {
 		vectors[i] = comps.Vector(k)
@@ -200,16 +235,22 @@ func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, erro
 	d := train.NewDataset(features.NumFeatures, len(c.rows))
 	var x [features.NumFeatures]float64
 	var vs [][]float64
-	for _, r := range c.rows {
+	for i, r := range c.rows {
 		h, err := features.UnpackExerciseState(r.history)
 		if err != nil {
 			return nil, err
 		}
-		vs = vs[:0]
-		for _, id := range r.knowledge {
-			vs = append(vs, vectors[id])
+		if i > 0 && slices.Equal(r.knowledge, c.rows[i-1].knowledge) {
+			// Same KnowledgeState as the previous row: only the
+			// ExerciseState features change.
+			h.Features(x[1 : 1+features.NumExerciseFeatures])
+		} else {
+			vs = vs[:0]
+			for _, id := range r.knowledge {
+				vs = append(vs, vectors[id])
+			}
+			features.ExpandFeatures(&h, vs, &x)
 		}
-		features.ExpandFeatures(&h, vs, &x)
 		d.Add(x[:], r.correct)
 	}
 	return d, nil

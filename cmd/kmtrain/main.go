@@ -50,6 +50,7 @@ var (
 	l2             = flag.Float64("l2", defaults.Train.L2, "L2 penalty on every theta but the bias.")
 	maxIterations  = flag.Int("max_iterations", defaults.Train.MaxIterations, "Most L-BFGS iterations per exercise.")
 	gradTolerance  = flag.Float64("gradient_tolerance", defaults.Train.GradientTolerance, "Stop when the gradient's largest component is below this.")
+	shardBytes     = flag.Int64("shard_bytes", 0, "Read uncompressed local files in byte ranges of this size (0: 64 MiB).")
 	version        = flag.String("version", "", "Model version id (default: the start time, e.g. 20141105T120000Z).")
 )
 
@@ -66,6 +67,7 @@ func run(ctx context.Context) error {
 	opts := defaults
 	opts.Input, opts.Components, opts.Output, opts.ExportRows, opts.Version = *input, *components, *output, *exportRows, *version
 	opts.KeepGaps = !*dropGaps
+	opts.ShardBytes = *shardBytes
 	opts.MinRows, opts.MaxRows = *minRows, *maxRows
 	opts.Train.L2, opts.Train.MaxIterations, opts.Train.GradientTolerance = *l2, *maxIterations, *gradTolerance
 	var err error
