@@ -17,6 +17,21 @@ type componentJSON struct {
 	Vector      []float64 `json:"vector"`
 }
 
+// MarshalJSON writes the component as one line of a components table.
+func (c Component) MarshalJSON() ([]byte, error) {
+	return json.Marshal(componentJSON{c.Exercise, c.ProblemType, c.Correct, c.Vector})
+}
+
+// UnmarshalJSON reads a component written by MarshalJSON.
+func (c *Component) UnmarshalJSON(b []byte) error {
+	var cj componentJSON
+	if err := json.Unmarshal(b, &cj); err != nil {
+		return err
+	}
+	*c = Component{ComponentKey{cj.Exercise, cj.ProblemType, cj.Correct}, cj.Vector}
+	return nil
+}
+
 // ReadComponentsJSONL reads a components table, one JSON object per line.
 // Blank lines are skipped; anything else that is not a valid component is an
 // error naming the line.
@@ -29,12 +44,11 @@ func ReadComponentsJSONL(r io.Reader) ([]Component, error) {
 		if len(b) == 0 {
 			continue
 		}
-		var cj componentJSON
-		if err := json.Unmarshal(b, &cj); err != nil {
+		var c Component
+		if err := json.Unmarshal(b, &c); err != nil {
 			return nil, fmt.Errorf("components line %d: %v", line, err)
 		}
-		c := Component{ComponentKey{cj.Exercise, cj.ProblemType, cj.Correct}, cj.Vector}
-		if cj.Exercise == "" {
+		if c.Exercise == "" {
 			return nil, fmt.Errorf("components line %d: no exercise", line)
 		}
 		if err := c.Validate(); err != nil {
@@ -51,7 +65,7 @@ func WriteComponentsJSONL(w io.Writer, comps []Component) error {
 	bw := bufio.NewWriter(w)
 	enc := json.NewEncoder(bw)
 	for _, c := range comps {
-		if err := enc.Encode(componentJSON{c.Exercise, c.ProblemType, c.Correct, c.Vector}); err != nil {
+		if err := enc.Encode(c); err != nil {
 			return err
 		}
 	}

@@ -157,7 +157,7 @@ func TestRecovery(t *testing.T) {
 
 		// The Hessian of the mean negative log-likelihood (without the
 		// penalty) at the fit; θ̂'s covariance is H⁻¹/N.
-		h := hessian(d, th)
+		h := train.Hessian(d, th)
 		lmin, err := minEigen(h)
 		if err != nil {
 			t.Fatalf("%s: %v", e, err)
@@ -271,29 +271,6 @@ func TestRecovery(t *testing.T) {
 		t.Errorf("joint χ²=%.1f outside [%.1f, %.1f] for %v degrees of freedom", chi2Total, lo, hi, df)
 	}
 	t.Logf("joint χ²=%.1f for %v degrees of freedom; total %v", chi2Total, df, time.Since(start).Round(time.Millisecond))
-}
-
-// hessian returns the Hessian of the mean negative log-likelihood at th,
-// (1/N) Σ p(1−p) x xᵀ.
-func hessian(d *train.Dataset, th []float64) *mat.SymDense {
-	const chunk = 1024
-	dim, n := d.Dim(), d.Len()
-	h := mat.NewSymDense(dim, nil)
-	a := mat.NewDense(chunk, dim, nil)
-	for lo := 0; lo < n; lo += chunk {
-		m := min(chunk, n-lo)
-		for i := 0; i < m; i++ {
-			x := d.Row(lo + i)
-			p := train.Predict(th, x)
-			w := math.Sqrt(p * (1 - p) / float64(n))
-			row := a.RawRowView(i)
-			for j, v := range x {
-				row[j] = w * v
-			}
-		}
-		h.SymRankK(h, 1, a.Slice(0, m, 0, dim).T())
-	}
-	return h
 }
 
 // minEigen returns the smallest eigenvalue of a symmetric matrix.

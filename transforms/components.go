@@ -41,3 +41,14 @@ func (fn *readComponentsFn) ProcessElement(ctx context.Context, _ []byte, emit f
 	}
 	return nil
 }
+
+// componentsTable builds the table a DoFn looks components up in from the
+// components side input.
+func componentsTable(iter func(*features.Component) bool) (*features.Components, error) {
+	var table []features.Component
+	var c features.Component
+	for iter(&c) {
+		table = append(table, c)
+	}
+	return features.NewComponents(table)
+}

@@ -76,19 +76,9 @@ func decodeSkipped(b []byte) (model.SkippedExercise, error) {
 	return v, err
 }
 
-type componentRecord struct {
-	Exercise    string    `json:"exercise"`
-	ProblemType string    `json:"problem_type"`
-	Correct     bool      `json:"correct"`
-	Vector      []float64 `json:"vector"`
-}
-
-func encodeComponent(c features.Component) ([]byte, error) {
-	return json.Marshal(componentRecord{c.Exercise, c.ProblemType, c.Correct, c.Vector})
-}
-
+func encodeComponent(c features.Component) ([]byte, error) { return json.Marshal(c) }
 func decodeComponent(b []byte) (features.Component, error) {
-	var r componentRecord
-	err := json.Unmarshal(b, &r)
-	return features.Component{ComponentKey: features.ComponentKey{Exercise: r.Exercise, ProblemType: r.ProblemType, Correct: r.Correct}, Vector: r.Vector}, err
+	var c features.Component
+	err := json.Unmarshal(b, &c)
+	return c, err
 }

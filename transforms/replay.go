@@ -73,13 +73,8 @@ func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches fun
 	components func(*features.Component) bool,
 	emitRows func(string, RowBatch), emitComponent func(features.Component), _ func(Stats), emitExport func(string, string)) error {
 	if fn.components == nil {
-		var table []features.Component
-		var c features.Component
-		for components(&c) {
-			table = append(table, c)
-		}
 		var err error
-		if fn.components, err = features.NewComponents(table); err != nil {
+		if fn.components, err = componentsTable(components); err != nil {
 			return err
 		}
 	}

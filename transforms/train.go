@@ -46,13 +46,8 @@ func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches 
 	components func(*features.Component) bool,
 	emit func(model.ExerciseThetas), emitSkip func(model.SkippedExercise)) error {
 	if fn.components == nil {
-		var table []features.Component
-		var c features.Component
-		for components(&c) {
-			table = append(table, c)
-		}
 		var err error
-		if fn.components, err = features.NewComponents(table); err != nil {
+		if fn.components, err = componentsTable(components); err != nil {
 			return err
 		}
 	}
