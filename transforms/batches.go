@@ -36,6 +36,10 @@ type RowBatch struct {
 	KnowledgeIDs []uint32
 
 	ids map[features.ComponentKey]uint32 // Keys' index, while adding
+	// The previous row's KnowledgeState and its ids: a student's component
+	// list only grows, so the next row of the student shares its prefix.
+	lastKnowledge []features.ComponentKey
+	lastIDs       []uint32
 }
 
 // Len returns the number of rows.
@@ -58,7 +62,13 @@ func (b *RowBatch) Add(r *features.Row) {
 	b.Correct = append(b.Correct, r.Correct)
 	b.Sample = append(b.Sample, SampleKey(r))
 	b.History = append(b.History, r.History.Pack())
-	for _, k := range r.Knowledge {
+	known := 0 // leading components whose ids are lastIDs'
+	if n := len(b.lastKnowledge); n > 0 && n <= len(r.Knowledge) && &r.Knowledge[0] == &b.lastKnowledge[0] {
+		known = n
+	}
+	start := len(b.KnowledgeIDs)
+	b.KnowledgeIDs = append(b.KnowledgeIDs, b.lastIDs[:known]...)
+	for _, k := range r.Knowledge[known:] {
 		id, ok := b.ids[k]
 		if !ok {
 			id = uint32(len(b.Keys))
@@ -68,6 +78,8 @@ func (b *RowBatch) Add(r *features.Row) {
 		b.KnowledgeIDs = append(b.KnowledgeIDs, id)
 	}
 	b.KnowledgeEnd = append(b.KnowledgeEnd, uint32(len(b.KnowledgeIDs)))
+	b.lastKnowledge = r.Knowledge
+	b.lastIDs = b.KnowledgeIDs[start:len(b.KnowledgeIDs):len(b.KnowledgeIDs)]
 }
 
 // SampleKey hashes an attempt's identity (FNV-1a, 64 bits).

@@ -74,7 +74,7 @@ func batches(rows []features.Row, order []int, sizes ...int) []RowBatch {
 			b.Add(&rows[order[k]])
 			k++
 		}
-		b.ids = nil
+		b.ids, b.lastKnowledge, b.lastIDs = nil, nil, nil
 		out = append(out, b)
 	}
 	return out
@@ -177,5 +177,16 @@ func TestCollectRowsCap(t *testing.T) {
 				}
 			}
 		}
+	}
+}
+
+func TestComponentCoder(t *testing.T) {
+	c := features.DeriveComponent(features.ComponentKey{Exercise: "ex", ProblemType: "pt,1", Correct: true})
+	got, err := decodeComponent(encodeComponent(c))
+	if err != nil || !reflect.DeepEqual(got, c) {
+		t.Errorf("round trip: %v", err)
+	}
+	if _, err := decodeComponent(encodeComponent(c)[:30]); err == nil {
+		t.Error("truncated component decoded without error")
 	}
 }

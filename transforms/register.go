@@ -2,7 +2,10 @@ package transforms
 
 import (
 	"context"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
+	"math"
 	"reflect"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -21,7 +24,7 @@ func init() {
 	beam.RegisterCoder(reflect.TypeOf(FileShard{}), encodeFileShard, decodeFileShard)
 	beam.RegisterCoder(reflect.TypeOf(model.ExerciseThetas{}), encodeThetas, decodeThetas)
 	beam.RegisterCoder(reflect.TypeOf(model.SkippedExercise{}), encodeSkipped, decodeSkipped)
-	beam.RegisterCoder(reflect.TypeOf(features.Component{}), encodeComponent, decodeComponent)
+	beam.RegisterCoder(reflect.TypeOf(features.Component{}), func(c features.Component) []byte { return encodeComponent(c) }, decodeComponent)
 
 	register.DoFn3x1[context.Context, []byte, func(FileShard), error](&matchShardsFn{})
 	register.DoFn4x1[context.Context, FileShard, func(string, LogBatch), func(Stats), error](&readShardFn{})
@@ -76,9 +79,41 @@ func decodeSkipped(b []byte) (model.SkippedExercise, error) {
 	return v, err
 }
 
-func encodeComponent(c features.Component) ([]byte, error) { return json.Marshal(c) }
+// Components travel in binary: a table of thousands of 100-float vectors
+// costs seconds as JSON.
+func encodeComponent(c features.Component) []byte {
+	out := make([]byte, 0, 16+len(c.Exercise)+len(c.ProblemType)+8*len(c.Vector))
+	out = binary.AppendUvarint(out, uint64(len(c.Exercise)))
+	out = append(out, c.Exercise...)
+	out = binary.AppendUvarint(out, uint64(len(c.ProblemType)))
+	out = append(out, c.ProblemType...)
+	if c.Correct {
+		out = append(out, 1)
+	} else {
+		out = append(out, 0)
+	}
+	out = binary.AppendUvarint(out, uint64(len(c.Vector)))
+	for _, v := range c.Vector {
+		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(v))
+	}
+	return out
+}
+
 func decodeComponent(b []byte) (features.Component, error) {
+	d := &decoder{b: b}
 	var c features.Component
-	err := json.Unmarshal(b, &c)
-	return c, err
+	c.Exercise = string(d.bytes(d.uvarint()))
+	c.ProblemType = string(d.bytes(d.uvarint()))
+	flag := d.bytes(1)
+	c.Correct = len(flag) == 1 && flag[0] == 1
+	n := d.uvarint()
+	raw := d.bytes(8 * n)
+	if d.err != nil || len(d.b) != 0 {
+		return features.Component{}, fmt.Errorf("component: %w", errCorrupt)
+	}
+	c.Vector = make([]float64, n)
+	for i := range c.Vector {
+		c.Vector[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
+	}
+	return c, nil
 }
