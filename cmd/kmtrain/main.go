@@ -21,6 +21,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"time"
 
@@ -115,8 +116,24 @@ func report(opts pipeline.Options, elapsed time.Duration) {
 		return
 	}
 	fmt.Printf("version %s in %.1fs: %s\n", s.Version, elapsed.Seconds(), opts.Output)
-	fmt.Printf("  logs read %d from %d files; bad rows %d %v\n", s.LogsRead, s.FilesRead, s.BadRows, s.BadRowReasons)
+	fmt.Printf("  logs read %d from %d files; bad rows %d%s\n", s.LogsRead, s.FilesRead, s.BadRows, reasons(s.BadRowReasons))
 	fmt.Printf("  students kept %d, dropped %d (%d logs)\n", s.StudentsKept, s.StudentsDropped, s.LogsDropped)
 	fmt.Printf("  rows %d (problem numbers %s); components reused %d, new %d\n", s.RowsEmitted, s.Settings.ProblemNumbers, s.ComponentsReused, s.ComponentsNew)
-	fmt.Printf("  exercises trained %d (%d converged), skipped %d %v\n", s.ExercisesTrained, s.ExercisesConverged, s.ExercisesSkipped, s.SkipReasons)
+	fmt.Printf("  exercises trained %d (%d converged), skipped %d%s\n", s.ExercisesTrained, s.ExercisesConverged, s.ExercisesSkipped, reasons(s.SkipReasons))
+	if len(s.EmptyFiles)+len(s.HeaderOnlyFiles) > 0 {
+		fmt.Printf("  empty files %v, header-only files %v\n", s.EmptyFiles, s.HeaderOnlyFiles)
+	}
+}
+
+// reasons formats counts by reason as " (reason: n, ...)", sorted.
+func reasons[N int | int64](m map[string]N) string {
+	if len(m) == 0 {
+		return ""
+	}
+	var parts []string
+	for k, v := range m {
+		parts = append(parts, fmt.Sprintf("%s: %d", k, v))
+	}
+	sort.Strings(parts)
+	return " (" + strings.Join(parts, ", ") + ")"
 }
