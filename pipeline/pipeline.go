@@ -136,7 +136,7 @@ func Build(s beam.Scope, o Options) error {
 		Window: o.Window, KeepGaps: o.KeepGaps, ExportRows: o.ExportRows != "",
 	})
 	if o.ExportRows != "" {
-		transforms.WriteRowsCSV(s, o.ExportRows, o.Version, replayed.Export)
+		transforms.WriteRowsCSV(s, o.ExportRows, o.Version, replayed.Export, readStats)
 	}
 	thetas, skipped := transforms.TrainExercises(s, replayed.Rows, components, transforms.TrainOptions{
 		Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows, Settings: o.Train,

@@ -26,7 +26,7 @@ func init() {
 	beam.RegisterCoder(reflect.TypeOf(model.SkippedExercise{}), encodeSkipped, decodeSkipped)
 	beam.RegisterCoder(reflect.TypeOf(features.Component{}), func(c features.Component) []byte { return encodeComponent(c) }, decodeComponent)
 
-	register.DoFn3x1[context.Context, []byte, func(FileShard), error](&matchShardsFn{})
+	register.DoFn4x1[context.Context, []byte, func(FileShard), func(Stats), error](&matchShardsFn{})
 	register.DoFn4x1[context.Context, FileShard, func(string, LogBatch), func(Stats), error](&readShardFn{})
 	register.DoFn8x1[context.Context, string, func(*LogBatch) bool, func(*features.Component) bool,
 		func(string, RowBatch), func(features.Component), func(Stats), func(string, string), error](&replayFn{})
@@ -35,7 +35,7 @@ func init() {
 	register.DoFn3x1[context.Context, []byte, func(features.Component), error](&readComponentsFn{})
 	register.DoFn7x1[context.Context, []byte, func(*model.ExerciseThetas) bool, func(*model.SkippedExercise) bool,
 		func(*features.Component) bool, func(*features.Component) bool, func(*Stats) bool, error](&writeModelFn{})
-	register.DoFn3x1[context.Context, []byte, func(*string, *string) bool, error](&writeRowsFn{})
+	register.DoFn4x1[context.Context, []byte, func(*string, *string) bool, func(*Stats) bool, error](&writeRowsFn{})
 
 	register.Function2x1(mergeStats)
 	register.Emitter1[FileShard]()

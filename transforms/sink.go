@@ -77,6 +77,9 @@ func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 	for statsIter(&st) {
 		stats.Merge(st)
 	}
+	if err := stats.Complete(); err != nil {
+		return fmt.Errorf("not writing version %s: %v", fn.Out.Version, err)
+	}
 
 	table := map[features.ComponentKey]features.Component{}
 	var c features.Component
@@ -173,13 +176,14 @@ func (fn *writeModelFn) summary(st Stats, thetas []model.ExerciseThetas, skipped
 }
 
 // WriteRowsCSV writes the training rows (KV<user, CSV lines> from
-// ReplayStudents with ExportRows) to one CSV file with the columns of the
+// ReplayStudents with ExportRows), once stats (the reader's) say the whole
+// input was read, to one CSV file with the columns of the
 // conformance case's expected_rows.csv, students in sorted order and each
 // student's rows in time order. It gathers the rows on one worker: it is a
 // debugging aid for samples, not for a billion rows.
-func WriteRowsCSV(s beam.Scope, path, version string, export beam.PCollection) {
+func WriteRowsCSV(s beam.Scope, path, version string, export, stats beam.PCollection) {
 	s = s.Scope("WriteRowsCSV")
-	beam.ParDo0(s, &writeRowsFn{Path: path, Version: version}, beam.Impulse(s), beam.SideInput{Input: export})
+	beam.ParDo0(s, &writeRowsFn{Path: path, Version: version}, beam.Impulse(s), beam.SideInput{Input: export}, beam.SideInput{Input: stats})
 }
 
 type writeRowsFn struct {
@@ -187,7 +191,14 @@ type writeRowsFn struct {
 	Version string
 }
 
-func (fn *writeRowsFn) ProcessElement(ctx context.Context, _ []byte, rows func(*string, *string) bool) error {
+func (fn *writeRowsFn) ProcessElement(ctx context.Context, _ []byte, rows func(*string, *string) bool, statsIter func(*Stats) bool) error {
+	var stats, st Stats
+	for statsIter(&st) {
+		stats.Merge(st)
+	}
+	if err := stats.Complete(); err != nil {
+		return fmt.Errorf("not writing rows to %s: %v", fn.Path, err)
+	}
 	type chunk struct{ user, text string }
 	var chunks []chunk
 	var user, text string

@@ -76,11 +76,17 @@ type matchShardsFn struct {
 	ShardBytes int64
 }
 
-func (fn *matchShardsFn) ProcessElement(ctx context.Context, _ []byte, emit func(FileShard)) error {
+func (fn *matchShardsFn) ProcessElement(ctx context.Context, _ []byte, emitShard func(FileShard), emitStats func(Stats)) error {
 	files, err := MatchFiles(ctx, fn.Patterns)
 	if err != nil {
 		return err
 	}
+	var st Stats
+	emit := func(s FileShard) {
+		st.Add(CountShards, 1)
+		emitShard(s)
+	}
+	defer func() { emitStats(st) }()
 	for _, f := range files {
 		if !splittable(f) {
 			emit(FileShard{Path: f, End: -1})
@@ -122,7 +128,10 @@ func (fn *readShardFn) ProcessElement(ctx context.Context, shard FileShard, emit
 	if r.flush <= 0 {
 		r.flush = DefaultFlushLogs
 	}
-	err := r.read(ctx)
+	if err := r.read(ctx); err != nil {
+		return err // the shard is not counted read: sinks will refuse to write
+	}
+	r.stats.Add(CountShardsRead, 1)
 	if r.logs > 0 {
 		r.stats.Add(CountLogs, r.logs)
 	}
@@ -131,7 +140,7 @@ func (fn *readShardFn) ProcessElement(ctx context.Context, shard FileShard, emit
 	}
 	r.stats.publish(ctx)
 	emitStats(r.stats)
-	return err
+	return nil
 }
 
 // shardReader holds the state of reading one shard.
@@ -320,11 +329,12 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 // ReadProblemLogs reads ProblemLogs from files matching comma-separated glob
 // patterns (CSV with a header or newline-delimited JSON, optionally gzipped)
 // and returns them batched per student as KV<user, LogBatch>, with the Stats
-// of what was read. Large uncompressed local files are read in parallel byte
+// of what was read (Stats.Complete says whether every shard was read). Large uncompressed local files are read in parallel byte
 // ranges of shardBytes (0: DefaultShardBytes).
 func ReadProblemLogs(s beam.Scope, patterns string, cols problemlogs.Columns, shardBytes int64) (logs, stats beam.PCollection) {
 	s = s.Scope("ReadProblemLogs")
-	shards := beam.ParDo(s, &matchShardsFn{Patterns: patterns, ShardBytes: shardBytes}, beam.Impulse(s))
+	shards, matchStats := beam.ParDo2(s, &matchShardsFn{Patterns: patterns, ShardBytes: shardBytes}, beam.Impulse(s))
 	shards = beam.Reshuffle(s, shards)
-	return beam.ParDo2(s, &readShardFn{Columns: cols}, shards)
+	logs, readStats := beam.ParDo2(s, &readShardFn{Columns: cols}, shards)
+	return logs, beam.Flatten(s, matchStats, readStats)
 }

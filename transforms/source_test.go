@@ -83,7 +83,7 @@ func TestReadProblemLogsBadInput(t *testing.T) {
 	passert.Sum(s, beam.ParDo(s, countLogs, logs), "logs", 2, 4) // u1 and u4: one batch each
 	want := "bad_rows/malformed JSON=1 bad_rows/missing field=1 bad_rows/unknown correct value=1 " +
 		"bad_rows/unparsable problem_number=1 bad_rows/unparsable time_done=1 bad_rows/wrong number of columns=1 " +
-		"bad_rows=6 empty_files=1 files_read=4 header_only_files=1 logs_read=4"
+		"bad_rows=6 empty_files=1 files_read=4 header_only_files=1 logs_read=4 shards=4 shards_read=4"
 	passert.Equals(s, beam.ParDo(s, describe, MergeStats(s, stats)), want)
 	ptest.RunAndValidate(t, p)
 }
@@ -131,7 +131,7 @@ func TestReadShards(t *testing.T) {
 		p, s := beam.NewPipelineWithRoot()
 		logs, counts := ReadProblemLogs(s, filepath.Join(dir, "big.csv"), problemlogs.DefaultColumns, shard)
 		passert.Equals(s, stats.Sum(s, beam.ParDo(s, countLogs, logs)), n)
-		passert.Equals(s, beam.ParDo(s, describe, MergeStats(s, counts)), fmt.Sprintf("files_read=1 logs_read=%d", n))
+		passert.Equals(s, beam.ParDo(s, describe, MergeStats(s, counts)), fmt.Sprintf("files_read=1 logs_read=%d shards=%d shards_read=%[2]d", n, (int64(b.Len())+shard-1)/shard))
 		if err := ptest.Run(p); err != nil {
 			t.Fatalf("shards of %d bytes: %v", shard, err)
 		}

@@ -3,6 +3,7 @@ package transforms
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"sort"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -11,6 +12,8 @@ import (
 // Names of the counts a run keeps. Each is also a Beam counter in the
 // "kmtrain" namespace, so a runner's UI shows progress.
 const (
+	CountShards          = "shards"      // byte ranges the input was split into
+	CountShardsRead      = "shards_read" // byte ranges read to the end without error
 	CountFiles           = "files_read"
 	CountEmptyFiles      = "empty_files"
 	CountHeaderOnly      = "header_only_files"
@@ -117,4 +120,16 @@ func mergeStats(a, b Stats) Stats {
 	out.Merge(a)
 	out.Merge(b)
 	return out
+}
+
+// Complete returns an error unless every shard of the input was read. A
+// runner may let downstream stages finish on the data of the shards that
+// succeeded while a failed one brings the job down; sinks check this so
+// that a model is never written from part of the input.
+func (s *Stats) Complete() error {
+	total, read := s.Counts[CountShards], s.Counts[CountShardsRead]
+	if total == 0 || read != total {
+		return fmt.Errorf("incomplete input: %d of %d shards read", read, total)
+	}
+	return nil
 }

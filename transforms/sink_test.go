@@ -1,0 +1,55 @@
+package transforms
+
+import (
+	"context"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
+)
+
+func iterOf[T any](vs ...T) func(*T) bool {
+	i := 0
+	return func(v *T) bool {
+		if i == len(vs) {
+			return false
+		}
+		*v = vs[i]
+		i++
+		return true
+	}
+}
+
+// TestWriteModelRefusesIncompleteInput checks that the sink writes nothing
+// unless every shard of the input was read.
+func TestWriteModelRefusesIncompleteInput(t *testing.T) {
+	th := model.ExerciseThetas{Exercise: "ex", Thetas: make([]float64, features.NumFeatures)}
+	for _, tt := range []struct {
+		name  string
+		stats Stats
+		ok    bool
+	}{
+		{"complete", Stats{Counts: map[string]int64{CountShards: 2, CountShardsRead: 2}}, true},
+		{"a shard failed", Stats{Counts: map[string]int64{CountShards: 2, CountShardsRead: 1}}, false},
+		{"no shards", Stats{}, false},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			fn := &writeModelFn{Out: ModelOutput{Dir: dir, Version: "v"}}
+			err := fn.ProcessElement(context.Background(), nil, iterOf(th), iterOf[model.SkippedExercise](),
+				iterOf[features.Component](), iterOf[features.Component](), iterOf(tt.stats))
+			entries, _ := os.ReadDir(dir)
+			if tt.ok {
+				if err != nil || len(entries) != 3 {
+					t.Errorf("complete input: %v, %d files", err, len(entries))
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), "incomplete input") || len(entries) != 0 {
+				t.Errorf("incomplete input: error %v, %d files written", err, len(entries))
+			}
+		})
+	}
+}
