@@ -99,6 +99,16 @@ func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 	slices.SortFunc(comps, func(a, b features.Component) int { return compareKeys(a.ComponentKey, b.ComponentKey) })
 
 	sum := fn.summary(stats, thetas, skipped, reused, len(comps)-reused)
+	// An empty model would replace the previous one with nothing: that is
+	// never what a run is for, so it is an error that says why.
+	switch {
+	case sum.LogsRead == 0:
+		return fmt.Errorf("not writing version %s: the input holds no ProblemLogs (%d files, %d empty, %d with only a header, %d bad rows)",
+			fn.Out.Version, sum.FilesRead, len(sum.EmptyFiles), len(sum.HeaderOnlyFiles), sum.BadRows)
+	case len(thetas) == 0:
+		return fmt.Errorf("not writing version %s: no exercise was trained (%d rows from %d logs; skipped: %v)",
+			fn.Out.Version, sum.RowsEmitted, sum.LogsRead, sum.SkipReasons)
+	}
 	var thetaBuf, compBuf bytes.Buffer
 	enc := json.NewEncoder(&thetaBuf)
 	for _, t := range thetas {
