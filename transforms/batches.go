@@ -179,6 +179,28 @@ func (d *decoder) bytes(n uint64) []byte {
 	return v
 }
 
+// appendKey writes a component key: two length-prefixed strings and a byte.
+func appendKey(out []byte, k features.ComponentKey) []byte {
+	out = binary.AppendUvarint(out, uint64(len(k.Exercise)))
+	out = append(out, k.Exercise...)
+	out = binary.AppendUvarint(out, uint64(len(k.ProblemType)))
+	out = append(out, k.ProblemType...)
+	if k.Correct {
+		return append(out, 1)
+	}
+	return append(out, 0)
+}
+
+// key reads a component key written by appendKey.
+func (d *decoder) key() features.ComponentKey {
+	var k features.ComponentKey
+	k.Exercise = string(d.bytes(d.uvarint()))
+	k.ProblemType = string(d.bytes(d.uvarint()))
+	c := d.bytes(1)
+	k.Correct = len(c) == 1 && c[0] == 1
+	return k
+}
+
 func decodeLogBatch(data []byte) (LogBatch, error) {
 	d := &decoder{b: data}
 	table := make([]string, d.uvarint())
@@ -218,15 +240,7 @@ func encodeRowBatch(b RowBatch) []byte {
 	out := make([]byte, 0, 16+(n+7)/8+12*n+2*len(b.KnowledgeIDs))
 	out = binary.AppendUvarint(out, uint64(len(b.Keys)))
 	for _, k := range b.Keys {
-		out = binary.AppendUvarint(out, uint64(len(k.Exercise)))
-		out = append(out, k.Exercise...)
-		out = binary.AppendUvarint(out, uint64(len(k.ProblemType)))
-		out = append(out, k.ProblemType...)
-		if k.Correct {
-			out = append(out, 1)
-		} else {
-			out = append(out, 0)
-		}
+		out = appendKey(out, k)
 	}
 	out = binary.AppendUvarint(out, uint64(n))
 	bits := make([]byte, (n+7)/8)
@@ -257,10 +271,7 @@ func decodeRowBatch(data []byte) (RowBatch, error) {
 	var b RowBatch
 	b.Keys = make([]features.ComponentKey, nkeys)
 	for i := range b.Keys {
-		b.Keys[i].Exercise = string(d.bytes(d.uvarint()))
-		b.Keys[i].ProblemType = string(d.bytes(d.uvarint()))
-		c := d.bytes(1)
-		b.Keys[i].Correct = len(c) == 1 && c[0] == 1
+		b.Keys[i] = d.key()
 	}
 	n := d.uvarint()
 	if d.err != nil || n > uint64(len(d.b)) {

@@ -83,15 +83,7 @@ func decodeSkipped(b []byte) (model.SkippedExercise, error) {
 // costs seconds as JSON.
 func encodeComponent(c features.Component) []byte {
 	out := make([]byte, 0, 16+len(c.Exercise)+len(c.ProblemType)+8*len(c.Vector))
-	out = binary.AppendUvarint(out, uint64(len(c.Exercise)))
-	out = append(out, c.Exercise...)
-	out = binary.AppendUvarint(out, uint64(len(c.ProblemType)))
-	out = append(out, c.ProblemType...)
-	if c.Correct {
-		out = append(out, 1)
-	} else {
-		out = append(out, 0)
-	}
+	out = appendKey(out, c.ComponentKey)
 	out = binary.AppendUvarint(out, uint64(len(c.Vector)))
 	for _, v := range c.Vector {
 		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(v))
@@ -101,11 +93,7 @@ func encodeComponent(c features.Component) []byte {
 
 func decodeComponent(b []byte) (features.Component, error) {
 	d := &decoder{b: b}
-	var c features.Component
-	c.Exercise = string(d.bytes(d.uvarint()))
-	c.ProblemType = string(d.bytes(d.uvarint()))
-	flag := d.bytes(1)
-	c.Correct = len(flag) == 1 && flag[0] == 1
+	c := features.Component{ComponentKey: d.key()}
 	n := d.uvarint()
 	raw := d.bytes(8 * n)
 	if d.err != nil || len(d.b) != 0 {
