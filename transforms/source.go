@@ -15,7 +15,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
-	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 )
 
@@ -124,22 +123,14 @@ type readShardFn struct {
 }
 
 func (fn *readShardFn) ProcessElement(ctx context.Context, shard FileShard, emit func(string, LogBatch), emitStats func(Stats)) error {
-	r := shardReader{shard: shard, columns: fn.Columns, flush: fn.FlushLogs, emit: emit}
-	if r.flush <= 0 {
-		r.flush = DefaultFlushLogs
-	}
+	r := shardReader{shard: shard, columns: fn.Columns, logBatcher: newLogBatcher(fn.FlushLogs, emit)}
 	if err := r.read(ctx); err != nil {
 		return err // the shard is not counted read: sinks will refuse to write
 	}
-	r.stats.Add(CountShardsRead, 1)
-	if r.logs > 0 {
-		r.stats.Add(CountLogs, r.logs)
-	}
-	if r.bad > 0 {
-		r.stats.Add(CountBadRows, r.bad)
-	}
-	r.stats.publish(ctx)
-	emitStats(r.stats)
+	st := r.finish()
+	st.Add(CountShardsRead, 1)
+	st.publish(ctx)
+	emitStats(st)
 	return nil
 }
 
@@ -147,15 +138,7 @@ func (fn *readShardFn) ProcessElement(ctx context.Context, shard FileShard, emit
 type shardReader struct {
 	shard   FileShard
 	columns problemlogs.Columns
-	flush   int
-	emit    func(string, LogBatch)
-
-	stats    Stats
-	logs     int64 // added to stats at the end: a map update per log costs
-	bad      int64
-	buffered int
-	byUser   map[string][]features.ProblemLog
-	intern   map[string]string
+	*logBatcher
 }
 
 func (r *shardReader) read(ctx context.Context) error {
@@ -227,8 +210,6 @@ func (r *shardReader) read(ctx context.Context) error {
 		}
 		pos = r.shard.Start - 1 + int64(len(skipped))
 	}
-	r.byUser = map[string][]features.ProblemLog{}
-	r.intern = map[string]string{}
 	if r.shard.Start == 0 && format == problemlogs.JSON && len(bytes.TrimSpace(first)) > 0 {
 		r.parse(ctx, parser, first, 0)
 	}
@@ -259,7 +240,6 @@ func (r *shardReader) read(ctx context.Context) error {
 		r.stats.Example(ExampleHeaderOnly, path)
 		log.Warnf(ctx, "input %s has a header and no rows", path)
 	}
-	r.flushBatches()
 	log.Infof(ctx, "read %s [%d, %d): %d logs, %d bad rows", path, r.shard.Start, pos, r.logs, r.bad)
 	return nil
 }
@@ -267,49 +247,11 @@ func (r *shardReader) read(ctx context.Context) error {
 func (r *shardReader) parse(ctx context.Context, p problemlogs.Parser, line []byte, offset int64) {
 	l, err := p.Parse(line)
 	if err != nil {
-		reason := "unparsable"
-		var re *problemlogs.RowError
-		if errors.As(err, &re) {
-			reason = re.Reason
-		}
-		r.bad++
-		r.stats.Add(CountBadRows+"/"+reason, 1)
-		text := strings.TrimSpace(string(line))
-		if len(text) > 200 {
-			text = text[:200] + "..."
-		}
-		ex := fmt.Sprintf("%s@%d: %v: %q", r.shard.Path, offset, err, text)
-		if r.bad <= 3 {
-			log.Warnf(ctx, "bad row %s", ex)
-		}
-		r.stats.Example(ExampleBadRow, ex)
+		r.badRow(ctx, err, fmt.Sprintf("%s@%d", r.shard.Path, offset), string(line))
 		return
 	}
-	if _, csv := p.(*problemlogs.CSVParser); !csv { // the CSV parser interns itself
-		l.User, l.Exercise, l.ProblemType = r.str(l.User), r.str(l.Exercise), r.str(l.ProblemType)
-	}
-	r.logs++
-	r.byUser[l.User] = append(r.byUser[l.User], l)
-	r.buffered++
-	if r.buffered >= r.flush {
-		r.flushBatches()
-	}
-}
-
-func (r *shardReader) str(s string) string {
-	if v, ok := r.intern[s]; ok {
-		return v
-	}
-	r.intern[s] = s
-	return s
-}
-
-func (r *shardReader) flushBatches() {
-	for user, logs := range r.byUser {
-		r.emit(user, LogBatch{Logs: logs})
-	}
-	clear(r.byUser)
-	r.buffered = 0
+	_, csv := p.(*problemlogs.CSVParser) // the CSV parser interns itself
+	r.add(l, !csv)
 }
 
 // readLine reads a whole line, newline included, however long.

@@ -1,0 +1,108 @@
+package transforms
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/problemlogs"
+)
+
+// logBatcher is what every source does with the rows it reads: it gathers
+// the ProblemLogs per student and emits them as LogBatches every flush
+// logs, and counts the logs and the bad rows (by reason, with examples) in
+// its Stats. A source adds its own counts (files, shards) to the same Stats.
+type logBatcher struct {
+	flush int
+	emit  func(string, LogBatch)
+
+	stats    Stats
+	logs     int64 // added to stats at the end: a map update per log costs
+	bad      int64
+	buffered int
+	byUser   map[string][]features.ProblemLog
+	intern   map[string]string
+}
+
+func newLogBatcher(flush int, emit func(string, LogBatch)) *logBatcher {
+	if flush <= 0 {
+		flush = DefaultFlushLogs
+	}
+	return &logBatcher{
+		flush:  flush,
+		emit:   emit,
+		byUser: map[string][]features.ProblemLog{},
+		intern: map[string]string{},
+	}
+}
+
+// add buffers a log. Its strings are interned unless the parser that made
+// it already did.
+func (b *logBatcher) add(l features.ProblemLog, intern bool) {
+	if intern {
+		l.User, l.Exercise, l.ProblemType = b.str(l.User), b.str(l.Exercise), b.str(l.ProblemType)
+	}
+	b.logs++
+	b.byUser[l.User] = append(b.byUser[l.User], l)
+	b.buffered++
+	if b.buffered >= b.flush {
+		b.flushBatches()
+	}
+}
+
+// badRow counts a row that is not a ProblemLog. where says where it is
+// (file@offset, stream@row) and text shows it.
+func (b *logBatcher) badRow(ctx context.Context, err error, where, text string) {
+	reason := "unparsable"
+	var re *problemlogs.RowError
+	if errors.As(err, &re) {
+		reason = re.Reason
+	}
+	b.bad++
+	b.stats.Add(CountBadRows+"/"+reason, 1)
+	text = strings.TrimSpace(text)
+	if len(text) > 200 {
+		text = text[:200] + "..."
+	}
+	ex := fmt.Sprintf("%s: %v", where, err)
+	if text != "" {
+		ex += fmt.Sprintf(": %q", text)
+	}
+	if b.bad <= 3 {
+		log.Warnf(ctx, "bad row %s", ex)
+	}
+	b.stats.Example(ExampleBadRow, ex)
+}
+
+func (b *logBatcher) str(s string) string {
+	if v, ok := b.intern[s]; ok {
+		return v
+	}
+	b.intern[s] = s
+	return s
+}
+
+func (b *logBatcher) flushBatches() {
+	for user, logs := range b.byUser {
+		b.emit(user, LogBatch{Logs: logs})
+	}
+	clear(b.byUser)
+	b.buffered = 0
+}
+
+// finish emits what is buffered and returns the Stats with the counts of
+// logs and bad rows added.
+func (b *logBatcher) finish() Stats {
+	b.flushBatches()
+	if b.logs > 0 {
+		b.stats.Add(CountLogs, b.logs)
+	}
+	if b.bad > 0 {
+		b.stats.Add(CountBadRows, b.bad)
+	}
+	return b.stats
+}
