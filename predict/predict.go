@@ -1,0 +1,223 @@
+// Package predict is the serving side of the knowledge model: it loads one
+// version (thetas and components) and predicts whether a student answers
+// the next problem of an exercise correctly.
+//
+// Features are computed exactly as training computed them: the history is
+// sorted with features.SortLogs and replayed with features.Student, and
+// components the version's table lacks are derived with
+// features.DeriveComponent, as the training run would have derived them.
+// The probability is train.Predict: sigmoid(θ·x).
+//
+// The package is plain Go: no Beam, no cloud client. A Model comes from New
+// (records from any store, e.g. package store), or from LoadDir (a kmtrain
+// output directory).
+package predict
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"os"
+	"path/filepath"
+	"slices"
+	"sync"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/train"
+)
+
+// Model is one version of the knowledge model, ready to predict. Its
+// methods are safe for concurrent use; the fields must not be changed after
+// New.
+type Model struct {
+	// Version is the model version id.
+	Version string
+	// Thetas maps an exercise to its features.NumFeatures thetas.
+	Thetas map[string][]float64
+	// Components is the version's components table; keys it lacks are
+	// derived (and kept) on first use.
+	Components *features.Components
+
+	mu sync.Mutex // guards Components, which derives on lookup
+}
+
+// New returns the model of a version from its thetas and components. Every
+// exercise must have features.NumFeatures finite thetas and appear once;
+// thetas records that name a version must name this one; components must be
+// valid and not contradict each other.
+func New(version string, thetas []model.ExerciseThetas, components []features.Component) (*Model, error) {
+	if len(thetas) == 0 {
+		return nil, fmt.Errorf("model version %q has no thetas", version)
+	}
+	m := &Model{Version: version, Thetas: make(map[string][]float64, len(thetas))}
+	for _, t := range thetas {
+		if t.Exercise == "" {
+			return nil, fmt.Errorf("model version %q: thetas without an exercise", version)
+		}
+		if t.Version != "" && t.Version != version {
+			return nil, fmt.Errorf("model version %q: thetas of exercise %q belong to version %q", version, t.Exercise, t.Version)
+		}
+		if err := CheckThetas(t.Thetas); err != nil {
+			return nil, fmt.Errorf("model version %q: exercise %q: %v", version, t.Exercise, err)
+		}
+		if _, dup := m.Thetas[t.Exercise]; dup {
+			return nil, fmt.Errorf("model version %q: exercise %q has thetas twice", version, t.Exercise)
+		}
+		m.Thetas[t.Exercise] = slices.Clone(t.Thetas)
+	}
+	c, err := features.NewComponents(components)
+	if err != nil {
+		return nil, fmt.Errorf("model version %q: %v", version, err)
+	}
+	m.Components = c
+	return m, nil
+}
+
+// CheckThetas reports whether thetas has features.NumFeatures finite values.
+func CheckThetas(thetas []float64) error {
+	if len(thetas) != features.NumFeatures {
+		return fmt.Errorf("%d thetas, want %d", len(thetas), features.NumFeatures)
+	}
+	for i, v := range thetas {
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return fmt.Errorf("theta %d is %v", i, v)
+		}
+	}
+	return nil
+}
+
+// Predict returns the probability that a student with the given history
+// answers their next problem of exercise correctly, and false when the
+// model has no thetas for exercise. The history may be in any order (it is
+// sorted with features.SortLogs, on a copy) and is replayed whole: gaps in
+// problem numbers are not a reason to refuse, as they are in training.
+func (m *Model) Predict(history []features.ProblemLog, exercise string) (float64, bool) {
+	if _, ok := m.Thetas[exercise]; !ok {
+		return 0, false
+	}
+	logs := slices.Clone(history)
+	features.SortLogs(logs)
+	s := m.NewStudent()
+	for _, l := range logs {
+		s.Apply(l)
+	}
+	return s.Predict(exercise)
+}
+
+// Student is one student's state under a model, for predicting attempt
+// after attempt (monitoring) without replaying the history each time.
+// A Student is not safe for concurrent use; distinct Students of one Model
+// are.
+type Student struct {
+	m *Model
+	s *features.Student
+	x [features.NumFeatures]float64
+}
+
+// NewStudent returns a student who has answered nothing.
+func (m *Model) NewStudent() *Student {
+	return &Student{m: m, s: features.NewStudent(m.Components)}
+}
+
+// Apply folds an attempt into the student's state. Attempts must be applied
+// in the order features.SortLogs gives.
+func (s *Student) Apply(l features.ProblemLog) {
+	s.m.mu.Lock()
+	defer s.m.mu.Unlock()
+	s.s.Apply(l)
+}
+
+// Predict returns the probability that the student answers their next
+// problem of exercise correctly, and false when the model has no thetas for
+// exercise.
+func (s *Student) Predict(exercise string) (float64, bool) {
+	th, ok := s.m.Thetas[exercise]
+	if !ok {
+		return 0, false
+	}
+	s.s.Features(exercise, &s.x)
+	return train.Predict(th, s.x[:]), true
+}
+
+// Features returns the features.NumFeatures features of the student's next
+// attempt at exercise, as the model sees them.
+func (s *Student) Features(exercise string) []float64 {
+	s.s.Features(exercise, &s.x)
+	return slices.Clone(s.x[:])
+}
+
+// LoadDir loads the model a kmtrain run wrote in dir: model.ThetasFile,
+// model.ComponentsFile and, if present, model.SummaryFile. The version is
+// the summary's, else the thetas'.
+func LoadDir(dir string) (*Model, error) {
+	thetas, err := readThetas(filepath.Join(dir, model.ThetasFile))
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(filepath.Join(dir, model.ComponentsFile))
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	comps, err := features.ReadComponentsJSONL(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", f.Name(), err)
+	}
+	version := ""
+	if b, err := os.ReadFile(filepath.Join(dir, model.SummaryFile)); err == nil {
+		var sum model.Summary
+		if err := json.Unmarshal(b, &sum); err != nil {
+			return nil, fmt.Errorf("%s: %v", filepath.Join(dir, model.SummaryFile), err)
+		}
+		version = sum.Version
+	} else if !errors.Is(err, os.ErrNotExist) {
+		return nil, err
+	}
+	if version == "" && len(thetas) > 0 {
+		version = thetas[0].Version
+	}
+	m, err := New(version, thetas, comps)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", dir, err)
+	}
+	return m, nil
+}
+
+// readThetas reads a thetas file, one model.ExerciseThetas per line.
+func readThetas(path string) ([]model.ExerciseThetas, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	out, err := ReadThetasJSONL(f)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	return out, nil
+}
+
+// ReadThetasJSONL reads thetas written one JSON object per line (the format
+// of model.ThetasFile). Blank lines are skipped.
+func ReadThetasJSONL(r io.Reader) ([]model.ExerciseThetas, error) {
+	var out []model.ExerciseThetas
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
+	for line := 1; sc.Scan(); line++ {
+		b := bytes.TrimSpace(sc.Bytes())
+		if len(b) == 0 {
+			continue
+		}
+		var t model.ExerciseThetas
+		if err := json.Unmarshal(b, &t); err != nil {
+			return nil, fmt.Errorf("line %d: %v", line, err)
+		}
+		out = append(out, t)
+	}
+	return out, sc.Err()
+}

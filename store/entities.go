@@ -1,0 +1,321 @@
+package store
+
+import (
+	"encoding/json"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/datastore"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
+)
+
+// Datastore kinds.
+const (
+	// KindVersion is one model version (training run): VersionInfo.
+	KindVersion = "KnowledgeModelVersion"
+	// KindThetas is one exercise's thetas in one version:
+	// model.ExerciseThetas, key name ThetasKeyName(version, exercise).
+	KindThetas = "ExerciseThetas"
+	// KindComponent is one random component: features.Component, key name
+	// ComponentKeyName(key). Written once, never changed.
+	KindComponent = "RandomComponent"
+	// KindCurrent is the single entity (key name CurrentKeyName) naming the
+	// version the webapp serves.
+	KindCurrent = "KnowledgeModelCurrent"
+	// CurrentKeyName is the key name of the KindCurrent entity.
+	CurrentKeyName = "current"
+)
+
+// Version statuses.
+const (
+	// StatusStaged is a version written completely but not served.
+	StatusStaged = "staged"
+	// StatusCurrent is the version KnowledgeModelCurrent names. Only
+	// Promote sets it.
+	StatusCurrent = "current"
+	// StatusRejected is a version that must not be served (Reject).
+	StatusRejected = "rejected"
+)
+
+// maxKeyNameBytes is Datastore's limit on a key name.
+const maxKeyNameBytes = 1500
+
+// CheckVersionID reports whether id can name a version: not empty, no "/"
+// (it prefixes the thetas' key names), at most 500 bytes, not __reserved__.
+func CheckVersionID(id string) error {
+	switch {
+	case id == "":
+		return fmt.Errorf("empty version id")
+	case strings.Contains(id, "/"):
+		return fmt.Errorf("version id %q contains a /", id)
+	case len(id) > 500:
+		return fmt.Errorf("version id %.40q... is %d bytes long, the limit is 500", id, len(id))
+	case strings.HasPrefix(id, "__") && strings.HasSuffix(id, "__"):
+		return fmt.Errorf("version id %q is reserved by Datastore", id)
+	}
+	return nil
+}
+
+// ThetasKeyName returns the key name of an exercise's thetas in a version:
+// "<version>/<exercise>". The version holds no "/" (CheckVersionID), so the
+// first "/" separates the two.
+func ThetasKeyName(version, exercise string) string { return version + "/" + exercise }
+
+// keyPart escapes a key field for ComponentKeyName.
+var (
+	escapePart   = strings.NewReplacer("%", "%25", "/", "%2F")
+	unescapePart = strings.NewReplacer("%2F", "/", "%25", "%")
+)
+
+// ComponentKeyName returns the key name of a component:
+// "<exercise>/<problem_type>/<true|false>", where "%" and "/" inside the
+// exercise and the problem type are written "%25" and "%2F". It reads as
+// features.ComponentKey.String does for ordinary names, and
+// ParseComponentKeyName reverses it for any.
+func ComponentKeyName(k features.ComponentKey) string {
+	return escapePart.Replace(k.Exercise) + "/" + escapePart.Replace(k.ProblemType) + "/" + strconv.FormatBool(k.Correct)
+}
+
+// ParseComponentKeyName returns the component key a ComponentKeyName names.
+func ParseComponentKeyName(name string) (features.ComponentKey, error) {
+	parts := strings.Split(name, "/")
+	if len(parts) != 3 {
+		return features.ComponentKey{}, fmt.Errorf("component key name %q: want exercise/problem_type/correct", name)
+	}
+	correct, err := strconv.ParseBool(parts[2])
+	if err != nil || (parts[2] != "true" && parts[2] != "false") {
+		return features.ComponentKey{}, fmt.Errorf("component key name %q: correct is not true or false", name)
+	}
+	k := features.ComponentKey{Exercise: unescapePart.Replace(parts[0]), ProblemType: unescapePart.Replace(parts[1]), Correct: correct}
+	if ComponentKeyName(k) != name {
+		return features.ComponentKey{}, fmt.Errorf("component key name %q: bad escape", name)
+	}
+	return k, nil
+}
+
+// thetasEntity is model.ExerciseThetas as a Datastore entity. Properties:
+// version and exercise (indexed: a version's thetas are a query), thetas
+// (an array of features.NumFeatures doubles), rows, rows_seen, iterations,
+// evaluations, converged, status, loss, training_seconds (not indexed).
+type thetasEntity model.ExerciseThetas
+
+// Save implements datastore.PropertyLoadSaver.
+func (e *thetasEntity) Save() ([]datastore.Property, error) {
+	return []datastore.Property{
+		{Name: "version", Value: e.Version},
+		{Name: "exercise", Value: e.Exercise},
+		{Name: "thetas", Value: floatsToArray(e.Thetas), NoIndex: true},
+		{Name: "rows", Value: int64(e.Rows), NoIndex: true},
+		{Name: "rows_seen", Value: int64(e.RowsSeen), NoIndex: true},
+		{Name: "iterations", Value: int64(e.Iterations), NoIndex: true},
+		{Name: "evaluations", Value: int64(e.Evaluations), NoIndex: true},
+		{Name: "converged", Value: e.Converged, NoIndex: true},
+		{Name: "status", Value: e.Status, NoIndex: true},
+		{Name: "loss", Value: e.Loss, NoIndex: true},
+		{Name: "training_seconds", Value: e.TrainingSeconds, NoIndex: true},
+	}, nil
+}
+
+// Load implements datastore.PropertyLoadSaver. Unknown properties are
+// ignored; a known one of the wrong type is an error.
+func (e *thetasEntity) Load(props []datastore.Property) error {
+	*e = thetasEntity{}
+	var err error
+	for _, p := range props {
+		switch p.Name {
+		case "version":
+			err = load(p, &e.Version)
+		case "exercise":
+			err = load(p, &e.Exercise)
+		case "thetas":
+			e.Thetas, err = arrayToFloats(p)
+		case "rows":
+			err = loadInt(p, &e.Rows)
+		case "rows_seen":
+			err = loadInt(p, &e.RowsSeen)
+		case "iterations":
+			err = loadInt(p, &e.Iterations)
+		case "evaluations":
+			err = loadInt(p, &e.Evaluations)
+		case "converged":
+			err = load(p, &e.Converged)
+		case "status":
+			err = load(p, &e.Status)
+		case "loss":
+			err = load(p, &e.Loss)
+		case "training_seconds":
+			err = load(p, &e.TrainingSeconds)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// componentEntity is features.Component as a Datastore entity. Properties:
+// exercise, problem_type, correct (indexed), vector (an array of
+// features.KnowledgeDim doubles, not indexed).
+type componentEntity features.Component
+
+// Save implements datastore.PropertyLoadSaver.
+func (e *componentEntity) Save() ([]datastore.Property, error) {
+	return []datastore.Property{
+		{Name: "exercise", Value: e.Exercise},
+		{Name: "problem_type", Value: e.ProblemType},
+		{Name: "correct", Value: e.Correct},
+		{Name: "vector", Value: floatsToArray(e.Vector), NoIndex: true},
+	}, nil
+}
+
+// Load implements datastore.PropertyLoadSaver.
+func (e *componentEntity) Load(props []datastore.Property) error {
+	*e = componentEntity{}
+	var err error
+	for _, p := range props {
+		switch p.Name {
+		case "exercise":
+			err = load(p, &e.Exercise)
+		case "problem_type":
+			err = load(p, &e.ProblemType)
+		case "correct":
+			err = load(p, &e.Correct)
+		case "vector":
+			e.Vector, err = arrayToFloats(p)
+		}
+		if err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func load[T any](p datastore.Property, dst *T) error {
+	v, ok := p.Value.(T)
+	if !ok {
+		return fmt.Errorf("property %s is a %T, want %T", p.Name, p.Value, *dst)
+	}
+	*dst = v
+	return nil
+}
+
+func loadInt(p datastore.Property, dst *int) error {
+	var v int64
+	if err := load(p, &v); err != nil {
+		return err
+	}
+	*dst = int(v)
+	return nil
+}
+
+func floatsToArray(fs []float64) []interface{} {
+	a := make([]interface{}, len(fs))
+	for i, f := range fs {
+		a[i] = f
+	}
+	return a
+}
+
+func arrayToFloats(p datastore.Property) ([]float64, error) {
+	if p.Value == nil { // an empty array
+		return nil, nil
+	}
+	a, ok := p.Value.([]interface{})
+	if !ok {
+		return nil, fmt.Errorf("property %s is a %T, want an array of doubles", p.Name, p.Value)
+	}
+	fs := make([]float64, len(a))
+	for i, v := range a {
+		f, ok := v.(float64)
+		if !ok {
+			return nil, fmt.Errorf("property %s[%d] is a %T, want a double", p.Name, i, v)
+		}
+		fs[i] = f
+	}
+	return fs, nil
+}
+
+// versionEntity is a KnowledgeModelVersion entity: the run's counts as
+// properties (for the console and queries), the full model.Summary as JSON.
+type versionEntity struct {
+	Version            string    `datastore:"version"`
+	Created            time.Time `datastore:"created"`
+	Input              string    `datastore:"input,noindex"`
+	FilesRead          int64     `datastore:"files_read,noindex"`
+	LogsRead           int64     `datastore:"logs_read,noindex"`
+	BadRows            int64     `datastore:"bad_rows,noindex"`
+	StudentsKept       int64     `datastore:"students_kept,noindex"`
+	StudentsDropped    int64     `datastore:"students_dropped,noindex"`
+	LogsDropped        int64     `datastore:"logs_of_dropped_students,noindex"`
+	RowsEmitted        int64     `datastore:"rows_emitted,noindex"`
+	RowsTrained        int64     `datastore:"rows_trained,noindex"`
+	ComponentsReused   int64     `datastore:"components_reused,noindex"`
+	ComponentsNew      int64     `datastore:"components_new,noindex"`
+	ExercisesTrained   int64     `datastore:"exercises_trained,noindex"`
+	ExercisesConverged int64     `datastore:"exercises_converged,noindex"`
+	ExercisesSkipped   int64     `datastore:"exercises_skipped,noindex"`
+	Summary            string    `datastore:"summary,noindex"` // model.Summary as JSON
+	Status             string    `datastore:"status"`
+	Reason             string    `datastore:"reason,noindex,omitempty"` // why it was rejected
+	Written            time.Time `datastore:"written"`                  // first PutVersion
+	Promoted           time.Time `datastore:"promoted,omitempty"`       // last Promote
+	Rejected           time.Time `datastore:"rejected,omitempty"`       // Reject
+}
+
+func newVersionEntity(s model.Summary) (*versionEntity, error) {
+	j, err := json.Marshal(s)
+	if err != nil {
+		return nil, err
+	}
+	return &versionEntity{
+		Version:            s.Version,
+		Created:            s.Created,
+		Input:              s.Input,
+		FilesRead:          s.FilesRead,
+		LogsRead:           s.LogsRead,
+		BadRows:            s.BadRows,
+		StudentsKept:       s.StudentsKept,
+		StudentsDropped:    s.StudentsDropped,
+		LogsDropped:        s.LogsDropped,
+		RowsEmitted:        s.RowsEmitted,
+		RowsTrained:        s.RowsTrained,
+		ComponentsReused:   s.ComponentsReused,
+		ComponentsNew:      s.ComponentsNew,
+		ExercisesTrained:   int64(s.ExercisesTrained),
+		ExercisesConverged: int64(s.ExercisesConverged),
+		ExercisesSkipped:   int64(s.ExercisesSkipped),
+		Summary:            string(j),
+	}, nil
+}
+
+// VersionInfo is a model version as stored: its status and history, and
+// the summary of the run that trained it.
+type VersionInfo struct {
+	ID       string
+	Status   string    // StatusStaged, StatusCurrent or StatusRejected
+	Reason   string    // why it was rejected
+	Written  time.Time // when PutVersion first wrote it
+	Promoted time.Time // when it last became current; zero if never
+	Rejected time.Time // when it was rejected; zero if not
+	Summary  model.Summary
+}
+
+func (e *versionEntity) info() (VersionInfo, error) {
+	v := VersionInfo{ID: e.Version, Status: e.Status, Reason: e.Reason,
+		Written: e.Written, Promoted: e.Promoted, Rejected: e.Rejected}
+	if err := json.Unmarshal([]byte(e.Summary), &v.Summary); err != nil {
+		return v, fmt.Errorf("version %s: summary: %v", e.Version, err)
+	}
+	return v, nil
+}
+
+// currentEntity is the KnowledgeModelCurrent entity.
+type currentEntity struct {
+	Version  string    `datastore:"version"`
+	Previous string    `datastore:"previous,noindex"` // the version it replaced
+	Switched time.Time `datastore:"switched"`
+}
