@@ -47,6 +47,7 @@ type Summary struct {
 	Input    string    `json:"input"`
 	Settings Settings  `json:"settings"`
 
+	SourceRows      int64            `json:"source_rows,omitempty"` // rows BigQuery said the input holds
 	FilesRead       int64            `json:"files_read"`
 	EmptyFiles      []string         `json:"empty_files,omitempty"`
 	HeaderOnlyFiles []string         `json:"header_only_files,omitempty"`

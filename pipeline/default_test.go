@@ -14,7 +14,6 @@ import (
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	"github.com/kmtrain/knowledgemodel/sample"
-	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
 // TestEmbeddedDefault runs what `go run ./cmd/kmtrain` runs: the default
@@ -39,7 +38,7 @@ func TestFailedRunKeepsModel(t *testing.T) {
 	o.MinRows = 1
 	runPipeline(t, "prism", o)
 	before := map[string][]byte{}
-	for _, f := range []string{transforms.ThetasFile, transforms.ComponentsFile, transforms.SummaryFile} {
+	for _, f := range []string{model.ThetasFile, model.ComponentsFile, model.SummaryFile} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)
@@ -83,7 +82,7 @@ func TestSameThetasOnEveryRunner(t *testing.T) {
 		o.Input, o.Output, o.Version = sample.ProblemLogs, t.TempDir(), "same"
 		o.MaxRows = 700 // the cap samples some exercises: the sample must not depend on the runner either
 		runPipeline(t, runner, o)
-		f, err := os.Open(filepath.Join(o.Output, transforms.ThetasFile))
+		f, err := os.Open(filepath.Join(o.Output, model.ThetasFile))
 		if err != nil {
 			t.Fatal(err)
 		}

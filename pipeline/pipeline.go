@@ -3,8 +3,9 @@
 // The story of a run:
 //
 //  1. ReadProblemLogs reads ProblemLogs from files (CSV with a header or
-//     newline-delimited JSON, gzipped or not), counting every bad row, and
-//     batches each file's logs per student.
+//     newline-delimited JSON, gzipped or not), or ReadBigQuery from a
+//     BigQuery table or query (in parallel through the Storage Read API),
+//     counting every bad row, and batches the logs per student.
 //  2. ReplayStudents groups the batches per student, sorts the student's
 //     logs chronologically and replays them, dropping students whose problem
 //     numbers do not step by one (Khan's rule). Every attempt whose problem
@@ -16,7 +17,9 @@
 //     107 thetas by L2-regularised logistic regression (package train),
 //     skipping exercises with too few rows.
 //  4. WriteModel writes the thetas, the full components table and a summary
-//     of the run, all at once when everything else has succeeded.
+//     of the run, all at once when everything else has succeeded: to a
+//     directory, and to Datastore, where the version becomes current in a
+//     transaction once all of it is written.
 //
 // Build only constructs the graph; cmd/kmtrain parses flags and runs it on
 // the runner the flags choose.
@@ -31,6 +34,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/kmtrain/knowledgemodel/bqsource"
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
@@ -38,17 +42,26 @@ import (
 	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
+// ComponentsFromDatastore as Options.Components reuses the components the
+// model in Datastore uses.
+const ComponentsFromDatastore = "datastore"
+
 // Options configures a training run.
 type Options struct {
 	// Input is comma-separated glob patterns of ProblemLog files.
 	Input string
+	// BigQuery, if set, is where the ProblemLogs are read instead of Input.
+	BigQuery *bqsource.Config
 	// Columns maps the ProblemLog fields to the input's column names.
 	Columns problemlogs.Columns
-	// Components is an existing components table (JSONL) to reuse; empty
-	// derives every component from its key.
+	// Components is an existing components table (JSONL) to reuse, or
+	// ComponentsFromDatastore; empty derives every component from its key.
 	Components string
-	// Output is the directory the model is written to.
+	// Output is the directory the model is written to; empty writes no
+	// files (then Datastore must be set).
 	Output string
+	// Datastore, if set, is where the model is written too.
+	Datastore *transforms.Datastore
 	// ExportRows, if set, is the path of a CSV of every training row.
 	ExportRows string
 	// Version names this run's model version; empty uses the start time.
@@ -84,11 +97,21 @@ func DefaultOptions() Options {
 // Validate checks the options for mistakes a run would only find late.
 func (o *Options) Validate() error {
 	var errs []error
-	if strings.TrimSpace(o.Input) == "" {
+	if o.BigQuery != nil {
+		if err := o.BigQuery.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	} else if strings.TrimSpace(o.Input) == "" {
 		errs = append(errs, errors.New("no input"))
 	}
-	if strings.TrimSpace(o.Output) == "" {
-		errs = append(errs, errors.New("no output directory"))
+	if o.Datastore != nil && o.Datastore.Project == "" {
+		errs = append(errs, errors.New("no Datastore project"))
+	}
+	if strings.TrimSpace(o.Output) == "" && o.Datastore == nil {
+		errs = append(errs, errors.New("no output: give a directory, Datastore or both"))
+	}
+	if o.Components == ComponentsFromDatastore && o.Datastore == nil {
+		errs = append(errs, errors.New("components from Datastore need a Datastore project"))
 	}
 	if o.MinRows < 0 || o.MaxRows < 0 {
 		errs = append(errs, errors.New("min_rows and max_rows must not be negative"))
@@ -130,8 +153,22 @@ func Build(s beam.Scope, o Options) error {
 	if o.Version == "" {
 		o.Version = NewVersion(created)
 	}
-	logs, readStats := transforms.ReadProblemLogs(s, o.Input, o.Columns, o.ShardBytes)
-	components := transforms.ReadComponents(s, o.Components)
+	var logs, readStats beam.PCollection
+	input := o.Input
+	if o.BigQuery != nil {
+		cfg := *o.BigQuery
+		cfg.Columns = o.Columns
+		input = cfg.Describe()
+		logs, readStats = transforms.ReadBigQuery(s, cfg)
+	} else {
+		logs, readStats = transforms.ReadProblemLogs(s, o.Input, o.Columns, o.ShardBytes)
+	}
+	var components beam.PCollection
+	if o.Components == ComponentsFromDatastore {
+		components = transforms.ReadDatastoreComponents(s, *o.Datastore)
+	} else {
+		components = transforms.ReadComponents(s, o.Components)
+	}
 	replayed := transforms.ReplayStudents(s, logs, components, transforms.ReplayOptions{
 		Window: o.Window, KeepGaps: o.KeepGaps, ExportRows: o.ExportRows != "",
 	})
@@ -142,7 +179,8 @@ func Build(s beam.Scope, o Options) error {
 		Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows, Settings: o.Train,
 	})
 	transforms.WriteModel(s, transforms.ModelOutput{
-		Dir: o.Output, Version: o.Version, Created: created, Input: o.Input, Settings: o.Settings(),
+		Dir: o.Output, Datastore: o.Datastore,
+		Version: o.Version, Created: created, Input: input, Settings: o.Settings(),
 	}, transforms.Trained{
 		Thetas:        thetas,
 		Skipped:       skipped,

@@ -17,13 +17,18 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/dsemulator"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	_ "github.com/kmtrain/knowledgemodel/runners"
 	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
-func TestMain(m *testing.M) { ptest.MainWithDefault(m, "prism") }
+// TestMain runs the tests on prism by default, with a Datastore emulator
+// for the tests that need one.
+func TestMain(m *testing.M) {
+	os.Exit(dsemulator.MainRet(func() int { return ptest.MainRetWithDefault(m, "prism") }))
+}
 
 const conformance = "../testdata/khan2014/"
 
@@ -43,7 +48,7 @@ func runPipeline(t *testing.T, runner string, o pipeline.Options) beam.PipelineR
 
 func readSummary(t *testing.T, dir string) model.Summary {
 	t.Helper()
-	b, err := os.ReadFile(filepath.Join(dir, transforms.SummaryFile))
+	b, err := os.ReadFile(filepath.Join(dir, model.SummaryFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,7 +13,6 @@ import (
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	"github.com/kmtrain/knowledgemodel/synth"
 	"github.com/kmtrain/knowledgemodel/train"
-	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
 // TestRecovery runs the whole pipeline on logs generated from planted thetas
@@ -62,7 +61,7 @@ func TestRecovery(t *testing.T) {
 	runPipeline(t, "prism", o)
 
 	fitted := map[string]model.ExerciseThetas{}
-	tf, err := os.Open(filepath.Join(o.Output, transforms.ThetasFile))
+	tf, err := os.Open(filepath.Join(o.Output, model.ThetasFile))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -17,20 +17,15 @@ import (
 	"github.com/kmtrain/knowledgemodel/model"
 )
 
-// Names of the files a run writes in its output directory.
-const (
-	ThetasFile     = "thetas.jsonl"
-	ComponentsFile = "components.jsonl"
-	SummaryFile    = "summary.json"
-)
-
-// ModelOutput says where and as what a model version is written.
+// ModelOutput says where and as what a model version is written: to a
+// directory, to Datastore, or both.
 type ModelOutput struct {
-	Dir      string
-	Version  string
-	Created  time.Time
-	Input    string
-	Settings model.Settings
+	Dir       string     // the directory of the files; empty writes none
+	Datastore *Datastore // nil writes nothing to Datastore
+	Version   string
+	Created   time.Time
+	Input     string
+	Settings  model.Settings
 }
 
 // Trained is what a training run produced, as PCollections.
@@ -43,8 +38,10 @@ type Trained struct {
 }
 
 // WriteModel writes a version's thetas, the full components table and the
-// run's summary into out.Dir, once every stage is done. The files appear
-// together: a run that fails leaves the previous ones as they were.
+// run's summary, once every stage is done and only if the whole input was
+// read. In a directory the files appear together; in Datastore the version
+// becomes current in one transaction after all its entities are written.
+// Either way a run that fails leaves what users read as it was.
 func WriteModel(s beam.Scope, out ModelOutput, t Trained) {
 	s = s.Scope("WriteModel")
 	beam.ParDo0(s, &writeModelFn{Out: out}, beam.Impulse(s),
@@ -57,9 +54,37 @@ type writeModelFn struct {
 	Out ModelOutput
 }
 
+// version is one trained version of the model, as every sink writes it.
+type version struct {
+	summary    model.Summary
+	thetas     []model.ExerciseThetas
+	components []features.Component // the full table, sorted by key
+}
+
 func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 	thetaIter func(*model.ExerciseThetas) bool, skipIter func(*model.SkippedExercise) bool,
 	compIter, newCompIter func(*features.Component) bool, statsIter func(*Stats) bool) error {
+	v, err := fn.assemble(thetaIter, skipIter, compIter, newCompIter, statsIter)
+	if err != nil {
+		return fmt.Errorf("not writing version %s: %v", fn.Out.Version, err)
+	}
+	if fn.Out.Dir != "" {
+		if err := fn.writeFiles(ctx, v); err != nil {
+			return err
+		}
+	}
+	if fn.Out.Datastore != nil {
+		if err := writeDatastore(ctx, *fn.Out.Datastore, v); err != nil {
+			return fmt.Errorf("datastore: version %s: %v", fn.Out.Version, err)
+		}
+	}
+	return nil
+}
+
+// assemble gathers the side inputs into a version, or says why there is
+// nothing to write.
+func (fn *writeModelFn) assemble(thetaIter func(*model.ExerciseThetas) bool, skipIter func(*model.SkippedExercise) bool,
+	compIter, newCompIter func(*features.Component) bool, statsIter func(*Stats) bool) (version, error) {
 	var thetas []model.ExerciseThetas
 	var t model.ExerciseThetas
 	for thetaIter(&t) {
@@ -78,7 +103,7 @@ func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 		stats.Merge(st)
 	}
 	if err := stats.Complete(); err != nil {
-		return fmt.Errorf("not writing version %s: %v", fn.Out.Version, err)
+		return version{}, err
 	}
 
 	table := map[features.ComponentKey]features.Component{}
@@ -103,37 +128,43 @@ func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 	// never what a run is for, so it is an error that says why.
 	switch {
 	case sum.LogsRead == 0:
-		return fmt.Errorf("not writing version %s: the input holds no ProblemLogs (%d files, %d empty, %d with only a header, %d bad rows)",
-			fn.Out.Version, sum.FilesRead, len(sum.EmptyFiles), len(sum.HeaderOnlyFiles), sum.BadRows)
+		return version{}, fmt.Errorf("the input holds no ProblemLogs (%d files, %d empty, %d with only a header, %d bad rows)",
+			sum.FilesRead, len(sum.EmptyFiles), len(sum.HeaderOnlyFiles), sum.BadRows)
 	case len(thetas) == 0:
-		return fmt.Errorf("not writing version %s: no exercise was trained (%d rows from %d logs; skipped: %v)",
-			fn.Out.Version, sum.RowsEmitted, sum.LogsRead, sum.SkipReasons)
+		return version{}, fmt.Errorf("no exercise was trained (%d rows from %d logs; skipped: %v)",
+			sum.RowsEmitted, sum.LogsRead, sum.SkipReasons)
 	}
+	return version{summary: sum, thetas: thetas, components: comps}, nil
+}
+
+// writeFiles writes the version's files into the output directory, all
+// three or none.
+func (fn *writeModelFn) writeFiles(ctx context.Context, v version) error {
 	var thetaBuf, compBuf bytes.Buffer
 	enc := json.NewEncoder(&thetaBuf)
-	for _, t := range thetas {
+	for _, t := range v.thetas {
 		if err := enc.Encode(t); err != nil {
 			return err
 		}
 	}
-	if err := features.WriteComponentsJSONL(&compBuf, comps); err != nil {
+	if err := features.WriteComponentsJSONL(&compBuf, v.components); err != nil {
 		return err
 	}
-	sumJSON, err := json.MarshalIndent(sum, "", "  ")
+	sumJSON, err := json.MarshalIndent(v.summary, "", "  ")
 	if err != nil {
 		return err
 	}
 	dir := strings.TrimSuffix(fn.Out.Dir, "/")
 	err = publishFiles(ctx, fn.Out.Version, []stagedFile{
-		{dir + "/" + ThetasFile, thetaBuf.Bytes()},
-		{dir + "/" + ComponentsFile, compBuf.Bytes()},
-		{dir + "/" + SummaryFile, append(sumJSON, '\n')},
+		{dir + "/" + model.ThetasFile, thetaBuf.Bytes()},
+		{dir + "/" + model.ComponentsFile, compBuf.Bytes()},
+		{dir + "/" + model.SummaryFile, append(sumJSON, '\n')},
 	})
 	if err != nil {
 		return err
 	}
 	log.Infof(ctx, "wrote version %s to %s: %d exercises trained, %d skipped, %d components (%d new)",
-		fn.Out.Version, dir, len(thetas), len(skipped), len(comps), len(comps)-reused)
+		fn.Out.Version, dir, len(v.thetas), v.summary.ExercisesSkipped, len(v.components), v.summary.ComponentsNew)
 	return nil
 }
 
@@ -144,6 +175,7 @@ func (fn *writeModelFn) summary(st Stats, thetas []model.ExerciseThetas, skipped
 		Created:          fn.Out.Created,
 		Input:            fn.Out.Input,
 		Settings:         fn.Out.Settings,
+		SourceRows:       c[CountSourceRows],
 		FilesRead:        c[CountFiles],
 		EmptyFiles:       st.Examples[ExampleEmptyFile],
 		HeaderOnlyFiles:  st.Examples[ExampleHeaderOnly],

@@ -14,6 +14,7 @@ import (
 const (
 	CountShards          = "shards"      // byte ranges the input was split into
 	CountShardsRead      = "shards_read" // byte ranges read to the end without error
+	CountSourceRows      = "source_rows" // rows a source says it holds (BigQuery), when it knows
 	CountFiles           = "files_read"
 	CountEmptyFiles      = "empty_files"
 	CountHeaderOnly      = "header_only_files"
@@ -130,6 +131,13 @@ func (s *Stats) Complete() error {
 	total, read := s.Counts[CountShards], s.Counts[CountShardsRead]
 	if total == 0 || read != total {
 		return fmt.Errorf("incomplete input: %d of %d shards read", read, total)
+	}
+	// A source that knows how many rows it holds must have handed every one
+	// over, as a log or as a counted bad row.
+	if want, ok := s.Counts[CountSourceRows]; ok {
+		if got := s.Counts[CountLogs] + s.Counts[CountBadRows]; got != want {
+			return fmt.Errorf("incomplete input: %d of %d rows read", got, want)
+		}
 	}
 	return nil
 }

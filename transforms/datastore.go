@@ -1,0 +1,114 @@
+package transforms
+
+import (
+	"context"
+	"fmt"
+	"slices"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/store"
+)
+
+// Datastore says where in Cloud Datastore the model lives. The client
+// honours DATASTORE_EMULATOR_HOST, and credentials come from the
+// environment (Application Default Credentials on a worker).
+type Datastore struct {
+	Project   string `json:"project"`
+	Namespace string `json:"namespace,omitempty"`
+	// Promote makes the version current once all of it is written. Without
+	// it the version stays staged: written, complete, and not read by the
+	// webapp until someone promotes it.
+	Promote bool `json:"promote"`
+}
+
+// String names the place, for logs and messages.
+func (d Datastore) String() string {
+	if d.Namespace == "" {
+		return "datastore:" + d.Project
+	}
+	return "datastore:" + d.Project + "/" + d.Namespace
+}
+
+// ReadDatastoreComponents reads the components table the model in
+// Datastore uses, to reuse it.
+func ReadDatastoreComponents(s beam.Scope, ds Datastore) beam.PCollection {
+	s = s.Scope("ReadDatastoreComponents")
+	return beam.ParDo(s, &readDatastoreComponentsFn{Datastore: ds}, beam.Impulse(s))
+}
+
+type readDatastoreComponentsFn struct {
+	Datastore Datastore
+}
+
+func (fn *readDatastoreComponentsFn) ProcessElement(ctx context.Context, _ []byte, emit func(features.Component)) error {
+	st, err := store.Open(ctx, fn.Datastore.Project, fn.Datastore.Namespace)
+	if err != nil {
+		return fmt.Errorf("%s: %v", fn.Datastore, err)
+	}
+	defer st.Close()
+	comps, err := st.Components(ctx)
+	if err != nil {
+		return fmt.Errorf("%s: reading components: %v", fn.Datastore, err)
+	}
+	if _, err := features.NewComponents(comps); err != nil {
+		return fmt.Errorf("%s: components: %v", fn.Datastore, err)
+	}
+	log.Infof(ctx, "%s: %d components to reuse", fn.Datastore, len(comps))
+	for _, c := range comps {
+		emit(c)
+	}
+	return nil
+}
+
+// writeDatastore writes a version to Datastore in the order that keeps the
+// webapp's view whole: the components it lacks (existing ones are never
+// changed), the thetas, the version entity as staged, and only then, in one
+// transaction, the switch of the current version.
+func writeDatastore(ctx context.Context, ds Datastore, v version) error {
+	st, err := store.Open(ctx, ds.Project, ds.Namespace)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	id := v.summary.Version
+
+	// The thetas were trained with this table: a vector that differs from
+	// the one Datastore already holds for a key would make the webapp
+	// predict with other features than the thetas were fitted to.
+	existing, err := st.Components(ctx)
+	if err != nil {
+		return fmt.Errorf("reading components: %v", err)
+	}
+	stored := make(map[features.ComponentKey][]float64, len(existing))
+	for _, c := range existing {
+		stored[c.ComponentKey] = c.Vector
+	}
+	for _, c := range v.components {
+		if old, ok := stored[c.ComponentKey]; ok && !slices.Equal(old, c.Vector) {
+			return fmt.Errorf("component %s differs from the one in %s, which is never changed: train with --components=datastore", c.ComponentKey, ds)
+		}
+	}
+	added, err := st.PutNewComponents(ctx, v.components)
+	if err != nil {
+		return fmt.Errorf("writing components: %v", err)
+	}
+	if err := st.PutThetas(ctx, id, v.thetas); err != nil {
+		return fmt.Errorf("writing thetas: %v", err)
+	}
+	if err := st.PutVersion(ctx, v.summary, store.StatusStaged); err != nil {
+		return fmt.Errorf("writing the version: %v", err)
+	}
+	log.Infof(ctx, "%s: staged version %s: %d exercises, %d components (%d added)", ds, id, len(v.thetas), len(v.components), added)
+	if !ds.Promote {
+		return nil
+	}
+	previous, err := st.Promote(ctx, id)
+	if err != nil {
+		return fmt.Errorf("promoting: %v", err)
+	}
+	log.Infof(ctx, "%s: version %s is current (was %q)", ds, id, previous)
+	return nil
+}
