@@ -12,6 +12,12 @@
 //	        [--export_rows=rows.csv] [--problem_numbers=1-5|all] [--min_rows=100]
 //	        [--max_rows=200000] [--l2=0.001] [--max_iterations=1000]
 //	        [--gradient_tolerance=1e-6] [--drop_gaps=true] [--runner=prism|direct]
+//
+// In production the ProblemLogs come from BigQuery and the model goes to
+// Datastore, where the webapp reads it:
+//
+//	kmtrain --bq_table=project.dataset.problemlogs --start=2014-01-01 --end=2014-04-01 \
+//	        --datastore_project=project [--components=datastore] [--promote=true]
 package main
 
 import (
@@ -27,6 +33,7 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
+	"github.com/kmtrain/knowledgemodel/bqsource"
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
@@ -53,6 +60,21 @@ var (
 	gradTolerance  = flag.Float64("gradient_tolerance", defaults.Train.GradientTolerance, "Stop when the gradient's largest component is below this.")
 	shardBytes     = flag.Int64("shard_bytes", 0, "Read uncompressed local files in byte ranges of this size (0: 64 MiB).")
 	version        = flag.String("version", "", "Model version id (default: the start time, e.g. 20141105T120000Z).")
+
+	bqTable           = flag.String("bq_table", "", "BigQuery table of ProblemLogs, project.dataset.table, read within --start and --end (instead of --input).")
+	bqQuery           = flag.String("bq_query", "", "Standard SQL whose result is the ProblemLogs (instead of --input or --bq_table).")
+	start             = flag.String("start", "", "With --bq_table: the first time_done read, RFC 3339 or a date (UTC midnight).")
+	end               = flag.String("end", "", "With --bq_table: the time_done reading stops before, RFC 3339 or a date (UTC midnight).")
+	bqProject         = flag.String("bq_project", "", "Project the BigQuery query runs in and is billed to (default: the table's project).")
+	bqLocation        = flag.String("bq_location", "", "Location of the BigQuery query job, e.g. US (default: BigQuery's choice).")
+	bqMaxStreams      = flag.Int("bq_max_streams", 0, "Most BigQuery Storage Read streams, the units read in parallel (0: 100).")
+	bqRESTMaxRows     = flag.Int64("bq_rest_max_rows", 0, "Results with at most this many rows are read through the BigQuery REST API by one worker; larger ones through the Storage Read API in parallel (0: 50000; -1: always Storage Read).")
+	bqEndpoint        = flag.String("bq_endpoint", "", "BigQuery REST endpoint, for private endpoints and tests (an http:// endpoint is used without credentials).")
+	bqStorageEndpoint = flag.String("bq_storage_endpoint", "", "BigQuery Storage Read gRPC endpoint host:port, for private endpoints and tests.")
+
+	datastoreProject   = flag.String("datastore_project", "", "Write the model to Cloud Datastore in this project (DATASTORE_EMULATOR_HOST is honoured). Files are then written only if --output is given.")
+	datastoreNamespace = flag.String("datastore_namespace", "", "Datastore namespace of the model (default: the default namespace).")
+	promote            = flag.Bool("promote", true, "With --datastore_project: make the new version current once all of it is written; false leaves it staged.")
 )
 
 func main() {
@@ -67,6 +89,28 @@ func main() {
 func run(ctx context.Context) error {
 	opts := defaults
 	opts.Input, opts.Components, opts.Output, opts.ExportRows, opts.Version = *input, *components, *output, *exportRows, *version
+	set := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if *bqTable != "" || *bqQuery != "" {
+		if set["input"] {
+			return fmt.Errorf("give --input or --bq_table/--bq_query, not both")
+		}
+		cfg, err := bigQueryConfig()
+		if err != nil {
+			return err
+		}
+		opts.BigQuery = &cfg
+	} else if set["start"] || set["end"] {
+		return fmt.Errorf("--start and --end select a window of --bq_table")
+	}
+	if *datastoreProject != "" {
+		opts.Datastore = &transforms.Datastore{Project: *datastoreProject, Namespace: *datastoreNamespace, Promote: *promote}
+		if !set["output"] {
+			opts.Output = ""
+		}
+	} else if set["datastore_namespace"] || set["promote"] {
+		return fmt.Errorf("--datastore_namespace and --promote need --datastore_project")
+	}
 	opts.KeepGaps = !*dropGaps
 	opts.ShardBytes = *shardBytes
 	opts.MinRows, opts.MaxRows = *minRows, *maxRows
@@ -82,30 +126,88 @@ func run(ctx context.Context) error {
 		opts.Version = pipeline.NewVersion(time.Now())
 	}
 	// Fail now, with a clear message, on input that matches nothing.
-	if _, err := transforms.MatchFiles(ctx, opts.Input); err != nil {
-		return err
+	if opts.BigQuery == nil {
+		if _, err := transforms.MatchFiles(ctx, opts.Input); err != nil {
+			return err
+		}
 	}
 
 	p, s := beam.NewPipelineWithRoot()
 	if err := pipeline.Build(s, opts); err != nil {
 		return err
 	}
-	start := time.Now()
-	fmt.Fprintf(os.Stderr, "kmtrain: training version %s from %s on the %s runner\n", opts.Version, opts.Input, runners.Name())
-	if _, err := runners.Run(ctx, p); err != nil {
-		return fmt.Errorf("pipeline failed (nothing was written to %s): %w", opts.Output, err)
+	began := time.Now()
+	from := opts.Input
+	if opts.BigQuery != nil {
+		from = opts.BigQuery.Describe()
 	}
-	report(opts, time.Since(start))
+	fmt.Fprintf(os.Stderr, "kmtrain: training version %s from %s on the %s runner\n", opts.Version, from, runners.Name())
+	if _, err := runners.Run(ctx, p); err != nil {
+		return fmt.Errorf("pipeline failed (nothing was written to %s): %w", destinations(opts), err)
+	}
+	report(opts, time.Since(began))
 	return nil
+}
+
+// bigQueryConfig reads the BigQuery flags.
+func bigQueryConfig() (bqsource.Config, error) {
+	cfg := bqsource.Config{
+		Project: *bqProject, Table: *bqTable, Query: *bqQuery, Location: *bqLocation,
+		MaxStreams: *bqMaxStreams, RESTMaxRows: *bqRESTMaxRows,
+		Endpoint: *bqEndpoint, StorageEndpoint: *bqStorageEndpoint,
+		Insecure: strings.HasPrefix(*bqEndpoint, "http://"),
+	}
+	var err error
+	if cfg.Start, err = parseBound("start", *start); err != nil {
+		return cfg, err
+	}
+	if cfg.End, err = parseBound("end", *end); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// parseBound reads a window bound: a date (midnight UTC) or a time.
+func parseBound(name, s string) (time.Time, error) {
+	if s == "" {
+		return time.Time{}, nil
+	}
+	if t, err := time.Parse(time.DateOnly, s); err == nil {
+		return t, nil
+	}
+	t, err := problemlogs.ParseTime(s)
+	if err != nil {
+		return t, fmt.Errorf("--%s=%q: want a date (2014-01-02) or an RFC 3339 time", name, s)
+	}
+	return t, nil
+}
+
+// destinations names where the model goes.
+func destinations(opts pipeline.Options) string {
+	var d []string
+	if opts.Output != "" {
+		d = append(d, opts.Output)
+	}
+	if opts.Datastore != nil {
+		d = append(d, opts.Datastore.String())
+	}
+	return strings.Join(d, " or ")
 }
 
 // report prints the run's summary, when the output is local.
 func report(opts pipeline.Options, elapsed time.Duration) {
-	if strings.Contains(opts.Output, "://") {
-		fmt.Printf("version %s written to %s in %.1fs\n", opts.Version, opts.Output, elapsed.Seconds())
+	if opts.Datastore != nil {
+		state := "staged"
+		if opts.Datastore.Promote {
+			state = "current"
+		}
+		fmt.Printf("version %s written to %s (%s)\n", opts.Version, opts.Datastore, state)
+	}
+	if opts.Output == "" || strings.Contains(opts.Output, "://") {
+		fmt.Printf("version %s written to %s in %.1fs\n", opts.Version, destinations(opts), elapsed.Seconds())
 		return
 	}
-	b, err := os.ReadFile(filepath.Join(opts.Output, transforms.SummaryFile))
+	b, err := os.ReadFile(filepath.Join(opts.Output, model.SummaryFile))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kmtrain: reading the summary:", err)
 		return
@@ -116,7 +218,11 @@ func report(opts pipeline.Options, elapsed time.Duration) {
 		return
 	}
 	fmt.Printf("version %s in %.1fs: %s\n", s.Version, elapsed.Seconds(), opts.Output)
-	fmt.Printf("  logs read %d from %d files; bad rows %d%s\n", s.LogsRead, s.FilesRead, s.BadRows, reasons(s.BadRowReasons))
+	if s.SourceRows > 0 {
+		fmt.Printf("  logs read %d of %d rows from %s; bad rows %d%s\n", s.LogsRead, s.SourceRows, s.Input, s.BadRows, reasons(s.BadRowReasons))
+	} else {
+		fmt.Printf("  logs read %d from %d files; bad rows %d%s\n", s.LogsRead, s.FilesRead, s.BadRows, reasons(s.BadRowReasons))
+	}
 	fmt.Printf("  students kept %d, dropped %d (%d logs)\n", s.StudentsKept, s.StudentsDropped, s.LogsDropped)
 	fmt.Printf("  rows %d (problem numbers %s); components reused %d, new %d\n", s.RowsEmitted, s.Settings.ProblemNumbers, s.ComponentsReused, s.ComponentsNew)
 	fmt.Printf("  exercises trained %d (%d converged), skipped %d%s\n", s.ExercisesTrained, s.ExercisesConverged, s.ExercisesSkipped, reasons(s.SkipReasons))

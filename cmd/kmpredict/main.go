@@ -1,0 +1,154 @@
+// Command kmpredict answers what the webapp asks of the knowledge model: the
+// probability that a student gets their next problem of an exercise right,
+// given the student's history. It loads a trained version from a kmtrain
+// output directory or the current version from Datastore.
+//
+// Usage:
+//
+//	kmpredict --model=./out --history=logs.csv [--exercise=addition_1,subtraction_1]
+//	kmpredict --datastore_project=P [--datastore_namespace=N] --history=logs.csv [--exercise=...]
+//
+// The history is ProblemLogs (CSV with a header or newline-delimited JSON,
+// optionally gzipped) of one or more students, in any order. For each
+// student and exercise kmpredict prints a CSV line user,exercise,p; p is
+// empty where the version has no thetas for the exercise (the webapp treats
+// such an exercise as infinitely difficult). Without --exercise it predicts
+// each exercise the student has attempted.
+package main
+
+import (
+	"compress/gzip"
+	"context"
+	"encoding/csv"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/predict"
+	"github.com/kmtrain/knowledgemodel/problemlogs"
+	"github.com/kmtrain/knowledgemodel/store"
+)
+
+var (
+	modelDir           = flag.String("model", "", "A kmtrain output directory (thetas.jsonl, components.jsonl).")
+	datastoreProject   = flag.String("datastore_project", "", "Load the current version from Datastore in this project instead (DATASTORE_EMULATOR_HOST is honoured).")
+	datastoreNamespace = flag.String("datastore_namespace", "", "Datastore namespace of the model.")
+	history            = flag.String("history", "", "ProblemLogs of the students to predict for (CSV with a header or NDJSON, optionally .gz).")
+	exercises          = flag.String("exercise", "", "Comma-separated exercises to predict (default: each exercise the student attempted).")
+	columns            = flag.String("columns", "", "History column names where they differ from the ProblemLog schema, as field=column pairs.")
+)
+
+func main() {
+	flag.Parse()
+	if err := run(context.Background(), os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "kmpredict:", err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, out io.Writer) error {
+	if (*modelDir == "") == (*datastoreProject == "") {
+		return fmt.Errorf("give one of --model and --datastore_project")
+	}
+	if *history == "" {
+		return fmt.Errorf("no --history")
+	}
+	cols, err := problemlogs.ParseColumns(*columns)
+	if err != nil {
+		return err
+	}
+	m, err := load(ctx)
+	if err != nil {
+		return err
+	}
+	students, err := readHistory(*history, cols)
+	if err != nil {
+		return err
+	}
+	var want []string
+	if *exercises != "" {
+		want = strings.Split(*exercises, ",")
+	}
+	w := csv.NewWriter(out)
+	w.Write([]string{"user", "exercise", "p"})
+	users := make([]string, 0, len(students))
+	for u := range students {
+		users = append(users, u)
+	}
+	slices.Sort(users)
+	for _, u := range users {
+		logs := students[u]
+		ex := want
+		if ex == nil {
+			for _, l := range logs {
+				ex = append(ex, l.Exercise)
+			}
+			slices.Sort(ex)
+			ex = slices.Compact(ex)
+		}
+		for _, e := range ex {
+			p := ""
+			if v, ok := m.Predict(logs, strings.TrimSpace(e)); ok {
+				p = strconv.FormatFloat(v, 'g', 10, 64)
+			}
+			w.Write([]string{u, e, p})
+		}
+	}
+	w.Flush()
+	return w.Error()
+}
+
+// load loads the model version to predict with.
+func load(ctx context.Context) (*predict.Model, error) {
+	if *modelDir != "" {
+		return predict.LoadDir(*modelDir)
+	}
+	st, err := store.Open(ctx, *datastoreProject, *datastoreNamespace)
+	if err != nil {
+		return nil, err
+	}
+	defer st.Close()
+	return st.LoadCurrent(ctx)
+}
+
+// readHistory reads the ProblemLogs of a file per student. Bad rows are
+// reported on stderr and left out.
+func readHistory(path string, cols problemlogs.Columns) (map[string][]features.ProblemLog, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(strings.ToLower(path), ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", path, err)
+		}
+		defer zr.Close()
+		r = zr
+	}
+	students := map[string][]features.ProblemLog{}
+	bad := 0
+	err = problemlogs.Read(r, path, cols, func(line int, l features.ProblemLog, err error) error {
+		if err != nil {
+			bad++
+			fmt.Fprintf(os.Stderr, "kmpredict: %s:%d: skipped: %v\n", path, line, err)
+			return nil
+		}
+		students[l.User] = append(students[l.User], l)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", path, err)
+	}
+	if len(students) == 0 {
+		return nil, fmt.Errorf("%s holds no ProblemLogs (%d bad rows)", path, bad)
+	}
+	return students, nil
+}
