@@ -80,19 +80,21 @@ var (
 func main() {
 	flag.Parse()
 	beam.Init()
-	if err := run(context.Background()); err != nil {
+	explicit := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if err := run(context.Background(), explicit); err != nil {
 		fmt.Fprintln(os.Stderr, "kmtrain:", err)
 		os.Exit(1)
 	}
 }
 
-func run(ctx context.Context) error {
+// run trains; explicit names the flags given on the command line, whose
+// presence, not only value, matters.
+func run(ctx context.Context, explicit map[string]bool) error {
 	opts := defaults
 	opts.Input, opts.Components, opts.Output, opts.ExportRows, opts.Version = *input, *components, *output, *exportRows, *version
-	set := map[string]bool{}
-	flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
 	if *bqTable != "" || *bqQuery != "" {
-		if set["input"] {
+		if explicit["input"] {
 			return fmt.Errorf("give --input or --bq_table/--bq_query, not both")
 		}
 		cfg, err := bigQueryConfig()
@@ -100,15 +102,15 @@ func run(ctx context.Context) error {
 			return err
 		}
 		opts.BigQuery = &cfg
-	} else if set["start"] || set["end"] {
+	} else if explicit["start"] || explicit["end"] {
 		return fmt.Errorf("--start and --end select a window of --bq_table")
 	}
 	if *datastoreProject != "" {
 		opts.Datastore = &transforms.Datastore{Project: *datastoreProject, Namespace: *datastoreNamespace, Promote: *promote}
-		if !set["output"] {
+		if !explicit["output"] {
 			opts.Output = ""
 		}
-	} else if set["datastore_namespace"] || set["promote"] {
+	} else if explicit["datastore_namespace"] || explicit["promote"] {
 		return fmt.Errorf("--datastore_namespace and --promote need --datastore_project")
 	}
 	opts.KeepGaps = !*dropGaps
@@ -201,9 +203,12 @@ func report(opts pipeline.Options, elapsed time.Duration) {
 		if opts.Datastore.Promote {
 			state = "current"
 		}
-		fmt.Printf("version %s written to %s (%s)\n", opts.Version, opts.Datastore, state)
+		fmt.Printf("version %s written to %s (%s) in %.1fs\n", opts.Version, opts.Datastore, state, elapsed.Seconds())
+		if opts.Output == "" {
+			return
+		}
 	}
-	if opts.Output == "" || strings.Contains(opts.Output, "://") {
+	if strings.Contains(opts.Output, "://") {
 		fmt.Printf("version %s written to %s in %.1fs\n", opts.Version, destinations(opts), elapsed.Seconds())
 		return
 	}

@@ -1,0 +1,118 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/dsemulator"
+	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/store"
+)
+
+func TestMain(m *testing.M) { dsemulator.Main(m) }
+
+func setFlags(t *testing.T, kv map[string]string) {
+	t.Helper()
+	for k, v := range kv {
+		f := flag.Lookup(k)
+		old := f.Value.String()
+		if err := flag.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Value.Set(old) })
+	}
+}
+
+// testThetas is a one-exercise model with only a bias, -1, so that every
+// student's P(correct) on it is sigmoid(-1).
+func testThetas(version string) []model.ExerciseThetas {
+	th := make([]float64, features.NumFeatures)
+	th[0] = -1
+	return []model.ExerciseThetas{{Version: version, Exercise: "addition", Thetas: th, Rows: 10, Converged: true}}
+}
+
+const historyCSV = `user,time_done,exercise,problem_type,problem_number,correct
+amy,2014-01-01T10:00:00Z,addition,pt1,1,true
+amy,2014-01-01T10:01:00Z,addition,pt1,2,false
+bob,2014-01-01T10:00:00Z,subtraction,pt1,1,true
+bob,not a time,subtraction,pt1,2,true
+`
+
+func writeHistory(t *testing.T) string {
+	path := filepath.Join(t.TempDir(), "history.csv")
+	if err := os.WriteFile(path, []byte(historyCSV), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+func TestPredictFromDirectory(t *testing.T) {
+	dir := t.TempDir()
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, th := range testThetas("v1") {
+		enc.Encode(th)
+	}
+	os.WriteFile(filepath.Join(dir, model.ThetasFile), buf.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, model.ComponentsFile), nil, 0o644)
+
+	setFlags(t, map[string]string{"model": dir, "history": writeHistory(t), "exercise": "addition"})
+	var out bytes.Buffer
+	if err := run(context.Background(), &out); err != nil {
+		t.Fatal(err)
+	}
+	check(t, out.String())
+
+	// Without --exercise: the exercises each student attempted.
+	setFlags(t, map[string]string{"exercise": ""})
+	out.Reset()
+	if err := run(context.Background(), &out); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(out.String(), "bob,subtraction,\n") {
+		t.Errorf("output %q: want bob,subtraction with no p", out.String())
+	}
+}
+
+func TestPredictFromDatastore(t *testing.T) {
+	project := dsemulator.Shared(t).Use(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, project, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	th := testThetas("v1")
+	if err := st.PutThetas(ctx, "v1", th); err != nil {
+		t.Fatal(err)
+	}
+	if err := st.PutVersion(ctx, model.Summary{Version: "v1", ExercisesTrained: len(th)}, store.StatusStaged); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := st.Promote(ctx, "v1"); err != nil {
+		t.Fatal(err)
+	}
+	setFlags(t, map[string]string{"datastore_project": project, "history": writeHistory(t), "exercise": "addition"})
+	var out bytes.Buffer
+	if err := run(ctx, &out); err != nil {
+		t.Fatal(err)
+	}
+	check(t, out.String())
+}
+
+func check(t *testing.T, got string) {
+	t.Helper()
+	// P is printed with 10 significant digits.
+	lines := strings.Split(strings.TrimSpace(got), "\n")
+	if len(lines) != 3 || lines[0] != "user,exercise,p" || !strings.HasPrefix(lines[1], "amy,addition,0.268941421") ||
+		!strings.HasPrefix(lines[2], "bob,addition,0.268941421") {
+		t.Errorf("output:\n%s\nwant amy and bob on addition with p = sigmoid(-1) = 0.2689414214", got)
+	}
+}

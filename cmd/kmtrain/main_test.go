@@ -1,0 +1,147 @@
+package main
+
+import (
+	"context"
+	"flag"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+
+	"github.com/kmtrain/knowledgemodel/bqsource/bqfake"
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/dsemulator"
+	"github.com/kmtrain/knowledgemodel/problemlogs"
+	"github.com/kmtrain/knowledgemodel/store"
+)
+
+func TestMain(m *testing.M) {
+	os.Exit(dsemulator.MainRet(func() int { return ptest.MainRetWithDefault(m, "prism") }))
+}
+
+// setFlags sets command-line flags for one test, puts them back after, and
+// returns their names as run takes them.
+func setFlags(t *testing.T, kv map[string]string) map[string]bool {
+	t.Helper()
+	explicit := map[string]bool{}
+	for k, v := range kv {
+		f := flag.Lookup(k)
+		if f == nil {
+			t.Fatalf("no flag --%s", k)
+		}
+		old := f.Value.String()
+		if err := flag.Set(k, v); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { f.Value.Set(old) })
+		explicit[k] = true
+	}
+	return explicit
+}
+
+// TestBigQueryTableToDatastore runs kmtrain as a user would in production,
+// with --bq_table, a --start/--end window and --datastore_project, against
+// the fake BigQuery and the Datastore emulator.
+func TestBigQueryTableToDatastore(t *testing.T) {
+	project := dsemulator.Shared(t).Use(t)
+	f, err := os.Open("../../testdata/khan2014/problemlogs.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var rows [][]any
+	start, end := time.Date(2014, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2014, 1, 20, 0, 0, 0, 0, time.UTC)
+	inWindow := 0
+	err = problemlogs.Read(f, f.Name(), problemlogs.DefaultColumns, func(_ int, l features.ProblemLog, err error) error {
+		if err != nil {
+			return err
+		}
+		if !l.TimeDone.Before(start) && l.TimeDone.Before(end) {
+			inWindow++
+		}
+		// The table names its columns its own way: --columns maps them.
+		rows = append(rows, []any{l.User, l.TimeDone, l.Exercise, l.ProblemType, int64(l.ProblemNumber), l.Correct})
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	bq := bqfake.New(t)
+	schema := bqfake.Schema()
+	schema[0].Name = "student"
+	bq.AddTable("khan-prod.logs.problemlogs", schema, rows)
+	cfg := bq.Config()
+
+	explicit := setFlags(t, map[string]string{
+		"bq_table":            "khan-prod.logs.problemlogs",
+		"start":               "2014-01-01",
+		"end":                 "2014-01-20T00:00:00Z",
+		"bq_project":          "billing-project",
+		"columns":             "user=student",
+		"bq_endpoint":         cfg.Endpoint,
+		"bq_storage_endpoint": cfg.StorageEndpoint,
+		"bq_rest_max_rows":    "-1",
+		"datastore_project":   project,
+		"problem_numbers":     "all",
+		"min_rows":            "1",
+		"version":             "v1",
+	})
+	ctx := context.Background()
+	if err := run(ctx, explicit); err != nil {
+		t.Fatal(err)
+	}
+
+	q := bq.Queries()
+	if len(q) != 1 || q[0].Project != "billing-project" || !strings.Contains(q[0].SQL, "`student`") ||
+		!strings.Contains(q[0].SQL, "@start") || !strings.Contains(q[0].SQL, "@end") || len(q[0].Params) != 2 {
+		t.Errorf("queries %+v: want one in billing-project selecting `student` within @start and @end", q)
+	}
+	st, err := store.Open(ctx, project, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	info, err := st.Version(ctx, "v1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if info.Status != store.StatusCurrent || info.Summary.LogsRead != int64(inWindow) || info.Summary.ExercisesTrained == 0 {
+		t.Errorf("version v1: status %s, %d logs read (want current, %d), %d exercises trained",
+			info.Status, info.Summary.LogsRead, inWindow, info.Summary.ExercisesTrained)
+	}
+	if _, err := os.Stat("out"); err == nil {
+		t.Error("with --datastore_project and no --output, kmtrain wrote ./out")
+	}
+}
+
+func TestFlagMistakes(t *testing.T) {
+	tests := []struct {
+		flags map[string]string
+		want  string
+	}{
+		{map[string]string{"bq_table": "p.d.t", "input": "x.csv"}, "not both"},
+		{map[string]string{"start": "2014-01-01"}, "--bq_table"},
+		{map[string]string{"bq_table": "p.d.t", "start": "yesterday"}, "--start"},
+		{map[string]string{"bq_query": "SELECT 1", "bq_table": "p.d.t"}, ""},
+		{map[string]string{"promote": "false"}, "--datastore_project"},
+		{map[string]string{"components": "datastore"}, "Datastore"},
+	}
+	for _, tt := range tests {
+		t.Run(strings.Join(keys(tt.flags), ","), func(t *testing.T) {
+			err := run(context.Background(), setFlags(t, tt.flags))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("run: %v, want an error about %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func keys(m map[string]string) []string {
+	var k []string
+	for key := range m {
+		k = append(k, key)
+	}
+	return k
+}
