@@ -48,7 +48,7 @@ var defaults = pipeline.DefaultOptions()
 var (
 	input          = flag.String("input", sample.ProblemLogs, "ProblemLog files: comma-separated globs (local, gs://), CSV with a header or newline-delimited JSON, optionally .gz. The default is a sample embedded in the binary.")
 	columns        = flag.String("columns", "", "Input column names where they differ from the ProblemLog schema, as field=column pairs, e.g. user=student_id,time_done=ts.")
-	components     = flag.String("components", "", "An existing components table (JSONL) to reuse; keys it lacks get components derived from the key.")
+	components     = flag.String("components", "", "An existing components table (JSONL) to reuse, or \"datastore\" (the default with --datastore_project); keys it lacks get components derived from the key.")
 	output         = flag.String("output", defaults.Output, "Directory for thetas.jsonl, components.jsonl and summary.json (local or gs://).")
 	exportRows     = flag.String("export_rows", "", "If set, write every training row to this CSV (the columns of Khan's expected_rows.csv).")
 	problemNumbers = flag.String("problem_numbers", defaults.Window.String(), "Problem numbers whose attempts become training rows: LO-HI inclusive, N, or all.")
@@ -67,6 +67,7 @@ var (
 	end               = flag.String("end", "", "With --bq_table: the time_done reading stops before, RFC 3339 or a date (UTC midnight).")
 	bqProject         = flag.String("bq_project", "", "Project the BigQuery query runs in and is billed to (default: the table's project).")
 	bqLocation        = flag.String("bq_location", "", "Location of the BigQuery query job, e.g. US (default: BigQuery's choice).")
+	bqDestination     = flag.String("bq_destination", "", "Table project.dataset.table the query result is written to, replacing its rows (default: BigQuery's anonymous result table, kept ~24 h and capped at ~10 GB compressed).")
 	bqMaxStreams      = flag.Int("bq_max_streams", 0, "Most BigQuery Storage Read streams, the units read in parallel (0: 100).")
 	bqRESTMaxRows     = flag.Int64("bq_rest_max_rows", 0, "Results with at most this many rows are read through the BigQuery REST API by one worker; larger ones through the Storage Read API in parallel (0: 50000; -1: always Storage Read).")
 	bqEndpoint        = flag.String("bq_endpoint", "", "BigQuery REST endpoint, for private endpoints and tests (an http:// endpoint is used without credentials).")
@@ -109,6 +110,11 @@ func run(ctx context.Context, explicit map[string]bool) error {
 		opts.Datastore = &transforms.Datastore{Project: *datastoreProject, Namespace: *datastoreNamespace, Promote: *promote}
 		if !explicit["output"] {
 			opts.Output = ""
+		}
+		// The thetas must be trained with the components the webapp
+		// will look up: those already in Datastore.
+		if !explicit["components"] {
+			opts.Components = pipeline.ComponentsFromDatastore
 		}
 	} else if explicit["datastore_namespace"] || explicit["promote"] {
 		return fmt.Errorf("--datastore_namespace and --promote need --datastore_project")
@@ -154,7 +160,7 @@ func run(ctx context.Context, explicit map[string]bool) error {
 // bigQueryConfig reads the BigQuery flags.
 func bigQueryConfig() (bqsource.Config, error) {
 	cfg := bqsource.Config{
-		Project: *bqProject, Table: *bqTable, Query: *bqQuery, Location: *bqLocation,
+		Project: *bqProject, Table: *bqTable, Query: *bqQuery, Location: *bqLocation, Destination: *bqDestination,
 		MaxStreams: *bqMaxStreams, RESTMaxRows: *bqRESTMaxRows,
 		Endpoint: *bqEndpoint, StorageEndpoint: *bqStorageEndpoint,
 		Insecure: strings.HasPrefix(*bqEndpoint, "http://"),
