@@ -63,8 +63,8 @@ var (
 
 	bqTable           = flag.String("bq_table", "", "BigQuery table of ProblemLogs, project.dataset.table, read within --start and --end (instead of --input).")
 	bqQuery           = flag.String("bq_query", "", "Standard SQL whose result is the ProblemLogs (instead of --input or --bq_table).")
-	start             = flag.String("start", "", "With --bq_table: the first time_done read, RFC 3339 or a date (UTC midnight).")
-	end               = flag.String("end", "", "With --bq_table: the time_done reading stops before, RFC 3339 or a date (UTC midnight).")
+	start             = flag.String("start", "", "With --bq_table: the first time_done read: a date (UTC midnight), an RFC 3339 time, or relative to the launch: today, yesterday, -<N>d.")
+	end               = flag.String("end", "", "With --bq_table: the time_done reading stops before (excluded), in the forms of --start; --start=-90d --end=today is the last 90 days up to yesterday.")
 	bqProject         = flag.String("bq_project", "", "Project the BigQuery query runs in and is billed to (default: the table's project).")
 	bqLocation        = flag.String("bq_location", "", "Location of the BigQuery query job, e.g. US (default: BigQuery's choice).")
 	bqDestination     = flag.String("bq_destination", "", "Table project.dataset.table the query result is written to, replacing its rows (default: BigQuery's anonymous result table, kept ~24 h and capped at ~10 GB compressed).")
@@ -175,20 +175,17 @@ func bigQueryConfig() (bqsource.Config, error) {
 	return cfg, cfg.Validate()
 }
 
-// parseBound reads a window bound: a date (midnight UTC) or a time.
+// parseBound reads a window bound, relative ones to the start of the run.
 func parseBound(name, s string) (time.Time, error) {
-	if s == "" {
-		return time.Time{}, nil
-	}
-	if t, err := time.Parse(time.DateOnly, s); err == nil {
-		return t, nil
-	}
-	t, err := problemlogs.ParseTime(s)
+	t, err := bqsource.ParseBound(s, launched)
 	if err != nil {
-		return t, fmt.Errorf("--%s=%q: want a date (2014-01-02) or an RFC 3339 time", name, s)
+		return t, fmt.Errorf("--%s=%v", name, err)
 	}
 	return t, nil
 }
+
+// launched is when the run started: relative windows count from it.
+var launched = time.Now()
 
 // destinations names where the model goes.
 func destinations(opts pipeline.Options) string {

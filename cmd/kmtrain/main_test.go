@@ -123,7 +123,7 @@ func TestFlagMistakes(t *testing.T) {
 	}{
 		{map[string]string{"bq_table": "p.d.t", "input": "x.csv"}, "not both"},
 		{map[string]string{"start": "2014-01-01"}, "--bq_table"},
-		{map[string]string{"bq_table": "p.d.t", "start": "yesterday"}, "--start"},
+		{map[string]string{"bq_table": "p.d.t", "start": "last week"}, "--start"},
 		{map[string]string{"bq_query": "SELECT 1", "bq_table": "p.d.t"}, ""},
 		{map[string]string{"promote": "false"}, "--datastore_project"},
 		{map[string]string{"components": "datastore"}, "Datastore"},
