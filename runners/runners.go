@@ -1,16 +1,38 @@
 // Package runners chooses the Beam runner a pipeline runs on and links in
 // the runners and filesystems the project supports.
 //
-// The runner comes from Beam's --runner flag: "prism" (the default: Beam's
-// portable local runner, started in-process) or "direct" (the Go SDK's
-// single-process runner that users run their local tests on).
+// The runner comes from Beam's --runner flag:
+//
+//   - "prism" (the default): Beam's portable local runner, started in-process;
+//   - "direct": the Go SDK's single-process runner;
+//   - "dataflow": Google Cloud Dataflow, with Beam's Dataflow flags (--project,
+//     --region, --staging_location, --temp_location, --worker_machine_type,
+//     --max_num_workers, --service_account_email, --network, --subnetwork,
+//     --labels, ...; --dry_run prints the job instead of submitting it);
+//   - "universal": any portable job server (Flink, Spark, a standalone prism)
+//     at --endpoint, e.g. with --environment_type=LOOPBACK.
+//
+// On Dataflow the workers run a Linux binary of the pipeline. Beam builds
+// one with `go build` unless --worker_binary names one; where there is no Go
+// toolchain (the Flex Template launcher) that fails, so Run defaults
+// --worker_binary to the running executable when it can serve as the worker
+// itself: linux/amd64 and built with CGO_ENABLED=0 (cgo binaries hang on
+// Dataflow workers).
 package runners
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
+	"os/exec"
+	"runtime"
+	"runtime/debug"
+	"slices"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/runners"
 
 	// Filesystems the inputs and outputs may live on.
@@ -18,15 +40,17 @@ import (
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem/local"
 
 	// Runners, registered for their side effect.
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/dataflow"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/direct"
 	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/prism"
+	_ "github.com/apache/beam/sdks/v2/go/pkg/beam/runners/universal"
 )
 
 // Default is the runner used when --runner is not given.
 const Default = "prism"
 
 // Supported lists the runners this package links in.
-var Supported = []string{"prism", "direct"}
+var Supported = []string{"prism", "direct", "dataflow", "universal"}
 
 // Name returns the runner the flags select.
 func Name() string {
@@ -39,12 +63,66 @@ func Name() string {
 // Run runs p on the runner the flags select and returns its result.
 func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 	name := Name()
-	supported := false
-	for _, s := range Supported {
-		supported = supported || s == name
-	}
-	if !supported {
+	if !slices.Contains(Supported, name) {
 		return nil, fmt.Errorf("runner %q is not supported; use one of %v", name, Supported)
 	}
+	if name == "dataflow" {
+		if err := defaultWorkerBinary(ctx); err != nil {
+			return nil, err
+		}
+	}
 	return beam.Run(ctx, name, p)
+}
+
+// defaultWorkerBinary sets --worker_binary to the running executable when it
+// is empty and the executable can run on Dataflow's workers.
+func defaultWorkerBinary(ctx context.Context) error {
+	if *jobopts.WorkerBinary != "" {
+		return nil
+	}
+	worker, why := SelfWorker()
+	if worker != "" {
+		*jobopts.WorkerBinary = worker
+		log.Infof(ctx, "worker binary: this executable, %s", worker)
+		return nil
+	}
+	if _, err := exec.LookPath("go"); err == nil {
+		log.Infof(ctx, "worker binary: Beam builds one with go build (this executable: %s)", why)
+		return nil
+	}
+	return fmt.Errorf("no worker binary for Dataflow: this executable %s, and there is no Go toolchain to build one; "+
+		"build kmtrain with CGO_ENABLED=0 GOOS=linux GOARCH=amd64 or pass --worker_binary", why)
+}
+
+// SelfWorker returns the path of the running executable if it can serve as
+// a Dataflow worker binary (linux/amd64, built without cgo), or else why not.
+func SelfWorker() (path, whyNot string) {
+	if runtime.GOOS != "linux" || runtime.GOARCH != "amd64" {
+		return "", fmt.Sprintf("is %s/%s, not linux/amd64", runtime.GOOS, runtime.GOARCH)
+	}
+	if cgo, known := builtWithCgo(); cgo || !known {
+		if !known {
+			return "", "does not say whether it was built with cgo"
+		}
+		return "", "was built with cgo (CGO_ENABLED=1)"
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return "", errors.Join(errors.New("cannot be found"), err).Error()
+	}
+	return exe, ""
+}
+
+// builtWithCgo reports the CGO_ENABLED setting the executable was built with.
+func builtWithCgo() (cgo, known bool) {
+	info, ok := debug.ReadBuildInfo()
+	if !ok {
+		return false, false
+	}
+	for _, s := range info.Settings {
+		if s.Key == "CGO_ENABLED" {
+			return s.Value == "1", true
+		}
+	}
+	return false, false
 }

@@ -153,6 +153,10 @@ func run(ctx context.Context, explicit map[string]bool) error {
 	if _, err := runners.Run(ctx, p); err != nil {
 		return fmt.Errorf("pipeline failed (nothing was written to %s): %w", destinations(opts), err)
 	}
+	if f := flag.Lookup("dry_run"); f != nil && f.Value.String() == "true" {
+		fmt.Println("dry run: the Dataflow job is printed above; nothing was submitted")
+		return nil
+	}
 	report(opts, time.Since(began))
 	return nil
 }
