@@ -23,6 +23,7 @@ package runners
 import (
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"os"
 	"os/exec"
@@ -52,13 +53,32 @@ const Default = "prism"
 // Supported lists the runners this package links in.
 var Supported = []string{"prism", "direct", "dataflow", "universal"}
 
-// Name returns the runner the flags select.
+// aliases are the other names Beam registers the supported runners under
+// (launchers such as Dataflow's pass the Java-style ones).
+var aliases = map[string]string{
+	"PrismRunner":    "prism",
+	"DirectRunner":   "direct",
+	"DataflowRunner": "dataflow",
+	"PortableRunner": "universal",
+	"portable":       "universal",
+}
+
+// Name returns the runner the flags select, by its short name.
 func Name() string {
-	if *runners.Runner == "" {
+	name := *runners.Runner
+	if name == "" {
 		return Default
 	}
-	return *runners.Runner
+	if short, ok := aliases[name]; ok {
+		return short
+	}
+	return name
 }
+
+// InFlexTemplateLauncher reports whether the process runs in a Dataflow
+// Flex Template launcher container (whose image sets
+// FLEX_TEMPLATE_GO_BINARY).
+func InFlexTemplateLauncher() bool { return os.Getenv("FLEX_TEMPLATE_GO_BINARY") != "" }
 
 // Run runs p on the runner the flags select and returns its result.
 func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
@@ -70,8 +90,18 @@ func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 		if err := defaultWorkerBinary(ctx); err != nil {
 			return nil, err
 		}
+		// The launcher is there to submit the job, not to wait for it.
+		if InFlexTemplateLauncher() && !flagSet("async") && !flagSet("execute_async") {
+			*jobopts.Async = true
+		}
 	}
 	return beam.Run(ctx, name, p)
+}
+
+// flagSet reports whether a flag was given on the command line.
+func flagSet(name string) (set bool) {
+	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // defaultWorkerBinary sets --worker_binary to the running executable when it
