@@ -42,6 +42,7 @@ const jobNameSuffixLen = 1 + 15 + 1 + 6
 type config struct {
 	Project, Region, Template string
 	JobNamePrefix             string
+	FixedJobName              bool // the prefix is the whole name (for a scheduled request)
 
 	Parameters     map[string]string // --parameters, then --parameter
 	WindowDays     int
@@ -97,6 +98,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.Project, "project", "", "Google Cloud project the job runs in (required).")
 	fs.StringVar(&cfg.Region, "region", "", "Dataflow region, e.g. us-central1 (required).")
 	fs.StringVar(&cfg.Template, "template", "", "gs:// path of the kmtrain Flex Template spec JSON (required).")
+	fs.BoolVar(&cfg.FixedJobName, "fixed_job_name", false, "Use --job_name as the whole job name, unchanged: for a request posted as is on a schedule, where a launch while the previous run is still going should fail with 409 rather than overlap it.")
 	fs.StringVar(&cfg.JobNamePrefix, "job_name", "kmtrain", fmt.Sprintf("Job name prefix; each launch appends the UTC launch time and a random suffix (at most %d characters).", maxJobName-jobNameSuffixLen))
 	fs.Var(params, "parameter", "Template parameter name=value (repeatable); wins over --parameters and the window.")
 	fs.StringVar(&paramsJSON, "parameters", "", `Template parameters as a JSON object, e.g. {"bq_table":"p.d.t","l2":0.001}.`)
@@ -158,7 +160,11 @@ func (cfg config) check() error {
 		return fmt.Errorf("--template=%q: want the gs:// path of the template spec JSON", cfg.Template)
 	}
 	p := cfg.JobNamePrefix
-	if !jobNameRule.MatchString(strings.TrimRight(p, "-")) || len(p) > maxJobName-jobNameSuffixLen {
+	if cfg.FixedJobName {
+		if !jobNameRule.MatchString(p) || len(p) > maxJobName {
+			return fmt.Errorf("--job_name=%q: want at most %d characters, a lower-case letter then letters, digits or hyphens, not ending in a hyphen", p, maxJobName)
+		}
+	} else if !jobNameRule.MatchString(strings.TrimRight(p, "-")) || len(p) > maxJobName-jobNameSuffixLen {
 		return fmt.Errorf("--job_name=%q: want a prefix of at most %d characters, a lower-case letter then letters, digits or hyphens", p, maxJobName-jobNameSuffixLen)
 	}
 	if cfg.WindowDays < 0 {
@@ -200,9 +206,13 @@ func launchRequest(cfg config, now time.Time) *dataflow.LaunchFlexTemplateReques
 	if b, _ := json.Marshal(env); string(b) == "{}" {
 		env = nil
 	}
+	name := cfg.JobNamePrefix
+	if !cfg.FixedJobName {
+		name = jobName(cfg.JobNamePrefix, now, randomSuffix())
+	}
 	return &dataflow.LaunchFlexTemplateRequest{
 		LaunchParameter: &dataflow.LaunchFlexTemplateParameter{
-			JobName:              jobName(cfg.JobNamePrefix, now, randomSuffix()),
+			JobName:              name,
 			ContainerSpecGcsPath: cfg.Template,
 			Parameters:           params,
 			Environment:          env,

@@ -452,3 +452,25 @@ func TestWindowParameters(t *testing.T) {
 		}
 	}
 }
+
+// TestScheduledRequest makes the body a Cloud Scheduler job posts as is: a
+// fixed job name and a window relative to each launch.
+func TestScheduledRequest(t *testing.T) {
+	f := newFakeDataflow(t)
+	var out bytes.Buffer
+	args := f.baseArgs("--dry_run", "--fixed_job_name", "--job_name=kmtrain-scheduled", "--relative_window", "--window_days=30")
+	if err := run(context.Background(), args, clock(fixedNow), &out); err != nil {
+		t.Fatal(err)
+	}
+	var req dataflow.LaunchFlexTemplateRequest
+	if err := json.Unmarshal(out.Bytes(), &req); err != nil {
+		t.Fatal(err)
+	}
+	lp := req.LaunchParameter
+	if lp.JobName != "kmtrain-scheduled" || lp.Parameters["start"] != "-30d" || lp.Parameters["end"] != "today" {
+		t.Errorf("request %s: want job kmtrain-scheduled, start -30d, end today", jsonOf(t, &req))
+	}
+	if err := run(context.Background(), f.baseArgs("--fixed_job_name", "--job_name=Bad_Name", "--dry_run"), clock(fixedNow), &out); err == nil {
+		t.Error("a fixed job name Dataflow refuses was accepted")
+	}
+}
