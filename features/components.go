@@ -80,6 +80,10 @@ func DeriveComponent(key ComponentKey) Component {
 //
 // A Components is not safe for concurrent use.
 type Components struct {
+	// Keying says what the components of this table are keyed by; the
+	// zero value is Khan's (exercise, problem_type, correct).
+	Keying ComponentKeying
+
 	table map[ComponentKey][]float64
 	added []ComponentKey
 }

@@ -280,3 +280,35 @@ func TestCompactRows(t *testing.T) {
 		}
 	}
 }
+
+func TestComponentKeying(t *testing.T) {
+	logs := []ProblemLog{
+		{User: "u", TimeDone: time.Unix(1, 0), Exercise: "e", ProblemType: "p1", ProblemNumber: 1, Correct: true},
+		{User: "u", TimeDone: time.Unix(2, 0), Exercise: "f", ProblemType: "p2", ProblemNumber: 1, Correct: false},
+	}
+	for _, tt := range []struct {
+		name string
+		want []ComponentKey
+	}{
+		{"", []ComponentKey{{"e", "p1", true}, {"f", "p2", false}}},
+		{KeyingProblemTypeName, []ComponentKey{{"e", "p1", true}, {"f", "p2", false}}},
+		{KeyingExerciseName, []ComponentKey{{"e", "", true}, {"f", "", false}}},
+	} {
+		k, err := ParseComponentKeying(tt.name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, _ := NewComponents(nil)
+		c.Keying = k
+		s := NewStudent(c)
+		for _, l := range logs {
+			s.Apply(l)
+		}
+		if !reflect.DeepEqual(s.Knowledge(), tt.want) {
+			t.Errorf("keying %q: components %v, want %v", tt.name, s.Knowledge(), tt.want)
+		}
+	}
+	if _, err := ParseComponentKeying("exercise"); err == nil {
+		t.Error("an unknown keying was accepted")
+	}
+}

@@ -65,7 +65,8 @@ func (s *Student) Features(exercise string, x *[NumFeatures]float64) {
 
 // Apply folds an attempt into the state: the answer joins the exercise's
 // history and, on the first problem of an exercise, the component of
-// (exercise, problem type, correct) joins the KnowledgeState.
+// (exercise, problem type, correct) joins the KnowledgeState (or of
+// (exercise, correct), as the table's Keying says).
 func (s *Student) Apply(l ProblemLog) {
 	es := s.exercises[l.Exercise]
 	if es == nil {
@@ -74,7 +75,7 @@ func (s *Student) Apply(l ProblemLog) {
 	}
 	es.Update(l.Correct)
 	if l.ProblemNumber == 1 {
-		key := ComponentKey{l.Exercise, l.ProblemType, l.Correct}
+		key := s.components.Keying.Key(l)
 		s.knowledge.Add(s.components.Vector(key))
 		s.started = append(s.started, key)
 	}

@@ -24,6 +24,7 @@ type ExerciseThetas struct {
 	Converged       bool    `json:"converged"`
 	Status          string  `json:"status"` // why the optimizer stopped
 	Loss            float64 `json:"loss"`   // final objective value
+	L2              float64 `json:"l2"`
 	TrainingSeconds float64 `json:"training_seconds"`
 }
 
@@ -75,6 +76,7 @@ type Summary struct {
 // Settings records the options a version was trained with.
 type Settings struct {
 	ProblemNumbers    string  `json:"problem_numbers"`
+	ComponentKey      string  `json:"component_key,omitempty"` // what a component is keyed by; empty: exercise,problem_type,correct
 	DropGaps          bool    `json:"drop_gaps"`
 	MinRows           int     `json:"min_rows"`
 	MaxRows           int     `json:"max_rows"`

@@ -69,9 +69,11 @@ type Options struct {
 
 	Window   features.Window
 	KeepGaps bool
-	MinRows  int
-	MaxRows  int
-	Train    train.Settings
+	// Keying says what a random component is keyed by.
+	Keying  features.ComponentKeying
+	MinRows int
+	MaxRows int
+	Train   train.Settings
 
 	// ShardBytes is the size of the byte ranges large local files are read
 	// in (0: the default).
@@ -132,6 +134,7 @@ func (o *Options) Validate() error {
 func (o *Options) Settings() model.Settings {
 	return model.Settings{
 		ProblemNumbers:    o.Window.String(),
+		ComponentKey:      o.Keying.String(),
 		DropGaps:          !o.KeepGaps,
 		MinRows:           o.MinRows,
 		MaxRows:           o.MaxRows,
@@ -170,7 +173,7 @@ func Build(s beam.Scope, o Options) error {
 		components = transforms.ReadComponents(s, o.Components)
 	}
 	replayed := transforms.ReplayStudents(s, logs, components, transforms.ReplayOptions{
-		Window: o.Window, KeepGaps: o.KeepGaps, ExportRows: o.ExportRows != "",
+		Window: o.Window, KeepGaps: o.KeepGaps, Keying: o.Keying, ExportRows: o.ExportRows != "",
 	})
 	if o.ExportRows != "" {
 		transforms.WriteRowsCSV(s, o.ExportRows, o.Version, replayed.Export, readStats)

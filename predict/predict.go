@@ -119,6 +119,17 @@ type Student struct {
 	x [features.NumFeatures]float64
 }
 
+// SetComponentKey sets what the version's components are keyed by, as its
+// summary's settings name it ("" is Khan's exercise,problem_type,correct).
+func (m *Model) SetComponentKey(name string) error {
+	k, err := features.ParseComponentKeying(name)
+	if err != nil {
+		return err
+	}
+	m.Components.Keying = k
+	return nil
+}
+
 // NewStudent returns a student who has answered nothing.
 func (m *Model) NewStudent() *Student {
 	return &Student{m: m, s: features.NewStudent(m.Components)}
@@ -168,13 +179,13 @@ func LoadDir(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", f.Name(), err)
 	}
-	version := ""
+	version, keying := "", ""
 	if b, err := os.ReadFile(filepath.Join(dir, model.SummaryFile)); err == nil {
 		var sum model.Summary
 		if err := json.Unmarshal(b, &sum); err != nil {
 			return nil, fmt.Errorf("%s: %v", filepath.Join(dir, model.SummaryFile), err)
 		}
-		version = sum.Version
+		version, keying = sum.Version, sum.Settings.ComponentKey
 	} else if !errors.Is(err, os.ErrNotExist) {
 		return nil, err
 	}
@@ -183,6 +194,9 @@ func LoadDir(dir string) (*Model, error) {
 	}
 	m, err := New(version, thetas, comps)
 	if err != nil {
+		return nil, fmt.Errorf("%s: %v", dir, err)
+	}
+	if err := m.SetComponentKey(keying); err != nil {
 		return nil, fmt.Errorf("%s: %v", dir, err)
 	}
 	return m, nil

@@ -588,5 +588,12 @@ func (s *Store) Load(ctx context.Context, version string) (*predict.Model, error
 	if err != nil {
 		return nil, err
 	}
-	return predict.New(version, thetas, comps)
+	m, err := predict.New(version, thetas, comps)
+	if err != nil {
+		return nil, err
+	}
+	if err := m.SetComponentKey(info.Summary.Settings.ComponentKey); err != nil {
+		return nil, fmt.Errorf("version %s: %v", version, err)
+	}
+	return m, nil
 }

@@ -18,9 +18,10 @@ const DefaultFlushRows = 1 << 15
 
 // ReplayOptions configures ReplayStudents.
 type ReplayOptions struct {
-	Window     features.Window // problem numbers that become rows
-	KeepGaps   bool            // keep students whose problem numbers skip
-	ExportRows bool            // also emit each student's rows as CSV text
+	Window     features.Window          // problem numbers that become rows
+	KeepGaps   bool                     // keep students whose problem numbers skip
+	Keying     features.ComponentKeying // what a component is keyed by
+	ExportRows bool                     // also emit each student's rows as CSV text
 }
 
 // Replayed is the output of ReplayStudents.
@@ -38,7 +39,7 @@ type Replayed struct {
 func ReplayStudents(s beam.Scope, logs, components beam.PCollection, opts ReplayOptions) Replayed {
 	s = s.Scope("ReplayStudents")
 	grouped := beam.GroupByKey(s, logs)
-	outs := beam.ParDoN(s, &replayFn{Window: opts.Window, KeepGaps: opts.KeepGaps, ExportRows: opts.ExportRows},
+	outs := beam.ParDoN(s, &replayFn{Window: opts.Window, KeepGaps: opts.KeepGaps, Keying: opts.Keying, ExportRows: opts.ExportRows},
 		grouped, beam.SideInput{Input: components})
 	return Replayed{Rows: outs[0], NewComponents: outs[1], Stats: outs[2], Export: outs[3]}
 }
@@ -48,6 +49,7 @@ func ReplayStudents(s beam.Scope, logs, components beam.PCollection, opts Replay
 type replayFn struct {
 	Window     features.Window
 	KeepGaps   bool
+	Keying     features.ComponentKeying
 	ExportRows bool
 	FlushRows  int
 
@@ -77,6 +79,7 @@ func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches fun
 		if fn.components, err = componentsTable(components); err != nil {
 			return err
 		}
+		fn.components.Keying = fn.Keying
 	}
 	fn.logs = fn.logs[:0]
 	var b LogBatch

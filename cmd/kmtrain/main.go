@@ -53,6 +53,7 @@ var (
 	output         = flag.String("output", defaults.Output, "Directory for thetas.jsonl, components.jsonl and summary.json (local or gs://).")
 	exportRows     = flag.String("export_rows", "", "If set, write every training row to this CSV (the columns of Khan's expected_rows.csv).")
 	problemNumbers = flag.String("problem_numbers", defaults.Window.String(), "Problem numbers whose attempts become training rows: LO-HI inclusive, N, or all.")
+	componentKey   = flag.String("component_key", features.KeyingProblemTypeName, "What a random component is keyed by: exercise,problem_type,correct (Khan's) or exercise,correct (coarser: better where problem types are many and sparse).")
 	dropGaps       = flag.Bool("drop_gaps", true, "Drop students whose problem numbers on an exercise do not step by one (Khan's rule).")
 	minRows        = flag.Int("min_rows", defaults.MinRows, "Skip exercises with fewer training rows.")
 	maxRows        = flag.Int("max_rows", defaults.MaxRows, "Train each exercise on at most this many rows, sampled deterministically (0: no cap).")
@@ -129,6 +130,9 @@ func run(ctx context.Context, explicit map[string]bool) error {
 		return err
 	}
 	if opts.Columns, err = problemlogs.ParseColumns(*columns); err != nil {
+		return err
+	}
+	if opts.Keying, err = features.ParseComponentKeying(*componentKey); err != nil {
 		return err
 	}
 	if opts.Version == "" {
