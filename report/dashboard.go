@@ -1,0 +1,305 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Dashboard ranking and size limits.
+const (
+	// RecentDays is the length of the recent period the dashboard compares
+	// with the days before it.
+	RecentDays = 7
+	// MinAttemptsToRank is how many attempts an exercise needs in each
+	// period for its drop to be ranked; below it the drop is shown but
+	// the exercise comes after the ranked ones.
+	MinAttemptsToRank = 20
+	// DashboardCharts is how many exercises get a chart.
+	DashboardCharts = 50
+)
+
+// WriteDashboard writes the monitoring dashboard as one self-contained HTML
+// page. Each point's Day must be YYYY-MM-DD; points without attempts or with
+// a NaN log-likelihood are no data.
+//
+// The page opens with the ranking of the exercises whose log-likelihood
+// dropped most. The recent period is the RecentDays days that end on the
+// last day with data of any exercise; the previous period is every day
+// before it. An exercise's log-likelihood over a period is the
+// attempt-weighted mean of its daily means (its total log-likelihood over
+// its attempts), and its drop is previous - recent: positive when it got
+// worse. Exercises with at least MinAttemptsToRank attempts in both periods
+// are ranked by drop, largest first; the others follow by attempts.
+//
+// Then the first DashboardCharts exercises of the ranking with data get a
+// chart each (data-chart="exercise-day"): the daily mean log-likelihood as
+// a line with points (left axis), the attempts as grey bars (right axis),
+// and the recent period shaded. The page says how many exercises have no
+// chart. For 2,000 exercises over 90 days the page is about 1.5 MB.
+//
+// A dashboard without attempts says so instead of drawing empty charts. The
+// error is a malformed day or the writer's.
+func WriteDashboard(w io.Writer, d Dashboard) error {
+	v, err := newDashView(d)
+	if err != nil {
+		return err
+	}
+	return dashPage.Execute(w, v)
+}
+
+var dashPage = parse("dashboard", `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+{{template "style"}}</head>
+<body>
+<h1>{{.Title}}</h1>
+<p class="meta">{{with .Model}}Model <b>{{.}}</b>{{end}}{{with .Window}} · {{.}}{{end}}{{with .Created}} · created {{.}}{{end}}</p>
+{{if .Empty}}<p class="empty">No attempts in this window: there is nothing to chart.</p>
+{{else}}<p class="note">{{count .Attempts}} attempts on {{len .Rows}} exercises, {{.First}} to {{.Last}}. Recent: {{.RecentFrom}} to {{.Last}} ({{.RecentDays}} days); previous: the days before.
+Log-likelihoods are attempt-weighted means per attempt; the drop is previous − recent, positive when the model got worse.
+Exercises with fewer than {{.MinAttempts}} attempts in either period come after the ranked ones.</p>
+<h2>Largest drops</h2>
+<table class="ranking">
+<tr><th>#</th><th class="name">exercise</th><th>previous LL</th><th>recent LL</th><th>drop</th><th>previous attempts</th><th>recent attempts</th></tr>
+{{range .Rows}}<tr><td>{{if .Ranked}}{{.Rank}}{{end}}</td><td class="name">{{if .Anchor}}<a href="#{{.Anchor}}">{{.Exercise}}</a>{{else}}{{.Exercise}}{{end}}</td><td>{{ll .Prev}}</td><td>{{ll .Recent}}</td><td class="{{.Class}}">{{signed .Drop}}</td><td>{{count .PrevAttempts}}</td><td>{{count .RecentAttempts}}</td></tr>
+{{end}}</table>
+<h2>Log-likelihood per day</h2>
+{{if .NotShown}}<p class="note">The first {{len .Charts}} exercises of the ranking are charted; {{.NotShown}} more with attempts are not shown.</p>{{end}}
+<div class="charts">
+{{range .Charts}}<div class="card" id="{{.Anchor}}"><h3>{{.Exercise}}</h3>
+<p class="meta">drop {{signed .Drop}} · {{count .Attempts}} attempts</p>
+{{template "chart" .Chart}}</div>
+{{end}}</div>
+{{end}}
+</body></html>
+`)
+
+type dashView struct {
+	Title, Model, Window, Created string
+	Empty                         bool
+	Attempts                      int64
+	First, Last, RecentFrom       string
+	RecentDays, MinAttempts       int
+	Rows                          []dashRow
+	Charts                        []dashChart
+	NotShown                      int
+}
+
+type dashRow struct {
+	Rank                         int
+	Ranked                       bool
+	Exercise, Anchor, Class      string
+	Prev, Recent, Drop           float64
+	PrevAttempts, RecentAttempts int64
+	series                       int // index in the dashboard's series
+}
+
+type dashChart struct {
+	Anchor, Exercise string
+	Drop             float64
+	Attempts         int64
+	Chart            *svgChart
+}
+
+// day is one day of data of an exercise: attempts and the sum of their
+// log-likelihoods.
+type day struct {
+	index    int // days since the first day of the dashboard
+	attempts int64
+	llSum    float64
+	aucSum   float64 // attempt-weighted
+	aucN     int64
+}
+
+const dayLayout = "2006-01-02"
+
+func newDashView(d Dashboard) (dashView, error) {
+	v := dashView{
+		Title: cmp.Or(d.Title, "Knowledge model monitoring"), Model: d.Model, Window: d.Window, Created: d.Created,
+		RecentDays: RecentDays, MinAttempts: MinAttemptsToRank,
+	}
+	// Parse the days once; find the dashboard's first and last day with data.
+	type parsed struct {
+		t time.Time
+		p DayPoint
+	}
+	all := make([][]parsed, len(d.Series))
+	var first, last time.Time
+	for i, s := range d.Series {
+		for _, p := range s.Points {
+			t, err := time.Parse(dayLayout, p.Day)
+			if err != nil {
+				return v, fmt.Errorf("report: exercise %q: day %q is not YYYY-MM-DD", s.Exercise, p.Day)
+			}
+			if p.Attempts <= 0 || !finite(p.LogLikelihood) {
+				continue
+			}
+			all[i] = append(all[i], parsed{t, p})
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
+			if t.After(last) {
+				last = t
+			}
+		}
+	}
+	if first.IsZero() {
+		v.Empty = true
+		return v, nil
+	}
+	span := int(last.Sub(first).Hours()/24 + 0.5)
+	recentFrom := max(0, span-RecentDays+1)
+	v.First, v.Last = first.Format(dayLayout), last.Format(dayLayout)
+	v.RecentFrom = first.AddDate(0, 0, recentFrom).Format(dayLayout)
+
+	days := make([][]day, len(d.Series))
+	for i, s := range d.Series {
+		byIndex := map[int]*day{}
+		for _, q := range all[i] {
+			idx := int(q.t.Sub(first).Hours()/24 + 0.5)
+			dd := byIndex[idx]
+			if dd == nil {
+				dd = &day{index: idx}
+				byIndex[idx] = dd
+			}
+			n := q.p.Attempts
+			dd.attempts += n
+			dd.llSum += float64(n) * q.p.LogLikelihood
+			if finite(q.p.AUC) {
+				dd.aucSum += float64(n) * q.p.AUC
+				dd.aucN += n
+			}
+		}
+		for _, dd := range byIndex {
+			days[i] = append(days[i], *dd)
+		}
+		slices.SortFunc(days[i], func(a, b day) int { return cmp.Compare(a.index, b.index) })
+
+		row := dashRow{Exercise: s.Exercise, series: i}
+		var prevLL, recentLL float64
+		for _, dd := range days[i] {
+			if dd.index >= recentFrom {
+				row.RecentAttempts += dd.attempts
+				recentLL += dd.llSum
+			} else {
+				row.PrevAttempts += dd.attempts
+				prevLL += dd.llSum
+			}
+		}
+		row.Prev, row.Recent = meanOrNaN(prevLL, row.PrevAttempts), meanOrNaN(recentLL, row.RecentAttempts)
+		row.Drop = row.Prev - row.Recent
+		row.Ranked = finite(row.Drop) && row.PrevAttempts >= MinAttemptsToRank && row.RecentAttempts >= MinAttemptsToRank
+		if finite(row.Drop) && row.Drop > 0 {
+			row.Class = "neg"
+		}
+		v.Attempts += row.PrevAttempts + row.RecentAttempts
+		v.Rows = append(v.Rows, row)
+	}
+	slices.SortStableFunc(v.Rows, func(a, b dashRow) int {
+		if a.Ranked != b.Ranked {
+			if a.Ranked {
+				return -1
+			}
+			return 1
+		}
+		if a.Ranked {
+			if c := cmp.Compare(b.Drop, a.Drop); c != 0 {
+				return c
+			}
+		}
+		return cmp.Or(cmp.Compare(b.PrevAttempts+b.RecentAttempts, a.PrevAttempts+a.RecentAttempts), strings.Compare(a.Exercise, b.Exercise))
+	})
+	rank := 0
+	for i := range v.Rows {
+		r := &v.Rows[i]
+		if r.Ranked {
+			rank++
+			r.Rank = rank
+		}
+		if r.PrevAttempts+r.RecentAttempts == 0 {
+			continue
+		}
+		if len(v.Charts) >= DashboardCharts {
+			v.NotShown++
+			continue
+		}
+		r.Anchor = fmt.Sprintf("ex-%d", len(v.Charts)+1)
+		v.Charts = append(v.Charts, dashChart{
+			Anchor: r.Anchor, Exercise: r.Exercise, Drop: r.Drop, Attempts: r.PrevAttempts + r.RecentAttempts,
+			Chart: dayChart(r.Exercise, days[r.series], first, span, recentFrom),
+		})
+	}
+	return v, nil
+}
+
+func meanOrNaN(sum float64, n int64) float64 {
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / float64(n)
+}
+
+// dayChart draws one exercise's days: the mean log-likelihood per day as a
+// line with points on the left axis, the attempts as bars on the right
+// axis, the recent period (days recentFrom..span) shaded. Every chart of a
+// dashboard spans the same days, 0..span after first.
+func dayChart(exercise string, days []day, first time.Time, span, recentFrom int) *svgChart {
+	p := plot{W: 440, H: 180, Left: 50, Right: 46, Top: 10, Bottom: 34}
+	// Day i is drawn at i, its bar from i-0.4 to i+0.4.
+	xs := newLinear(-0.5, float64(span)+0.5, p.x0(), p.x1())
+	step := math.Max(1, math.Round(niceStep(float64(span), 5)))
+	if step >= 5 && step < 10 {
+		step = 7 // a week
+	}
+	x := axis{s: xs, ticks: ticks(0, float64(span), step), label: func(v float64) string {
+		return first.AddDate(0, 0, int(v)).Format("Jan 2")
+	}}
+	lo, hi := math.Inf(1), math.Inf(-1)
+	var maxAttempts int64
+	for _, d := range days {
+		ll := d.llSum / float64(d.attempts)
+		lo, hi = math.Min(lo, ll), math.Max(hi, ll)
+		maxAttempts = max(maxAttempts, d.attempts)
+	}
+	y := niceAxis(lo, hi, 4, p.y0(), p.y1())
+	ya := niceAxis(0, float64(maxAttempts), 4, p.y0(), p.y1())
+	ya.label = countLabel
+
+	c := &svgChart{Kind: "exercise-day", Label: "Log-likelihood per day of " + exercise, W: p.W, H: p.H}
+	c.Back = append(c.Back, rect("recent", xs.at(float64(recentFrom)-0.5), p.y1(), xs.at(float64(span)+0.5)-xs.at(float64(recentFrom)-0.5), p.y0()-p.y1(), colorRecent, ""))
+	c.Back = append(c.Back, p.frame(x, y, "", "log-likelihood")...)
+	c.Back = append(c.Back, p.rightAxis(ya, "attempts")...)
+
+	bars := svgSeries{Name: "attempts", Color: colorBars}
+	w := 0.8 * (xs.at(1) - xs.at(0))
+	for _, d := range days {
+		x0 := xs.at(float64(d.index)) - w/2
+		bars.Els = append(bars.Els, rect("bar", x0, ya.s.at(float64(d.attempts)), w, ya.s.at(0)-ya.s.at(float64(d.attempts)), colorBars, ""))
+	}
+	llSeries := svgSeries{Name: "log-likelihood", Color: colorModel}
+	var path pathBuilder
+	var pts []svgEl
+	prev := math.MinInt
+	for _, d := range days {
+		if d.index != prev+1 {
+			path.Break()
+		}
+		prev = d.index
+		ll := d.llSum / float64(d.attempts)
+		px, py := xs.at(float64(d.index)), y.s.at(ll)
+		path.To(px, py)
+		title := fmt.Sprintf("%s %s: log-likelihood %.4f, %s attempts", exercise, first.AddDate(0, 0, d.index).Format(dayLayout), round4(ll), commas(d.attempts))
+		if d.aucN > 0 {
+			title += fmt.Sprintf(", AUC %.3f", d.aucSum/float64(d.aucN))
+		}
+		pts = append(pts, circle(px, py, 2, colorModel, title))
+	}
+	llSeries.Els = append([]svgEl{{Tag: "path", D: path.String(), Stroke: colorModel}}, pts...)
+	c.Series = []svgSeries{bars, llSeries}
+	return c
+}

@@ -1,0 +1,304 @@
+package report
+
+import (
+	"cmp"
+	"fmt"
+	"io"
+	"math"
+	"slices"
+)
+
+// WriteEvalReport writes the evaluation report of a training run as one
+// self-contained HTML page:
+//
+//   - the gate's verdict, if r.Gate is set;
+//   - a summary table, one row per model: attempts, mean log-likelihood,
+//     AUC, accuracy and the expected calibration error (the attempt-weighted
+//     mean of |observed - mean predicted| over the calibration bins);
+//   - a reliability diagram (data-chart="calibration"): observed fraction
+//     correct against mean predicted probability per bin, one series per
+//     model, points sized by their bin's attempts and, for the model, labelled
+//     with them, and the diagonal of perfect calibration;
+//   - a scatter of the exercises (data-chart="exercise-ll"): the baseline's
+//     mean log-likelihood across, the model's up, point area proportional
+//     to attempts, with the line y = x: exercises above it are those where
+//     the model beats the baseline. Hovering a point names its exercise.
+//     Exercises without thetas are left out of it;
+//   - the per-exercise table, by attempts, most first;
+//   - the settings of the run.
+//
+// A report without attempts says so instead of drawing empty charts. The
+// error is the writer's.
+func WriteEvalReport(w io.Writer, r EvalReport) error {
+	return evalPage.Execute(w, newEvalView(r))
+}
+
+var evalPage = parse("eval", `<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{{.Title}}</title>
+{{template "style"}}</head>
+<body>
+<h1>{{.Title}}</h1>
+<p class="meta">{{with .Version}}Model version <b>{{.}}</b>{{end}}{{with .Created}} · created {{.}}{{end}}</p>
+{{with .Gate}}<h2>Gate</h2>
+<p><span class="verdict {{.Class}}">{{.Verdict}}</span>{{with .Reason}} {{.}}{{end}}</p>
+<table class="gate">
+<tr><th class="name">compared with</th><td class="name">{{.Current}}</td></tr>
+<tr><th class="name">attempts</th><td>{{count .Attempts}}</td></tr>
+<tr><th class="name">new model LL</th><td>{{ll .New}}</td></tr>
+<tr><th class="name">current model LL</th><td>{{ll .CurrentLL}}</td></tr>
+<tr><th class="name">change</th><td class="{{if lt .Delta 0.0}}neg{{else}}pos{{end}}">{{signed .Delta}}</td></tr>
+<tr><th class="name">largest drop allowed</th><td>{{ll .MaxRegression}}</td></tr>
+</table>
+{{end}}
+{{if .Empty}}<h2>Summary</h2>
+<p class="empty">No attempts were evaluated: there is nothing to chart.</p>
+{{else}}<h2>Summary</h2>
+<table class="models">
+<tr><th class="name">model</th><th>attempts</th><th>log-likelihood</th><th>AUC</th><th>accuracy</th><th>calibration error</th></tr>
+{{range .Models}}<tr><td class="name"><span style="color:{{.Color}}">■</span> {{.Name}}</td><td>{{count .Attempts}}</td><td>{{ll .LogLikelihood}}</td><td>{{auc .AUC}}</td><td>{{pct .Accuracy}}</td><td>{{pct .ECE}}</td></tr>
+{{end}}</table>
+{{if .NoThetasAttempts}}<p class="note">{{count .NoThetasAttempts}} attempts on {{.NoThetasExercises}} exercises the model has no thetas for.</p>{{end}}
+<div class="charts">
+<div class="card"><h3>Reliability</h3>
+{{with .Calibration}}{{template "chart" .}}{{else}}<p class="empty">No attempts with calibration data.</p>{{end}}
+</div>
+<div class="card"><h3>Log-likelihood per exercise: model vs {{.BaselineName}}</h3>
+{{with .Scatter}}{{template "chart" .}}{{else}}<p class="empty">No exercises with attempts and both log-likelihoods.</p>{{end}}
+{{with .ScatterNote}}<p class="note">{{.}}</p>{{end}}
+</div>
+</div>
+<h2>Exercises</h2>
+{{if .Exercises}}<table class="exercises">
+<tr><th class="name">exercise</th><th>attempts</th><th>log-likelihood</th><th>{{.BaselineName}}</th><th>change</th><th>AUC</th><th>accuracy</th><th>thetas</th></tr>
+{{range .Exercises}}<tr><td class="name">{{.Exercise}}</td><td>{{count .Attempts}}</td><td>{{ll .LogLikelihood}}</td><td>{{ll .BaselineLogLikelihood}}</td><td class="{{.Class}}">{{signed .Delta}}</td><td>{{auc .AUC}}</td><td>{{pct .Accuracy}}</td><td>{{if .HasThetas}}yes{{else}}no{{end}}</td></tr>
+{{end}}</table>{{else}}<p class="empty">No per-exercise metrics.</p>{{end}}
+{{end}}
+{{with .Settings}}<h2>Settings</h2>
+<table class="settings">
+{{range .}}<tr><th class="name">{{.Key}}</th><td class="name">{{.Value}}</td></tr>
+{{end}}</table>{{end}}
+</body></html>
+`)
+
+type evalView struct {
+	Title, Version, Created string
+	Gate                    *gateView
+	Empty                   bool
+	Models                  []modelRow
+	NoThetasAttempts        int64
+	NoThetasExercises       int
+	BaselineName            string
+	Calibration, Scatter    *svgChart
+	ScatterNote             string
+	Exercises               []exerciseRow
+	Settings                []keyValue
+}
+
+type gateView struct {
+	Gate
+	Verdict, Class string
+}
+
+type modelRow struct {
+	ModelMetrics
+	Color string
+	ECE   float64
+}
+
+type exerciseRow struct {
+	ExerciseRow
+	Delta float64
+	Class string
+}
+
+type keyValue struct{ Key, Value string }
+
+func newEvalView(r EvalReport) evalView {
+	v := evalView{
+		Title: cmp.Or(r.Title, "Knowledge model evaluation"), Version: r.Version, Created: r.Created,
+		NoThetasAttempts: r.NoThetasAttempts, NoThetasExercises: r.NoThetasExercises,
+		BaselineName: "baseline",
+	}
+	if len(r.Models) > 1 && r.Models[1].Name != "" {
+		v.BaselineName = r.Models[1].Name
+	}
+	if g := r.Gate; g != nil {
+		gv := &gateView{Gate: *g}
+		switch {
+		case g.Passed:
+			gv.Verdict, gv.Class = "passed", "passed"
+		case g.Forced:
+			gv.Verdict, gv.Class = "failed, published anyway (forced)", "forced"
+		default:
+			gv.Verdict, gv.Class = "failed: not published", "failed"
+		}
+		v.Gate = gv
+	}
+	for k, val := range r.Settings {
+		v.Settings = append(v.Settings, keyValue{k, val})
+	}
+	slices.SortFunc(v.Settings, func(a, b keyValue) int { return cmp.Compare(a.Key, b.Key) })
+
+	var attempts int64
+	for i, m := range r.Models {
+		attempts += max(m.Attempts, 0)
+		v.Models = append(v.Models, modelRow{ModelMetrics: m, Color: palette[i%len(palette)], ECE: ece(m.Calibration)})
+	}
+	for _, e := range r.Exercises {
+		attempts += max(e.Attempts, 0)
+		row := exerciseRow{ExerciseRow: e, Delta: e.LogLikelihood - e.BaselineLogLikelihood}
+		if finite(row.Delta) && row.Delta < 0 {
+			row.Class = "neg"
+		}
+		v.Exercises = append(v.Exercises, row)
+	}
+	slices.SortStableFunc(v.Exercises, func(a, b exerciseRow) int {
+		return cmp.Or(cmp.Compare(b.Attempts, a.Attempts), cmp.Compare(a.Exercise, b.Exercise))
+	})
+	v.Empty = attempts == 0
+	if v.Empty {
+		return v
+	}
+	v.Calibration = calibrationChart(r.Models)
+	v.Scatter, v.ScatterNote = exerciseScatter(r.Exercises, v.BaselineName)
+	return v
+}
+
+// ece is the expected calibration error: the attempt-weighted mean of
+// |observed - mean predicted| over the bins, NaN without attempts.
+func ece(c Calibration) float64 {
+	var n, sum float64
+	for _, b := range c.Bins {
+		if b.Count > 0 && finite(b.MeanPredicted) && finite(b.Observed) {
+			n += float64(b.Count)
+			sum += float64(b.Count) * math.Abs(b.Observed-b.MeanPredicted)
+		}
+	}
+	if n == 0 {
+		return math.NaN()
+	}
+	return sum / n
+}
+
+// calibrationChart draws the reliability diagram, nil if no model has a
+// bin with attempts.
+func calibrationChart(models []ModelMetrics) *svgChart {
+	p := plot{W: 480, H: 482, Left: 52, Right: 16, Top: 30, Bottom: 40} // a square plot
+	x := niceAxis(0, 1, 5, p.x0(), p.x1())
+	y := niceAxis(0, 1, 5, p.y0(), p.y1())
+	c := &svgChart{Kind: "calibration", Label: "Reliability diagram: observed against predicted probability correct", W: p.W, H: p.H}
+	c.Back = p.frame(x, y, "mean predicted probability correct", "fraction correct")
+	diag := line("diag", x.s.at(0), y.s.at(0), x.s.at(1), y.s.at(1))
+	c.Back = append(c.Back, diag)
+
+	var maxCount int64
+	for _, m := range models {
+		for _, b := range m.Calibration.Bins {
+			maxCount = max(maxCount, b.Count)
+		}
+	}
+	var names, colors []string
+	for i, m := range models {
+		color := palette[i%len(palette)]
+		s := svgSeries{Name: m.Name, Color: color}
+		var path pathBuilder
+		var pts []svgEl
+		for _, b := range m.Calibration.Bins {
+			if b.Count <= 0 || !finite(b.MeanPredicted) || !finite(b.Observed) {
+				path.Break()
+				continue
+			}
+			px, py := x.s.at(clamp01(b.MeanPredicted)), y.s.at(clamp01(b.Observed))
+			path.To(px, py)
+			r := 2.5 + 7*math.Sqrt(float64(b.Count)/float64(maxCount))
+			title := fmt.Sprintf("%s: predicted %.3g–%.3g, %s attempts, mean predicted %.3f, observed %.3f",
+				m.Name, b.Lo, b.Hi, commas(b.Count), b.MeanPredicted, b.Observed)
+			pts = append(pts, circle(px, py, r, color, title))
+			if i == 0 {
+				pts = append(pts, text("pt-label", px+r+2, py+3, "start", countLabel(float64(b.Count))))
+			}
+		}
+		if len(pts) == 0 {
+			continue
+		}
+		s.Els = append([]svgEl{{Tag: "path", D: path.String(), Stroke: color}}, pts...)
+		c.Series = append(c.Series, s)
+		names, colors = append(names, m.Name), append(colors, color)
+	}
+	if len(c.Series) == 0 {
+		return nil
+	}
+	c.Legend = p.legend(names, colors)
+	return c
+}
+
+func clamp01(v float64) float64 { return math.Min(1, math.Max(0, v)) }
+
+// exerciseScatter draws the model's log-likelihood against the baseline's
+// per exercise, nil if no exercise has both; note says what was left out.
+func exerciseScatter(rows []ExerciseRow, baseline string) (c *svgChart, note string) {
+	var keep []ExerciseRow
+	noThetas, undefined := 0, 0
+	lo, hi := math.Inf(1), math.Inf(-1)
+	var maxAttempts int64
+	for _, e := range rows {
+		switch {
+		case e.Attempts <= 0:
+			continue
+		case !e.HasThetas:
+			noThetas++
+			continue
+		case !finite(e.LogLikelihood) || !finite(e.BaselineLogLikelihood):
+			undefined++
+			continue
+		}
+		keep = append(keep, e)
+		lo = math.Min(lo, math.Min(e.LogLikelihood, e.BaselineLogLikelihood))
+		hi = math.Max(hi, math.Max(e.LogLikelihood, e.BaselineLogLikelihood))
+		maxAttempts = max(maxAttempts, e.Attempts)
+	}
+	if noThetas > 0 {
+		note = fmt.Sprintf("%d exercises without thetas are not shown. ", noThetas)
+	}
+	if undefined > 0 {
+		note += fmt.Sprintf("%d exercises with an undefined log-likelihood are not shown.", undefined)
+	}
+	if len(keep) == 0 {
+		return nil, note
+	}
+	// Biggest first, so that small exercises stay visible on top.
+	slices.SortStableFunc(keep, func(a, b ExerciseRow) int { return cmp.Compare(b.Attempts, a.Attempts) })
+
+	p := plot{W: 480, H: 478, Left: 56, Right: 16, Top: 30, Bottom: 40} // a square plot: y = x is the diagonal
+	x := niceAxis(lo, hi, 5, p.x0(), p.x1())
+	y := niceAxis(lo, hi, 5, p.y0(), p.y1())
+	c = &svgChart{Kind: "exercise-ll", Label: "Log-likelihood per exercise: model against " + baseline, W: p.W, H: p.H}
+	c.Back = p.frame(x, y, baseline+" log-likelihood", "model log-likelihood")
+	d0, d1 := x.s.d0, x.s.d1
+	c.Back = append(c.Back, line("diag", x.s.at(d0), y.s.at(d0), x.s.at(d1), y.s.at(d1)))
+
+	better := svgSeries{Name: "model better", Color: colorModel}
+	worse := svgSeries{Name: baseline + " better", Color: colorWorse}
+	for _, e := range keep {
+		delta := e.LogLikelihood - e.BaselineLogLikelihood
+		r := 2 + 7*math.Sqrt(float64(e.Attempts)/float64(maxAttempts))
+		title := fmt.Sprintf("%s: model %.4f, %s %.4f (%s), %s attempts",
+			e.Exercise, round4(e.LogLikelihood), baseline, round4(e.BaselineLogLikelihood), signed(delta), commas(e.Attempts))
+		s := &better
+		if delta < 0 {
+			s = &worse
+		}
+		s.Els = append(s.Els, circle(x.s.at(e.BaselineLogLikelihood), y.s.at(e.LogLikelihood), r, s.Color, title))
+	}
+	var names, colors []string
+	for _, s := range []svgSeries{better, worse} {
+		if len(s.Els) > 0 {
+			c.Series = append(c.Series, s)
+			names = append(names, fmt.Sprintf("%s (%d)", s.Name, len(s.Els)))
+			colors = append(colors, s.Color)
+		}
+	}
+	c.Legend = p.legend(names, colors)
+	return c, note
+}
