@@ -83,3 +83,19 @@ func (d *Dataset) Correct(i int) bool { return d.y[i] == 1 }
 // Validate returns an error naming the first row and feature that is NaN or
 // infinite, or nil if every feature is finite.
 func (d *Dataset) Validate() error { return d.bad }
+
+// Columns returns a new Dataset holding the first n features of every row
+// of d (the bias first) and the same labels: with the knowledge model's
+// rows, Columns(7) is the "no knowledge" model's data, bias and
+// ExerciseState without the KnowledgeState. The rows are copied, n values
+// each. Columns panics if n is not between 1 and Dim().
+func (d *Dataset) Columns(n int) *Dataset {
+	if n <= 0 || n > d.dim {
+		panic(fmt.Sprintf("train: %d columns of a dataset of dimension %d", n, d.dim))
+	}
+	c := NewDataset(n, d.Len())
+	for i := range d.Len() {
+		c.Add(d.Row(i)[:n], d.Correct(i))
+	}
+	return c
+}

@@ -15,8 +15,8 @@ import (
 // DefaultSettings: in the zero value every stopping rule is off, and Fit
 // stops only when the line search can make no more progress.
 type Settings struct {
-	// L2 is the strength of the L2 penalty on every θ but the bias.
-	// It must be finite and non-negative.
+	// L2 is the strength of the L2 penalty on every θ but the bias (and
+	// the tail's, see Tail). It must be finite and non-negative.
 	L2 float64
 
 	// MaxIterations is the largest number of L-BFGS iterations (line
@@ -54,6 +54,19 @@ type Settings struct {
 	// equal values when that saves enough work, at the cost of a copy of
 	// those columns once per run during Fit.
 	Share int
+
+	// Tail, if positive, is the number of trailing features penalised with
+	// TailL2 instead of L2; in the knowledge model the 100 KnowledgeState
+	// features, which are many and noisy beside the six ExerciseState ones.
+	// It must be less than the Dataset's dimension.
+	Tail int
+
+	// TailL2 is the strength of the L2 penalty on the last Tail features.
+	// It must be non-negative; +Inf leaves those features out of the model:
+	// Fit then fits the others alone and reports 0 for their thetas. With
+	// the knowledge model's rows, Tail = 100 and TailL2 = +Inf fit the
+	// "no knowledge" model of bias and ExerciseState.
+	TailL2 float64
 }
 
 // DefaultSettings returns the settings of the reference SciPy trainer:
@@ -159,36 +172,76 @@ var ErrNoRows = errors.New("train: dataset has no rows")
 // point found and Converged reports false.
 func Fit(d *Dataset, s Settings) (Result, error) {
 	start := time.Now()
-	fail := func(err error) (Result, error) {
-		return Result{Status: Failed, Loss: math.NaN(), Duration: time.Since(start)}, err
+	if err := checkFit(d, s); err != nil {
+		return failed(start, err)
 	}
+	data := d
+	if dropsTail(s) {
+		data = d.Columns(d.dim - s.Tail)
+	}
+	r, err := fitFrom(newObjective(data, s, s.Workers), s, nil, start)
+	if data != d && len(r.Thetas) == data.dim {
+		r.Thetas = append(r.Thetas, make([]float64, d.dim-data.dim)...)
+	}
+	return r, err
+}
+
+// dropsTail reports whether s leaves the tail features out of the model.
+func dropsTail(s Settings) bool { return s.Tail > 0 && math.IsInf(s.TailL2, 1) }
+
+// newObjective returns the Objective of s on d, which holds the tail
+// features unless s drops them.
+func newObjective(d *Dataset, s Settings, workers int) *Objective {
+	o := &Objective{Data: d, L2: s.L2, Workers: workers, Share: s.Share}
+	if s.Tail > 0 && !dropsTail(s) {
+		o.Tail, o.TailL2 = s.Tail, s.TailL2
+	}
+	return o
+}
+
+// failed is the Result of a fit that could not run.
+func failed(start time.Time, err error) (Result, error) {
+	return Result{Status: Failed, Loss: math.NaN(), Duration: time.Since(start)}, err
+}
+
+// checkFit returns the error Fit reports for d and s before it starts, nil
+// if they can be fitted.
+func checkFit(d *Dataset, s Settings) error {
 	switch {
 	case d == nil:
-		return fail(errors.New("train: nil dataset"))
+		return errors.New("train: nil dataset")
 	case d.Len() == 0:
-		return fail(ErrNoRows)
+		return ErrNoRows
 	case !(s.L2 >= 0) || math.IsInf(s.L2, 1):
-		return fail(fmt.Errorf("train: invalid L2 %v", s.L2))
+		return fmt.Errorf("train: invalid L2 %v", s.L2)
 	case s.MaxIterations < 0:
-		return fail(fmt.Errorf("train: negative MaxIterations %d", s.MaxIterations))
+		return fmt.Errorf("train: negative MaxIterations %d", s.MaxIterations)
 	case s.MaxEvaluations < 0:
-		return fail(fmt.Errorf("train: negative MaxEvaluations %d", s.MaxEvaluations))
+		return fmt.Errorf("train: negative MaxEvaluations %d", s.MaxEvaluations)
 	case !(s.GradientTolerance >= 0):
-		return fail(fmt.Errorf("train: invalid GradientTolerance %v", s.GradientTolerance))
+		return fmt.Errorf("train: invalid GradientTolerance %v", s.GradientTolerance)
 	case !(s.FunctionTolerance >= 0):
-		return fail(fmt.Errorf("train: invalid FunctionTolerance %v", s.FunctionTolerance))
+		return fmt.Errorf("train: invalid FunctionTolerance %v", s.FunctionTolerance)
 	case s.Store < 0:
-		return fail(fmt.Errorf("train: negative Store %d", s.Store))
+		return fmt.Errorf("train: negative Store %d", s.Store)
+	case s.Tail < 0 || s.Tail >= d.dim:
+		return fmt.Errorf("train: Tail %d outside [0, %d]", s.Tail, d.dim-1)
+	case s.Tail > 0 && !(s.TailL2 >= 0):
+		return fmt.Errorf("train: invalid TailL2 %v", s.TailL2)
 	}
-	if err := d.Validate(); err != nil {
-		return fail(err)
-	}
+	return d.Validate()
+}
+
+// fitFrom minimises o, whose Data and settings checkFit has accepted, with
+// the stopping rules of s (not its penalties, Workers or Share: those of
+// o), starting from x0 (nil is θ = 0; a shorter x0 is padded with zeros).
+// start is when the fit began, for Result.Duration.
+func fitFrom(o *Objective, s Settings, x0 []float64, start time.Time) (Result, error) {
 	store := s.Store
 	if store == 0 {
 		store = 10
 	}
-
-	p := newProblem(&Objective{Data: d, L2: s.L2, Workers: s.Workers, Share: s.Share})
+	p := newProblem(o)
 	settings := &optimize.Settings{
 		GradientThreshold: s.GradientTolerance,
 		Converger:         &relativeReduction{tol: s.FunctionTolerance},
@@ -207,10 +260,12 @@ func Fit(d *Dataset, s Settings) (Result, error) {
 		// Stopping on the gradient is left to settings.GradientThreshold.
 		GradStopThreshold: math.NaN(),
 	}
+	init := make([]float64, o.Data.dim)
+	copy(init, x0) // a shorter x0 is padded with zeros, a longer one cut
 	res, err := optimize.Minimize(optimize.Problem{Func: p.Func, Grad: p.Grad, Status: p.Status},
-		make([]float64, d.dim), settings, method)
+		init, settings, method)
 	if res == nil {
-		return fail(fmt.Errorf("train: %w", err))
+		return failed(start, fmt.Errorf("train: %w", err))
 	}
 	r := Result{
 		Thetas:      res.X,

@@ -21,7 +21,8 @@ const subRows = 16
 //	L(θ) = -(1/N) Σ_i (y_i ln p_i + (1-y_i) ln(1-p_i)) + (L2/2) Σ_{j≥1} θ_j²,
 //
 // where p_i = sigmoid(θ·x_i). The bias θ[0] is not penalised. This is the
-// objective of the reference SciPy trainer.
+// objective of the reference SciPy trainer. With Tail > 0 the last Tail
+// features are penalised with TailL2 instead of L2.
 //
 // An Objective keeps scratch space between evaluations, so one Objective must
 // not be evaluated from several goroutines at once. Its methods panic if the
@@ -31,6 +32,10 @@ type Objective struct {
 	Data *Dataset
 	// L2 is the strength of the L2 penalty on θ[1:].
 	L2 float64
+	// Tail, if positive, is the number of trailing features (less than the
+	// dimension) penalised with TailL2 (finite) instead of L2.
+	Tail   int
+	TailL2 float64
 	// Workers is the number of goroutines an evaluation may split its rows
 	// across; values below 2 evaluate on the calling goroutine. The result is
 	// the same bit for bit whatever the number of workers.
@@ -138,9 +143,16 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 		loss += o.partial[b*ps]
 	}
 	invN := 1 / float64(n)
-	reg := 0.0
-	for _, t := range theta[1:] {
+	head := dim
+	if o.Tail > 0 {
+		head = dim - o.Tail
+	}
+	reg, tailReg := 0.0, 0.0
+	for _, t := range theta[1:head] {
 		reg += t * t
+	}
+	for _, t := range theta[head:] {
+		tailReg += t * t
 	}
 	if withGrad {
 		// Where the gradient sums of block b are: own and shared columns.
@@ -155,7 +167,13 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 			floats.Add(grad[own:], p[own+off:off+dim])
 		}
 		floats.Scale(invN, grad)
-		floats.AddScaled(grad[1:], o.L2, theta[1:])
+		floats.AddScaled(grad[1:head], o.L2, theta[1:head])
+		if head < dim {
+			floats.AddScaled(grad[head:], o.TailL2, theta[head:])
+		}
+	}
+	if head < dim {
+		return loss*invN + 0.5*o.L2*reg + 0.5*o.TailL2*tailReg
 	}
 	return loss*invN + 0.5*o.L2*reg
 }

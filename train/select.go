@@ -1,0 +1,521 @@
+package train
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"math"
+	"slices"
+	"sync"
+	"time"
+)
+
+// defaultL2Grid is DefaultL2Grid's value; see there.
+var defaultL2Grid = []float64{1, 0.1, 0.01, 1e-3, 1e-4, 1e-5, 1e-6}
+
+// DefaultL2Grid returns the L2 values SelectL2 tries when L2Selection.Grid
+// is empty: the decades from 1 down to 1e-6.
+//
+// The objective's penalty (l2/2)·‖θ[1:]‖² beside a mean loss is a Gaussian
+// prior θ_j ~ N(0, 1/(N·l2)) on N rows. Coefficients worth keeping are of
+// size 0.1 to 3 (the KnowledgeState features are sums of unit random
+// vectors, so each is O(1) for a student with a few exercises; the
+// ExerciseState features are O(1) too), and an exercise has 100 to 200,000
+// rows: 1/(N·σ²) then spans about 1e-6 (200,000 rows, σ = 3) to 1 (100
+// rows, σ = 0.1). Decades are fine enough: on ASSISTments 2009 a grid of
+// half-decades chose other values but predicted held-out students no
+// better, for 1.6 times the fits.
+func DefaultL2Grid() []float64 { return slices.Clone(defaultL2Grid) }
+
+// L2Selection says how SelectL2 chooses the L2 strength: which values to
+// try and how to validate them. The zero value is usable: every field has a
+// default.
+type L2Selection struct {
+	// Grid holds the L2 values to try, each non-negative, finite (but see
+	// Tail) and distinct, in any order: they are tried from the largest
+	// down. Empty means DefaultL2Grid.
+	Grid []float64
+
+	// Folds is the number K of cross-validation folds; 0 means 5. It must
+	// not be 1 or negative.
+	Folds int
+
+	// Group, if positive, keeps together in one fold every run of
+	// consecutive rows whose last Group features are equal (bit for bit).
+	// With the knowledge model's rows, Group = 100 (the KnowledgeState)
+	// keeps a student's consecutive answers on the exercise in one fold, so
+	// that validation rows come from other students' sessions, as the rows
+	// the model predicts in production do. Dealt one row at a time, the
+	// validation rows have near copies in the training folds, which favours
+	// too small an L2: on ASSISTments 2009 that let the KnowledgeState into
+	// 5 exercises' models (FitAuto), which then predicted held-out
+	// students worse than without it. Runs (or rows, if Group is 0) are dealt to
+	// the folds in turn: run r goes to fold r mod K. Group must not exceed
+	// the dimension minus 1.
+	Group int
+
+	// MinFoldRows is the fewest rows a fold may hold; 0 means 10. A Dataset
+	// too small to give every fold that many rows is not validated: the
+	// largest value of the grid is chosen (see L2Choice.Fallback).
+	MinFoldRows int
+
+	// Tail chooses Settings.TailL2, the penalty of the last Settings.Tail
+	// features, rather than Settings.L2, which then stays as given. The
+	// grid may then hold +Inf, which leaves those features out: in the
+	// knowledge model, the 6-feature model without the KnowledgeState is
+	// then a candidate, so the selected model scores at least as well as it
+	// in validation.
+	Tail bool
+
+	// OneStdErr chooses, rather than the value with the best score, the
+	// largest value whose score is within one standard error of the best
+	// (the "one-standard-error rule" of Breiman et al. and of Hastie,
+	// Tibshirani & Friedman, ESL §7.10), the error being that of the best
+	// value's mean over the folds, sd(fold scores)/√K. It prefers the
+	// simpler model when the folds cannot tell them apart, which matters
+	// when validation rows are not as independent of the training rows as
+	// new data is: in the knowledge model, other rows of the same students.
+	OneStdErr bool
+
+	// Patience stops the search once this many consecutive grid values
+	// after the best one so far scored worse than it; 0 means 2, and a
+	// negative Patience scores the whole grid. The held-out score of L2 is
+	// nearly always unimodal, and the small values, which come last, are
+	// the slow fits.
+	Patience int
+
+	// FoldTolerance replaces Settings.FunctionTolerance in the fold fits
+	// (not in the final fit), as a validation score needs far less
+	// precision than the model; 0 means 1e-8, and a negative value keeps
+	// Settings.FunctionTolerance. On ASSISTments 1e-8 instead of the
+	// default 10ε halves the time of the selection and changes no held-out
+	// log-likelihood by more than 1e-4.
+	FoldTolerance float64
+}
+
+// L2Choice is the outcome of SelectL2.
+type L2Choice struct {
+	// L2 is the chosen strength.
+	L2 float64
+	// Grid holds the values of the grid from the largest down, and Scores
+	// the score of each: the mean held-out log-likelihood per row (≤ 0,
+	// larger is better) over the K folds. A score is NaN for a value not
+	// tried (the search stopped early, or Fallback) and -Inf for one whose
+	// fit failed in some fold.
+	Grid, Scores []float64
+	// StdErrs holds the standard error of each score: the standard
+	// deviation of the folds' mean held-out log-likelihoods over √K.
+	StdErrs []float64
+	// Fallback, if not empty, says why no validation was done; L2 is then
+	// the largest value of the grid.
+	Fallback string
+	// Folds is the number of folds and Groups the number of runs of rows
+	// dealt to them (the rows, if L2Selection.Group is 0).
+	Folds, Groups int
+	// Fits and Evaluations count the fold fits done and their evaluations
+	// of the objective.
+	Fits, Evaluations int
+	// Duration is the wall time of the selection.
+	Duration time.Duration
+}
+
+// SelectL2 chooses the L2 strength of Fit for d from sel.Grid by K-fold
+// cross-validation: for each value, from the largest down, it fits the
+// model on every K-1 folds with the settings s (the penalty aside) and
+// scores the fitted θ by the log-likelihood of the held-out fold's rows,
+// summed over the folds and divided by the number of rows. It chooses the
+// value with the best score, on a tie the larger, or by the one-standard-
+// error rule (sel.OneStdErr). With sel.Tail the value chosen is that of
+// s.TailL2 rather than s.L2. The folds are those of the whole rows even
+// when s leaves the tail features out.
+//
+// The folds depend only on the order and content of d's rows (see
+// L2Selection.Group), and each fold's fits only on its rows, so the choice
+// and the scores are the same bit for bit whatever s.Workers is. The cost
+// is kept down four ways: each fold's fit starts from its θ for the
+// previous (larger) value, so most take a few iterations; the fold fits
+// stop at a looser tolerance (sel.FoldTolerance); the search stops once the
+// score has been falling for sel.Patience values; and with s.Workers > 1
+// the folds are fitted concurrently, which small Datasets, whose rows are
+// too few to split, need. The rows are copied once, grouped by fold and
+// twice over, so that each fold's training rows are one contiguous range:
+// memory is twice the Dataset's (once more without the tail if the grid
+// holds +Inf) plus what s.Share keeps per fold.
+//
+// SelectL2 returns an error for what Fit rejects (d nil, empty or with a
+// non-finite feature; s invalid but for the penalty chosen) and an invalid
+// sel. A fold fit that fails is not an error: that value scores -Inf; if
+// every value does, the largest is chosen with a Fallback.
+func SelectL2(d *Dataset, s Settings, sel L2Selection) (L2Choice, error) {
+	start := time.Now()
+	grid, err := sel.grid()
+	if err != nil {
+		return L2Choice{}, err
+	}
+	if sel.Tail {
+		if s.Tail <= 0 {
+			return L2Choice{}, errors.New("train: L2Selection.Tail needs a positive Settings.Tail")
+		}
+		s.TailL2 = grid[0]
+	} else {
+		s.L2 = grid[0]
+	}
+	if err := checkFit(d, s); err != nil {
+		return L2Choice{}, err
+	}
+	k, minRows, patience := sel.Folds, sel.MinFoldRows, sel.Patience
+	foldSettings := s
+	switch tol := sel.FoldTolerance; {
+	case tol == 0:
+		foldSettings.FunctionTolerance = 1e-8
+	case tol > 0 && !math.IsInf(tol, 1):
+		foldSettings.FunctionTolerance = tol
+	case !(tol < 0):
+		return L2Choice{}, fmt.Errorf("train: invalid FoldTolerance %v", tol)
+	}
+	switch {
+	case k == 0:
+		k = 5
+	case k < 2:
+		return L2Choice{}, fmt.Errorf("train: %d folds: at least 2 are needed", k)
+	}
+	switch {
+	case minRows == 0:
+		minRows = 10
+	case minRows < 0:
+		return L2Choice{}, fmt.Errorf("train: negative MinFoldRows %d", minRows)
+	}
+	if patience == 0 {
+		patience = 2
+	}
+	if sel.Group < 0 || sel.Group >= d.dim {
+		return L2Choice{}, fmt.Errorf("train: Group %d outside [0, %d]", sel.Group, d.dim-1)
+	}
+
+	c := L2Choice{L2: grid[0], Grid: grid, Scores: make([]float64, len(grid)), StdErrs: make([]float64, len(grid)), Folds: k}
+	for i := range c.Scores {
+		c.Scores[i], c.StdErrs[i] = math.NaN(), math.NaN()
+	}
+	fold, groups := assignFolds(d, k, sel.Group)
+	c.Groups = groups
+	sizes := make([]int, k+1) // sizes[f+1]: rows of fold f; then the start of each fold
+	for _, f := range fold {
+		sizes[f+1]++
+	}
+	if smallest := slices.Min(sizes[1:]); smallest < minRows {
+		c.Fallback = fmt.Sprintf("%d rows in %d groups: a fold of %d would hold %d rows, fewer than %d",
+			d.Len(), groups, k, smallest, minRows)
+		c.Duration = time.Since(start)
+		return c, nil
+	}
+	for f := 1; f <= k; f++ {
+		sizes[f] += sizes[f-1]
+	}
+	// The values that leave the tail out are fitted on copies of the rows
+	// without it, the others on copies of the whole rows.
+	settings := func(v float64) Settings {
+		sv := foldSettings
+		if sel.Tail {
+			sv.TailL2 = v
+		} else {
+			sv.L2 = v
+		}
+		return sv
+	}
+	var train, held [2][]*Dataset // [0]: whole rows; [1]: without the tail
+	for _, v := range grid {
+		if kind := b2i(dropsTail(settings(v))); train[kind] == nil {
+			cols := d.dim
+			if kind == 1 {
+				cols -= s.Tail
+			}
+			train[kind], held[kind] = foldViews(d, cols, fold, sizes)
+		}
+	}
+
+	// The folds are fitted on g goroutines, each fit on the rest of the
+	// workers; neither changes a result.
+	g := min(max(s.Workers, 1), k)
+	var objs [2][]*Objective
+	for kind := range objs {
+		if train[kind] != nil {
+			objs[kind] = make([]*Objective, k)
+			for f := range k {
+				objs[kind][f] = newObjective(train[kind][f], s, max(s.Workers/g, 1))
+			}
+		}
+	}
+	thetas := make([][]float64, k) // each fold's θ for the previous value
+	nll := make([]float64, k)      // each fold's held-out loss sum
+	evals := make([]int, k)
+	n := float64(d.Len())
+	best, worse, bestAt := math.Inf(-1), 0, 0
+	for i, v := range grid {
+		sv := settings(v)
+		kind := b2i(dropsTail(sv))
+		var wg sync.WaitGroup
+		for w := range g {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				for f := w; f < k; f += g {
+					o := objs[kind][f]
+					o.L2 = sv.L2
+					if kind == 0 && sv.Tail > 0 {
+						o.Tail, o.TailL2 = sv.Tail, sv.TailL2
+					}
+					// Start from the previous value's θ (fitFrom pads
+					// it with zeros if it lacked the tail).
+					r, err := fitFrom(o, sv, thetas[f], time.Now())
+					evals[f] += r.Evaluations
+					if err != nil {
+						thetas[f], nll[f] = nil, math.Inf(1)
+						continue
+					}
+					thetas[f] = r.Thetas
+					nll[f] = LogLoss(r.Thetas, held[kind][f]) * float64(held[kind][f].Len())
+				}
+			}()
+		}
+		wg.Wait()
+		c.Fits += k
+		sum := 0.0
+		for _, v := range nll {
+			sum += v
+		}
+		score := -sum / n
+		if math.IsNaN(score) {
+			score = math.Inf(-1)
+		}
+		c.Scores[i], c.StdErrs[i] = score, foldStdErr(nll, held[kind])
+		if score > best {
+			best, worse, bestAt = score, 0, i
+		} else if worse++; patience > 0 && worse >= patience {
+			break
+		}
+	}
+	c.L2 = grid[bestAt]
+	if sel.OneStdErr && !math.IsInf(best, -1) {
+		for i := range bestAt {
+			if c.Scores[i] >= best-c.StdErrs[bestAt] {
+				c.L2 = grid[i]
+				break
+			}
+		}
+	}
+	for _, e := range evals {
+		c.Evaluations += e
+	}
+	if math.IsInf(best, -1) {
+		c.Fallback = "every fold fit failed"
+	}
+	c.Duration = time.Since(start)
+	return c, nil
+}
+
+// FitAutoL2 chooses the L2 strength with SelectL2 and fits d with it, as
+// Fit(d, s) with s.L2 = the choice would: the Result does not depend on the
+// selection's fits.
+func FitAutoL2(d *Dataset, s Settings, sel L2Selection) (Result, L2Choice, error) {
+	c, err := SelectL2(d, s, sel)
+	if err != nil {
+		return Result{Status: Failed, Loss: math.NaN()}, c, err
+	}
+	if sel.Tail {
+		s.TailL2 = c.L2
+	} else {
+		s.L2 = c.L2
+	}
+	r, err := Fit(d, s)
+	return r, c, err
+}
+
+// AutoFit is the outcome of FitAuto.
+type AutoFit struct {
+	// Result is the fit of the Dataset with both penalties chosen.
+	Result Result
+	// Baseline is the fit without the tail features (their thetas 0) with
+	// the L2 chosen for it: with the knowledge model's rows, the 6-feature
+	// model of bias and ExerciseState.
+	Baseline Result
+	// Head chose Settings.L2, for the model without the tail. Tail chose
+	// Settings.TailL2 with that L2; +Inf means the tail is left out, and
+	// Result is then Baseline.
+	Head, Tail L2Choice
+}
+
+// FitAuto chooses both penalties of s for d and fits d with them, in two
+// steps, each a SelectL2 with the folds of sel:
+//
+//  1. L2, for the model without the last s.Tail features, with sel's rule;
+//  2. TailL2, with that L2, among +Inf (the tail left out: the model of
+//     step 1) and the finite values of sel's grid, by the one-standard-
+//     error rule whatever sel.OneStdErr says: the tail enters the model
+//     only if validation finds it better than leaving it out by more than
+//     the folds' disagreement.
+//
+// The tail's penalty is chosen apart from the others' because one penalty
+// for all cannot serve both: on ASSISTments the 100 KnowledgeState features
+// need l2 ≥ 0.1 not to overfit, which shrinks the six ExerciseState thetas
+// so much that the model predicts held-out students worse than the six
+// alone. And it takes the one-standard-error rule because the folds share
+// students: the KnowledgeState, a near fingerprint of the student, gains a
+// little in validation what it loses on new students.
+//
+// FitAuto needs s.Tail > 0; it ignores s.TailL2 and s.L2. Its Result is
+// that of Fit with s.L2 and s.TailL2 set to the choices, whatever
+// s.Workers is.
+func FitAuto(d *Dataset, s Settings, sel L2Selection) (AutoFit, error) {
+	var a AutoFit
+	if s.Tail <= 0 {
+		return a, errors.New("train: FitAuto needs a positive Settings.Tail")
+	}
+	grid := DefaultL2Grid()
+	if len(sel.Grid) > 0 {
+		grid = grid[:0]
+		for _, v := range sel.Grid {
+			if !math.IsInf(v, 1) {
+				grid = append(grid, v)
+			}
+		}
+	}
+	head := sel
+	head.Tail, head.Grid = false, grid
+	base := s
+	base.TailL2 = math.Inf(1)
+	var err error
+	if a.Head, err = SelectL2(d, base, head); err != nil {
+		return a, err
+	}
+	base.L2 = a.Head.L2
+	if a.Baseline, err = Fit(d, base); err != nil {
+		return a, err
+	}
+	tail := sel
+	tail.Tail, tail.OneStdErr = true, true
+	tail.Grid = append([]float64{math.Inf(1)}, grid...)
+	s.L2 = a.Head.L2
+	if a.Tail, err = SelectL2(d, s, tail); err != nil {
+		return a, err
+	}
+	s.TailL2 = a.Tail.L2
+	if math.IsInf(s.TailL2, 1) {
+		a.Result = a.Baseline
+		a.Result.Thetas = slices.Clone(a.Baseline.Thetas)
+		return a, nil
+	}
+	a.Result, err = Fit(d, s)
+	return a, err
+}
+
+// grid returns the values to try, from the largest down, or an error if
+// one is invalid or repeated.
+func (sel L2Selection) grid() ([]float64, error) {
+	g := slices.Clone(sel.Grid)
+	if len(g) == 0 {
+		g = DefaultL2Grid()
+	}
+	for _, v := range g {
+		if !(v >= 0) || (math.IsInf(v, 1) && !sel.Tail) {
+			return nil, fmt.Errorf("train: invalid L2 %v in the grid", v)
+		}
+	}
+	slices.SortFunc(g, func(a, b float64) int { return -cmpFloat(a, b) })
+	for i := 1; i < len(g); i++ {
+		if g[i] == g[i-1] {
+			return nil, fmt.Errorf("train: L2 %v twice in the grid", g[i])
+		}
+	}
+	return g, nil
+}
+
+// foldStdErr returns the standard error of the mean of the folds' mean
+// held-out log-likelihoods, from their loss sums nll: +Inf if one is not
+// finite.
+func foldStdErr(nll []float64, held []*Dataset) float64 {
+	k := float64(len(nll))
+	mean, sq := 0.0, 0.0
+	for f, v := range nll {
+		mean += -v / float64(held[f].Len())
+	}
+	mean /= k
+	for f, v := range nll {
+		d := -v/float64(held[f].Len()) - mean
+		sq += d * d
+	}
+	se := math.Sqrt(sq / (k - 1) / k)
+	if math.IsNaN(se) {
+		return math.Inf(1)
+	}
+	return se
+}
+
+func b2i(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+func cmpFloat(a, b float64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// assignFolds deals the rows of d to k folds: runs of consecutive rows whose
+// last group features are equal (each row alone if group is 0) go to the
+// folds in turn. It returns each row's fold and the number of runs.
+func assignFolds(d *Dataset, k, group int) ([]int, int) {
+	n, dim := d.Len(), d.dim
+	fold := make([]int, n)
+	r := -1
+	var prev []byte
+	for i := range n {
+		if group == 0 {
+			r++
+		} else {
+			tail := asBytes(d.Row(i)[dim-group:])
+			if i == 0 || !bytes.Equal(tail, prev) {
+				r++
+			}
+			prev = tail
+		}
+		fold[i] = r % k
+	}
+	return fold, r + 1
+}
+
+// foldViews copies the first cols features of d's rows twice over, each
+// copy ordered by fold (fold f's rows from start[f] to start[f+1], in their
+// order in d), and returns for each fold f the Dataset of the other folds'
+// rows, a contiguous range of the two copies (folds f+1 to k-1 of the
+// first, 0 to f-1 of the second), and the Dataset of its own.
+func foldViews(d *Dataset, cols int, fold, start []int) (train, held []*Dataset) {
+	n, k := d.Len(), len(start)-1
+	stride := pad4(cols)
+	x := make([]float64, 2*n*stride)
+	y := make([]float64, 2*n)
+	next := slices.Clone(start[:k])
+	for i, f := range fold {
+		for c := 0; c < 2; c++ {
+			j := c*n + next[f]
+			copy(x[j*stride:], d.Row(i)[:cols])
+			y[j] = d.y[i]
+		}
+		next[f]++
+	}
+	view := func(lo, hi int) *Dataset {
+		return &Dataset{dim: cols, stride: stride, x: x[lo*stride : hi*stride : hi*stride], y: y[lo:hi:hi]}
+	}
+	train, held = make([]*Dataset, k), make([]*Dataset, k)
+	for f := range k {
+		train[f] = view(start[f+1], n+start[f])
+		held[f] = view(start[f], start[f+1])
+	}
+	return train, held
+}
