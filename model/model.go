@@ -9,6 +9,8 @@ package model
 import (
 	"sort"
 	"time"
+
+	"github.com/kmtrain/knowledgemodel/evaluate"
 )
 
 // ExerciseThetas is the fitted parameters of one exercise in one version.
@@ -24,8 +26,15 @@ type ExerciseThetas struct {
 	Converged       bool    `json:"converged"`
 	Status          string  `json:"status"` // why the optimizer stopped
 	Loss            float64 `json:"loss"`   // final objective value
-	L2              float64 `json:"l2"`
+	L2              float64 `json:"l2"`     // the L2 penalty the fit used (chosen by validation with --l2=auto)
 	TrainingSeconds float64 `json:"training_seconds"`
+
+	// Baselines, fitted on the same rows, for evaluation and monitoring.
+	CorrectRate float64 `json:"correct_rate"` // the fraction of the rows answered correctly
+	// NoKnowledgeThetas are the 7 thetas of the model without the
+	// KnowledgeState (the bias and the 6 ExerciseState features); empty
+	// when not fitted.
+	NoKnowledgeThetas []float64 `json:"no_knowledge_thetas,omitempty"`
 }
 
 // SkippedExercise is an exercise that got no thetas, and why.
@@ -61,6 +70,8 @@ type Summary struct {
 	StudentsDropped  int64    `json:"students_dropped"`
 	LogsDropped      int64    `json:"logs_of_dropped_students"`
 	DroppedExamples  []string `json:"dropped_examples,omitempty"`
+	StudentsHeldOut  int64    `json:"students_held_out,omitempty"`
+	LogsHeldOut      int64    `json:"logs_held_out,omitempty"`
 	RowsEmitted      int64    `json:"rows_emitted"`
 	ComponentsReused int64    `json:"components_reused"`
 	ComponentsNew    int64    `json:"components_new"`
@@ -71,6 +82,24 @@ type Summary struct {
 	SkipReasons        map[string]int    `json:"skip_reasons,omitempty"`
 	Skipped            []SkippedExercise `json:"skipped,omitempty"`
 	RowsTrained        int64             `json:"rows_trained"`
+
+	// Held-out evaluation, when the run held anything out (or evaluated
+	// other files' students), and the promotion gate's verdict.
+	Holdout    string           `json:"holdout,omitempty"` // what was held out, in words
+	Evaluation *evaluate.Report `json:"evaluation,omitempty"`
+	Gate       *Gate            `json:"gate,omitempty"`
+}
+
+// Gate is the promotion gate's verdict on a version: on the held-out
+// attempts both could score, the new version's mean log-likelihood must
+// not be below the current version's by more than MaxRegression.
+type Gate struct {
+	CurrentVersion string `json:"current_version,omitempty"` // the version compared with; empty: none was current
+	evaluate.Comparison
+	MaxRegression float64 `json:"max_regression"`
+	Passed        bool    `json:"passed"`
+	Forced        bool    `json:"forced,omitempty"` // promoted by --force_promote although it did not pass
+	Reason        string  `json:"reason"`
 }
 
 // Settings records the options a version was trained with.
@@ -81,8 +110,13 @@ type Settings struct {
 	MinRows           int     `json:"min_rows"`
 	MaxRows           int     `json:"max_rows"`
 	L2                float64 `json:"l2"`
+	L2Auto            bool    `json:"l2_auto,omitempty"` // l2 chosen per exercise by cross-validation (each ExerciseThetas says which)
 	MaxIterations     int     `json:"max_iterations"`
 	GradientTolerance float64 `json:"gradient_tolerance"`
+	HoldoutFraction   float64 `json:"holdout_fraction,omitempty"`
+	HoldoutAfter      string  `json:"holdout_after,omitempty"`
+	EvalInput         string  `json:"eval_input,omitempty"`
+	MaxRegression     float64 `json:"max_regression,omitempty"`
 }
 
 // SortThetas orders thetas by exercise.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
+	"github.com/kmtrain/knowledgemodel/transforms"
 	"github.com/kmtrain/knowledgemodel/sample"
 )
 
@@ -38,7 +39,7 @@ func TestFailedRunKeepsModel(t *testing.T) {
 	o.MinRows = 1
 	runPipeline(t, "prism", o)
 	before := map[string][]byte{}
-	for _, f := range []string{model.ThetasFile, model.ComponentsFile, model.SummaryFile} {
+	for _, f := range []string{model.ThetasFile, model.ComponentsFile, model.SummaryFile, transforms.ReportFile} {
 		b, err := os.ReadFile(filepath.Join(dir, f))
 		if err != nil {
 			t.Fatal(err)

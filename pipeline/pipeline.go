@@ -67,6 +67,10 @@ type Options struct {
 	// Version names this run's model version; empty uses the start time.
 	Version string
 
+	// AutoL2, if set, chooses each exercise's penalties by cross-validation
+	// (--l2=auto) instead of Train.L2.
+	AutoL2 *train.L2Selection
+
 	Window   features.Window
 	KeepGaps bool
 	// Keying says what a random component is keyed by.
@@ -74,6 +78,21 @@ type Options struct {
 	MinRows int
 	MaxRows int
 	Train   train.Settings
+
+	// Holdout is what of the input is kept out of training to evaluate
+	// on: a fraction of the students, or the attempts after a time.
+	Holdout transforms.Holdout
+	// EvalInput, if set, is files of other students to evaluate on instead
+	// (then nothing is held out of Input).
+	EvalInput string
+	// EvalPredictions, if set, is the path of a CSV of every evaluated
+	// attempt with its prediction.
+	EvalPredictions string
+	// MaxRegression is the promotion gate: the most the new version's mean
+	// held-out log-likelihood may fall below the current version's, re-scored
+	// on the same attempts. ForcePromote promotes regardless, and says so.
+	MaxRegression float64
+	ForcePromote  bool
 
 	// ShardBytes is the size of the byte ranges large local files are read
 	// in (0: the default).
@@ -93,6 +112,9 @@ func DefaultOptions() Options {
 		MinRows: 100,
 		MaxRows: 200000,
 		Train:   t,
+		Holdout: transforms.Holdout{Fraction: 0.1},
+
+		MaxRegression: 0.002,
 	}
 }
 
@@ -111,6 +133,15 @@ func (o *Options) Validate() error {
 	}
 	if strings.TrimSpace(o.Output) == "" && o.Datastore == nil {
 		errs = append(errs, errors.New("no output: give a directory, Datastore or both"))
+	}
+	if !(o.Holdout.Fraction >= 0 && o.Holdout.Fraction < 1) {
+		errs = append(errs, fmt.Errorf("holdout fraction %v must be in [0, 1)", o.Holdout.Fraction))
+	}
+	if o.Holdout.Fraction > 0 && !o.Holdout.After.IsZero() {
+		errs = append(errs, errors.New("hold out a fraction of the students or the attempts after a time, not both"))
+	}
+	if o.EvalPredictions != "" && o.EvalInput == "" && !o.Holdout.Active() {
+		errs = append(errs, errors.New("predictions need something to evaluate: a holdout or an eval input"))
 	}
 	if o.Components == ComponentsFromDatastore && o.Datastore == nil {
 		errs = append(errs, errors.New("components from Datastore need a Datastore project"))
@@ -139,9 +170,44 @@ func (o *Options) Settings() model.Settings {
 		MinRows:           o.MinRows,
 		MaxRows:           o.MaxRows,
 		L2:                o.Train.L2,
+		L2Auto:            o.AutoL2 != nil,
 		MaxIterations:     o.Train.MaxIterations,
 		GradientTolerance: o.Train.GradientTolerance,
+		HoldoutFraction:   o.holdout().Fraction,
+		HoldoutAfter:      timeString(o.holdout().After),
+		EvalInput:         o.EvalInput,
+		MaxRegression:     o.MaxRegression,
 	}
+}
+
+// holdout is what is held out of the input: nothing when other students
+// are evaluated on.
+func (o *Options) holdout() transforms.Holdout {
+	if o.EvalInput != "" {
+		return transforms.Holdout{}
+	}
+	return o.Holdout
+}
+
+// HoldoutDescription says in words what the run evaluates on.
+func (o *Options) HoldoutDescription() string {
+	h := o.holdout()
+	switch {
+	case o.EvalInput != "":
+		return "the students of " + o.EvalInput
+	case h.Fraction > 0:
+		return fmt.Sprintf("%g of the students, by a hash of the user id", h.Fraction)
+	case !h.After.IsZero():
+		return "the attempts at or after " + timeString(h.After)
+	}
+	return ""
+}
+
+func timeString(t time.Time) string {
+	if t.IsZero() {
+		return ""
+	}
+	return t.UTC().Format(time.RFC3339Nano)
 }
 
 // NewVersion returns a version id for a run started at t.
@@ -174,22 +240,52 @@ func Build(s beam.Scope, o Options) error {
 	}
 	replayed := transforms.ReplayStudents(s, logs, components, transforms.ReplayOptions{
 		Window: o.Window, KeepGaps: o.KeepGaps, Keying: o.Keying, ExportRows: o.ExportRows != "",
+		Holdout: o.holdout(),
 	})
 	if o.ExportRows != "" {
 		transforms.WriteRowsCSV(s, o.ExportRows, o.Version, replayed.Export, readStats)
 	}
 	thetas, skipped := transforms.TrainExercises(s, replayed.Rows, components, transforms.TrainOptions{
-		Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows, Settings: o.Train,
+		Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows, Settings: o.Train, AutoL2: o.AutoL2,
+		Baselines: o.EvalInput != "" || o.Holdout.Active(),
 	})
+	stats := beam.Flatten(s, readStats, replayed.Stats)
+
+	// Evaluation: the held-out students, or other files' students.
+	var students beam.PCollection
+	switch {
+	case o.EvalInput != "":
+		evalLogs, _ := transforms.ReadProblemLogs(s.Scope("EvalInput"), o.EvalInput, o.Columns, o.ShardBytes)
+		students = transforms.GroupStudents(s, evalLogs)
+	case o.Holdout.Active():
+		students = replayed.HeldOut
+	}
+	partials := beam.CreateList(s, []transforms.EvalPartial{})
+	if students.IsValid() {
+		var current *transforms.Datastore
+		if o.Datastore != nil && o.Datastore.Promote {
+			current = o.Datastore
+		}
+		ev := transforms.EvaluateStudents(s, students, thetas, components, transforms.EvalOptions{
+			Keying: o.Keying, After: o.holdout().After, Predictions: o.EvalPredictions != "", Current: current,
+		})
+		partials = ev.Partials
+		if o.EvalPredictions != "" {
+			transforms.WritePredictionsCSV(s, o.EvalPredictions, o.Version, ev.Predictions, stats)
+		}
+	}
+
 	transforms.WriteModel(s, transforms.ModelOutput{
 		Dir: o.Output, Datastore: o.Datastore,
 		Version: o.Version, Created: created, Input: input, Settings: o.Settings(),
+		Holdout: o.HoldoutDescription(), MaxRegression: o.MaxRegression, ForcePromote: o.ForcePromote,
 	}, transforms.Trained{
 		Thetas:        thetas,
 		Skipped:       skipped,
 		Components:    components,
 		NewComponents: replayed.NewComponents,
-		Stats:         beam.Flatten(s, readStats, replayed.Stats),
+		Stats:         stats,
+		Evaluation:    partials,
 	})
 	return nil
 }

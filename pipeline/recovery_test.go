@@ -11,6 +11,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
+	"github.com/kmtrain/knowledgemodel/transforms"
 	"github.com/kmtrain/knowledgemodel/synth"
 	"github.com/kmtrain/knowledgemodel/train"
 )
@@ -53,6 +54,7 @@ func TestRecovery(t *testing.T) {
 	f.Close()
 
 	o := pipeline.DefaultOptions()
+	o.Holdout = transforms.Holdout{} // the planted rows, all of them
 	o.Input, o.Output, o.Version = input, filepath.Join(dir, "out"), "recovery"
 	o.Window = features.AllProblems
 	o.MinRows, o.MaxRows = 1, 0

@@ -155,6 +155,14 @@ func (s *Student) Predict(exercise string) (float64, bool) {
 	return train.Predict(th, s.x[:]), true
 }
 
+// PredictPrefix returns the probability of a correct answer on exercise
+// from thetas over the first len(thetas) features only: the model without
+// the KnowledgeState has 7 (the bias and the 6 ExerciseState features).
+func (s *Student) PredictPrefix(exercise string, thetas []float64) float64 {
+	s.s.Features(exercise, &s.x)
+	return train.Predict(thetas, s.x[:len(thetas)])
+}
+
 // Features returns the features.NumFeatures features of the student's next
 // attempt at exercise, as the model sees them.
 func (s *Student) Features(exercise string) []float64 {

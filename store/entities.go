@@ -100,12 +100,13 @@ func ParseComponentKeyName(name string) (features.ComponentKey, error) {
 // thetasEntity is model.ExerciseThetas as a Datastore entity. Properties:
 // version and exercise (indexed: a version's thetas are a query), thetas
 // (an array of features.NumFeatures doubles), rows, rows_seen, iterations,
-// evaluations, converged, status, loss, training_seconds (not indexed).
+// evaluations, converged, status, loss, training_seconds, l2, correct_rate,
+// no_knowledge_thetas (not indexed).
 type thetasEntity model.ExerciseThetas
 
 // Save implements datastore.PropertyLoadSaver.
 func (e *thetasEntity) Save() ([]datastore.Property, error) {
-	return []datastore.Property{
+	props := []datastore.Property{
 		{Name: "version", Value: e.Version},
 		{Name: "exercise", Value: e.Exercise},
 		{Name: "thetas", Value: floatsToArray(e.Thetas), NoIndex: true},
@@ -117,7 +118,13 @@ func (e *thetasEntity) Save() ([]datastore.Property, error) {
 		{Name: "status", Value: e.Status, NoIndex: true},
 		{Name: "loss", Value: e.Loss, NoIndex: true},
 		{Name: "training_seconds", Value: e.TrainingSeconds, NoIndex: true},
-	}, nil
+		{Name: "l2", Value: e.L2, NoIndex: true},
+		{Name: "correct_rate", Value: e.CorrectRate, NoIndex: true},
+	}
+	if len(e.NoKnowledgeThetas) > 0 { // absent when not fitted
+		props = append(props, datastore.Property{Name: "no_knowledge_thetas", Value: floatsToArray(e.NoKnowledgeThetas), NoIndex: true})
+	}
+	return props, nil
 }
 
 // Load implements datastore.PropertyLoadSaver. Unknown properties are
@@ -149,6 +156,12 @@ func (e *thetasEntity) Load(props []datastore.Property) error {
 			err = load(p, &e.Loss)
 		case "training_seconds":
 			err = load(p, &e.TrainingSeconds)
+		case "l2":
+			err = load(p, &e.L2)
+		case "correct_rate":
+			err = load(p, &e.CorrectRate)
+		case "no_knowledge_thetas":
+			e.NoKnowledgeThetas, err = arrayToFloats(p)
 		}
 		if err != nil {
 			return err

@@ -105,6 +105,13 @@ func writeDatastore(ctx context.Context, ds Datastore, v version) error {
 	if !ds.Promote {
 		return nil
 	}
+	if g := v.summary.Gate; g != nil && !g.Passed && !g.Forced {
+		if err := st.Reject(ctx, id, g.Reason); err != nil {
+			return fmt.Errorf("rejecting: %v", err)
+		}
+		log.Warnf(ctx, "%s: version %s rejected, %s stays current: %s", ds, id, g.CurrentVersion, g.Reason)
+		return nil
+	}
 	previous, err := st.Promote(ctx, id)
 	if err != nil {
 		return fmt.Errorf("promoting: %v", err)

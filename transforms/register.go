@@ -23,24 +23,30 @@ func init() {
 	beam.RegisterCoder(reflect.TypeOf(Stats{}), encodeStats, decodeStats)
 	beam.RegisterCoder(reflect.TypeOf(FileShard{}), encodeFileShard, decodeFileShard)
 	beam.RegisterCoder(reflect.TypeOf(BigQueryStream{}), encodeBigQueryStream, decodeBigQueryStream)
+	beam.RegisterCoder(reflect.TypeOf(EvalPartial{}), encodeEvalPartial, decodeEvalPartial)
 	beam.RegisterCoder(reflect.TypeOf(model.ExerciseThetas{}), encodeThetas, decodeThetas)
 	beam.RegisterCoder(reflect.TypeOf(model.SkippedExercise{}), encodeSkipped, decodeSkipped)
 	beam.RegisterCoder(reflect.TypeOf(features.Component{}), func(c features.Component) []byte { return encodeComponent(c) }, decodeComponent)
 
 	register.DoFn4x1[context.Context, []byte, func(FileShard), func(Stats), error](&matchShardsFn{})
 	register.DoFn4x1[context.Context, FileShard, func(string, LogBatch), func(Stats), error](&readShardFn{})
-	register.DoFn8x1[context.Context, string, func(*LogBatch) bool, func(*features.Component) bool,
-		func(string, RowBatch), func(features.Component), func(Stats), func(string, string), error](&replayFn{})
+	register.DoFn9x1[context.Context, string, func(*LogBatch) bool, func(*features.Component) bool,
+		func(string, RowBatch), func(features.Component), func(Stats), func(string, string), func(string, LogBatch), error](&replayFn{})
 	register.DoFn6x1[context.Context, string, func(*RowBatch) bool, func(*features.Component) bool,
 		func(model.ExerciseThetas), func(model.SkippedExercise), error](&trainFn{})
 	register.DoFn5x1[context.Context, []byte, func(BigQueryStream), func(string, LogBatch), func(Stats), error](&planBigQueryFn{})
 	register.DoFn4x1[context.Context, BigQueryStream, func(string, LogBatch), func(Stats), error](&readBigQueryStreamFn{})
 	register.DoFn3x1[context.Context, []byte, func(features.Component), error](&readComponentsFn{})
 	register.DoFn3x1[context.Context, []byte, func(features.Component), error](&readDatastoreComponentsFn{})
-	register.DoFn7x1[context.Context, []byte, func(*model.ExerciseThetas) bool, func(*model.SkippedExercise) bool,
-		func(*features.Component) bool, func(*features.Component) bool, func(*Stats) bool, error](&writeModelFn{})
+	register.DoFn8x1[context.Context, []byte, func(*model.ExerciseThetas) bool, func(*model.SkippedExercise) bool,
+		func(*features.Component) bool, func(*features.Component) bool, func(*Stats) bool, func(*EvalPartial) bool, error](&writeModelFn{})
 	register.DoFn4x1[context.Context, []byte, func(*string, *string) bool, func(*Stats) bool, error](&writeRowsFn{})
 
+	register.DoFn7x1[context.Context, string, LogBatch, func(*model.ExerciseThetas) bool, func(*features.Component) bool,
+		func(EvalPartial), func(string, string), error](&evaluateFn{})
+	register.Function2x2(concatBatches)
+	register.Emitter1[EvalPartial]()
+	register.Iter1[EvalPartial]()
 	register.Function2x1(mergeStats)
 	register.Emitter1[FileShard]()
 	register.Emitter1[BigQueryStream]()

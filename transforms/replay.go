@@ -3,7 +3,10 @@ package transforms
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"errors"
+	"slices"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -22,6 +25,34 @@ type ReplayOptions struct {
 	KeepGaps   bool                     // keep students whose problem numbers skip
 	Keying     features.ComponentKeying // what a component is keyed by
 	ExportRows bool                     // also emit each student's rows as CSV text
+	Holdout    Holdout                  // students or attempts kept out of training, for evaluation
+}
+
+// Holdout says what of the input is kept out of training to evaluate the
+// model on. The zero value holds nothing out.
+type Holdout struct {
+	// Fraction of the students, chosen by a hash of the user id (HeldOut),
+	// whose logs are not trained on.
+	Fraction float64 `json:"fraction,omitempty"`
+	// After, if set, trains on the attempts before it and evaluates the
+	// attempts at or after it, every student's history replayed whole.
+	After time.Time `json:"after,omitempty"`
+}
+
+// Active reports whether anything is held out.
+func (h Holdout) Active() bool { return h.Fraction > 0 || !h.After.IsZero() }
+
+// HeldOut reports whether a student is in the held-out fraction of
+// students: the first 8 bytes of SHA-256 of the user id, as a number in
+// [0, 1), are below fraction. The same user is held out on every worker, in
+// every run with the same fraction, and a larger fraction holds out a
+// superset.
+func HeldOut(user string, fraction float64) bool {
+	if fraction <= 0 {
+		return false
+	}
+	h := sha256.Sum256([]byte(user))
+	return float64(binary.BigEndian.Uint64(h[:8])>>11)/(1<<53) < fraction
 }
 
 // Replayed is the output of ReplayStudents.
@@ -30,6 +61,7 @@ type Replayed struct {
 	NewComponents beam.PCollection // features.Component derived during the replay
 	Stats         beam.PCollection // Stats
 	Export        beam.PCollection // KV<user, string>: the user's rows as CSV lines, if asked for
+	HeldOut       beam.PCollection // KV<user, LogBatch>: the whole history of each student to evaluate on
 }
 
 // ReplayStudents groups logs per student, replays each student's history in
@@ -39,9 +71,10 @@ type Replayed struct {
 func ReplayStudents(s beam.Scope, logs, components beam.PCollection, opts ReplayOptions) Replayed {
 	s = s.Scope("ReplayStudents")
 	grouped := beam.GroupByKey(s, logs)
-	outs := beam.ParDoN(s, &replayFn{Window: opts.Window, KeepGaps: opts.KeepGaps, Keying: opts.Keying, ExportRows: opts.ExportRows},
+	outs := beam.ParDoN(s, &replayFn{Window: opts.Window, KeepGaps: opts.KeepGaps, Keying: opts.Keying,
+		ExportRows: opts.ExportRows, Holdout: opts.Holdout},
 		grouped, beam.SideInput{Input: components})
-	return Replayed{Rows: outs[0], NewComponents: outs[1], Stats: outs[2], Export: outs[3]}
+	return Replayed{Rows: outs[0], NewComponents: outs[1], Stats: outs[2], Export: outs[3], HeldOut: outs[4]}
 }
 
 // replayFn replays students. Rows are buffered per exercise across the
@@ -51,6 +84,7 @@ type replayFn struct {
 	KeepGaps   bool
 	Keying     features.ComponentKeying
 	ExportRows bool
+	Holdout    Holdout
 	FlushRows  int
 
 	components *features.Components // the side input, cached: it is global
@@ -62,7 +96,7 @@ type replayFn struct {
 }
 
 func (fn *replayFn) StartBundle(_ context.Context, _ func(*features.Component) bool,
-	_ func(string, RowBatch), _ func(features.Component), _ func(Stats), _ func(string, string)) {
+	_ func(string, RowBatch), _ func(features.Component), _ func(Stats), _ func(string, string), _ func(string, LogBatch)) {
 	fn.rows = map[string]*RowBatch{}
 	fn.buffered = 0
 	fn.stats = Stats{}
@@ -73,7 +107,8 @@ func (fn *replayFn) StartBundle(_ context.Context, _ func(*features.Component) b
 
 func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches func(*LogBatch) bool,
 	components func(*features.Component) bool,
-	emitRows func(string, RowBatch), emitComponent func(features.Component), _ func(Stats), emitExport func(string, string)) error {
+	emitRows func(string, RowBatch), emitComponent func(features.Component), _ func(Stats), emitExport func(string, string),
+	emitHeldOut func(string, LogBatch)) error {
 	if fn.components == nil {
 		var err error
 		if fn.components, err = componentsTable(components); err != nil {
@@ -85,6 +120,28 @@ func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches fun
 	var b LogBatch
 	for batches(&b) {
 		fn.logs = append(fn.logs, b.Logs...)
+	}
+	if fn.Holdout.Fraction > 0 && HeldOut(user, fn.Holdout.Fraction) {
+		fn.stats.Add(CountStudentsHeldOut, 1)
+		fn.stats.Add(CountLogsHeldOut, int64(len(fn.logs)))
+		emitHeldOut(user, LogBatch{Logs: slices.Clone(fn.logs)})
+		return nil
+	}
+	if !fn.Holdout.After.IsZero() {
+		// Train on the attempts before After; evaluate the rest with the
+		// whole history replayed.
+		features.SortLogs(fn.logs)
+		cut, _ := slices.BinarySearchFunc(fn.logs, fn.Holdout.After, func(l features.ProblemLog, t time.Time) int {
+			return l.TimeDone.Compare(t)
+		})
+		if cut < len(fn.logs) {
+			fn.stats.Add(CountLogsHeldOut, int64(len(fn.logs)-cut))
+			emitHeldOut(user, LogBatch{Logs: slices.Clone(fn.logs)})
+		}
+		fn.logs = fn.logs[:cut]
+		if cut == 0 {
+			return nil
+		}
 	}
 	var export *bytes.Buffer
 	var csv *features.RowsCSVWriter
@@ -152,7 +209,8 @@ func (fn *replayFn) flush(emitRows func(string, RowBatch), emitComponent func(fe
 }
 
 func (fn *replayFn) FinishBundle(ctx context.Context, _ func(*features.Component) bool,
-	emitRows func(string, RowBatch), emitComponent func(features.Component), emitStats func(Stats), _ func(string, string)) {
+	emitRows func(string, RowBatch), emitComponent func(features.Component), emitStats func(Stats), _ func(string, string),
+	_ func(string, LogBatch)) {
 	if fn.components != nil {
 		fn.flush(emitRows, emitComponent)
 	}

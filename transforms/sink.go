@@ -26,6 +26,13 @@ type ModelOutput struct {
 	Created   time.Time
 	Input     string
 	Settings  model.Settings
+	// Holdout says, in words, what was held out to evaluate on.
+	Holdout string
+	// MaxRegression is the promotion gate: the most the new version's mean
+	// held-out log-likelihood may fall below the current version's.
+	MaxRegression float64
+	// ForcePromote promotes a version the gate rejects, and says so.
+	ForcePromote bool
 }
 
 // Trained is what a training run produced, as PCollections.
@@ -35,6 +42,7 @@ type Trained struct {
 	Components    beam.PCollection // features.Component: the table that was reused
 	NewComponents beam.PCollection // features.Component: derived in this run
 	Stats         beam.PCollection // Stats of every stage
+	Evaluation    beam.PCollection // EvalPartial of the held-out students; may be empty
 }
 
 // WriteModel writes a version's thetas, the full components table and the
@@ -47,7 +55,7 @@ func WriteModel(s beam.Scope, out ModelOutput, t Trained) {
 	beam.ParDo0(s, &writeModelFn{Out: out}, beam.Impulse(s),
 		beam.SideInput{Input: t.Thetas}, beam.SideInput{Input: t.Skipped},
 		beam.SideInput{Input: t.Components}, beam.SideInput{Input: t.NewComponents},
-		beam.SideInput{Input: t.Stats})
+		beam.SideInput{Input: t.Stats}, beam.SideInput{Input: t.Evaluation})
 }
 
 type writeModelFn struct {
@@ -63,10 +71,14 @@ type version struct {
 
 func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 	thetaIter func(*model.ExerciseThetas) bool, skipIter func(*model.SkippedExercise) bool,
-	compIter, newCompIter func(*features.Component) bool, statsIter func(*Stats) bool) error {
+	compIter, newCompIter func(*features.Component) bool, statsIter func(*Stats) bool,
+	evalIter func(*EvalPartial) bool) error {
 	v, err := fn.assemble(thetaIter, skipIter, compIter, newCompIter, statsIter)
 	if err != nil {
 		return fmt.Errorf("not writing version %s: %v", fn.Out.Version, err)
+	}
+	if err := fn.evaluation(&v, evalIter); err != nil {
+		return fmt.Errorf("not writing version %s: evaluation: %v", fn.Out.Version, err)
 	}
 	if fn.Out.Dir != "" {
 		if err := fn.writeFiles(ctx, v); err != nil {
@@ -155,11 +167,19 @@ func (fn *writeModelFn) writeFiles(ctx context.Context, v version) error {
 		return err
 	}
 	dir := strings.TrimSuffix(fn.Out.Dir, "/")
-	err = publishFiles(ctx, fn.Out.Version, []stagedFile{
+	files := []stagedFile{
 		{dir + "/" + model.ThetasFile, thetaBuf.Bytes()},
 		{dir + "/" + model.ComponentsFile, compBuf.Bytes()},
 		{dir + "/" + model.SummaryFile, append(sumJSON, '\n')},
-	})
+	}
+	if v.summary.Evaluation != nil {
+		var html bytes.Buffer
+		if err := writeEvalReport(&html, v.summary); err != nil {
+			return fmt.Errorf("evaluation report: %v", err)
+		}
+		files = append(files, stagedFile{dir + "/" + ReportFile, html.Bytes()})
+	}
+	err = publishFiles(ctx, fn.Out.Version, files)
 	if err != nil {
 		return err
 	}
@@ -175,6 +195,7 @@ func (fn *writeModelFn) summary(st Stats, thetas []model.ExerciseThetas, skipped
 		Created:          fn.Out.Created,
 		Input:            fn.Out.Input,
 		Settings:         fn.Out.Settings,
+		Holdout:          fn.Out.Holdout,
 		SourceRows:       c[CountSourceRows],
 		FilesRead:        c[CountFiles],
 		EmptyFiles:       st.Examples[ExampleEmptyFile],
@@ -186,6 +207,8 @@ func (fn *writeModelFn) summary(st Stats, thetas []model.ExerciseThetas, skipped
 		StudentsDropped:  c[CountStudentsDropped],
 		LogsDropped:      c[CountLogsDropped],
 		DroppedExamples:  st.Examples[ExampleDropped],
+		StudentsHeldOut:  c[CountStudentsHeldOut],
+		LogsHeldOut:      c[CountLogsHeldOut],
 		RowsEmitted:      c[CountRows],
 		ComponentsReused: int64(reused),
 		ComponentsNew:    int64(added),
@@ -228,9 +251,19 @@ func WriteRowsCSV(s beam.Scope, path, version string, export, stats beam.PCollec
 	beam.ParDo0(s, &writeRowsFn{Path: path, Version: version}, beam.Impulse(s), beam.SideInput{Input: export}, beam.SideInput{Input: stats})
 }
 
+// WritePredictionsCSV writes the evaluated attempts (KV<user, CSV lines>
+// from EvaluateStudents) to one CSV file with PredictionsHeader, like
+// WriteRowsCSV.
+func WritePredictionsCSV(s beam.Scope, path, version string, lines, stats beam.PCollection) {
+	s = s.Scope("WritePredictionsCSV")
+	beam.ParDo0(s, &writeRowsFn{Path: path, Version: version, Header: PredictionsHeader}, beam.Impulse(s),
+		beam.SideInput{Input: lines}, beam.SideInput{Input: stats})
+}
+
 type writeRowsFn struct {
 	Path    string
 	Version string
+	Header  string // the CSV header; empty: that of the training rows
 }
 
 func (fn *writeRowsFn) ProcessElement(ctx context.Context, _ []byte, rows func(*string, *string) bool, statsIter func(*Stats) bool) error {
@@ -249,16 +282,17 @@ func (fn *writeRowsFn) ProcessElement(ctx context.Context, _ []byte, rows func(*
 	}
 	sort.Slice(chunks, func(i, j int) bool { return chunks[i].user < chunks[j].user })
 	var buf bytes.Buffer
-	w := features.NewRowsCSVWriter(&buf)
-	if err := w.Flush(); err != nil { // the header
+	if fn.Header != "" {
+		buf.WriteString(fn.Header)
+	} else if err := features.NewRowsCSVWriter(&buf).Flush(); err != nil { // the header
 		return err
 	}
 	for _, c := range chunks {
 		buf.WriteString(c.text)
 	}
 	if err := publishFiles(ctx, fn.Version, []stagedFile{{fn.Path, buf.Bytes()}}); err != nil {
-		return fmt.Errorf("export rows: %v", err)
+		return fmt.Errorf("writing %s: %v", fn.Path, err)
 	}
-	log.Infof(ctx, "exported the rows of %d students to %s", len(chunks), fn.Path)
+	log.Infof(ctx, "wrote the lines of %d students to %s", len(chunks), fn.Path)
 	return nil
 }

@@ -39,7 +39,7 @@ func TestWriteModelRefusesIncompleteInput(t *testing.T) {
 			dir := t.TempDir()
 			fn := &writeModelFn{Out: ModelOutput{Dir: dir, Version: "v"}}
 			err := fn.ProcessElement(context.Background(), nil, iterOf(th), iterOf[model.SkippedExercise](),
-				iterOf[features.Component](), iterOf[features.Component](), iterOf(tt.stats))
+				iterOf[features.Component](), iterOf[features.Component](), iterOf(tt.stats), iterOf[EvalPartial]())
 			entries, _ := os.ReadDir(dir)
 			if tt.ok {
 				if err != nil || len(entries) != 3 {
@@ -77,7 +77,7 @@ func TestWriteModelRefusesEmptyModel(t *testing.T) {
 			}
 			fn := &writeModelFn{Out: ModelOutput{Dir: dir, Version: "v"}}
 			err := fn.ProcessElement(context.Background(), nil, iterOf(tt.thetas...), iterOf[model.SkippedExercise](),
-				iterOf[features.Component](), iterOf[features.Component](), iterOf(Stats{Counts: counts}))
+				iterOf[features.Component](), iterOf[features.Component](), iterOf(Stats{Counts: counts}), iterOf[EvalPartial]())
 			entries, _ := os.ReadDir(dir)
 			if tt.want == "" {
 				if err != nil || len(entries) != 3 {

@@ -23,6 +23,8 @@ const (
 	CountStudentsKept    = "students_kept"
 	CountStudentsDropped = "students_dropped"
 	CountLogsDropped     = "logs_of_dropped_students"
+	CountStudentsHeldOut = "students_held_out" // students kept out of training to evaluate on
+	CountLogsHeldOut     = "logs_held_out"     // their logs, or the attempts after --holdout_after
 	CountRows            = "rows_emitted"
 	CountComponentsNew   = "components_new"
 )

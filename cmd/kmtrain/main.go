@@ -28,6 +28,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -35,6 +36,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 
 	"github.com/kmtrain/knowledgemodel/bqsource"
+	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
@@ -47,21 +49,27 @@ import (
 var defaults = pipeline.DefaultOptions()
 
 var (
-	input          = flag.String("input", sample.ProblemLogs, "ProblemLog files: comma-separated globs (local, gs://), CSV with a header or newline-delimited JSON, optionally .gz. The default is a sample embedded in the binary.")
-	columns        = flag.String("columns", "", "Input column names where they differ from the ProblemLog schema, as field=column pairs, e.g. user=student_id,time_done=ts.")
-	components     = flag.String("components", "", "An existing components table (JSONL) to reuse, or \"datastore\" (the default with --datastore_project); keys it lacks get components derived from the key.")
-	output         = flag.String("output", defaults.Output, "Directory for thetas.jsonl, components.jsonl and summary.json (local or gs://).")
-	exportRows     = flag.String("export_rows", "", "If set, write every training row to this CSV (the columns of Khan's expected_rows.csv).")
-	problemNumbers = flag.String("problem_numbers", defaults.Window.String(), "Problem numbers whose attempts become training rows: LO-HI inclusive, N, or all.")
-	componentKey   = flag.String("component_key", features.KeyingProblemTypeName, "What a random component is keyed by: exercise,problem_type,correct (Khan's) or exercise,correct (coarser: better where problem types are many and sparse).")
-	dropGaps       = flag.Bool("drop_gaps", true, "Drop students whose problem numbers on an exercise do not step by one (Khan's rule).")
-	minRows        = flag.Int("min_rows", defaults.MinRows, "Skip exercises with fewer training rows.")
-	maxRows        = flag.Int("max_rows", defaults.MaxRows, "Train each exercise on at most this many rows, sampled deterministically (0: no cap).")
-	l2             = flag.Float64("l2", defaults.Train.L2, "L2 penalty on every theta but the bias.")
-	maxIterations  = flag.Int("max_iterations", defaults.Train.MaxIterations, "Most L-BFGS iterations per exercise.")
-	gradTolerance  = flag.Float64("gradient_tolerance", defaults.Train.GradientTolerance, "Stop when the gradient's largest component is below this.")
-	shardBytes     = flag.Int64("shard_bytes", 0, "Read uncompressed local files in byte ranges of this size (0: 64 MiB).")
-	version        = flag.String("version", "", "Model version id (default: the start time, e.g. 20141105T120000Z).")
+	input           = flag.String("input", sample.ProblemLogs, "ProblemLog files: comma-separated globs (local, gs://), CSV with a header or newline-delimited JSON, optionally .gz. The default is a sample embedded in the binary.")
+	columns         = flag.String("columns", "", "Input column names where they differ from the ProblemLog schema, as field=column pairs, e.g. user=student_id,time_done=ts.")
+	components      = flag.String("components", "", "An existing components table (JSONL) to reuse, or \"datastore\" (the default with --datastore_project); keys it lacks get components derived from the key.")
+	output          = flag.String("output", defaults.Output, "Directory for thetas.jsonl, components.jsonl and summary.json (local or gs://).")
+	exportRows      = flag.String("export_rows", "", "If set, write every training row to this CSV (the columns of Khan's expected_rows.csv).")
+	problemNumbers  = flag.String("problem_numbers", defaults.Window.String(), "Problem numbers whose attempts become training rows: LO-HI inclusive, N, or all.")
+	componentKey    = flag.String("component_key", features.KeyingProblemTypeName, "What a random component is keyed by: exercise,problem_type,correct (Khan's) or exercise,correct (coarser: better where problem types are many and sparse).")
+	dropGaps        = flag.Bool("drop_gaps", true, "Drop students whose problem numbers on an exercise do not step by one (Khan's rule).")
+	minRows         = flag.Int("min_rows", defaults.MinRows, "Skip exercises with fewer training rows.")
+	maxRows         = flag.Int("max_rows", defaults.MaxRows, "Train each exercise on at most this many rows, sampled deterministically (0: no cap).")
+	l2              = flag.String("l2", strconv.FormatFloat(defaults.Train.L2, 'g', -1, 64), "L2 penalty on every theta but the bias, or auto: chosen per exercise by 5-fold cross-validation on its rows, the KnowledgeState with its own penalty (or left out).")
+	maxIterations   = flag.Int("max_iterations", defaults.Train.MaxIterations, "Most L-BFGS iterations per exercise.")
+	gradTolerance   = flag.Float64("gradient_tolerance", defaults.Train.GradientTolerance, "Stop when the gradient's largest component is below this.")
+	holdoutFraction = flag.Float64("holdout_fraction", defaults.Holdout.Fraction, "Fraction of the students (by a hash of the user id) kept out of training and evaluated on; 0 evaluates nothing.")
+	holdoutAfter    = flag.String("holdout_after", "", "Instead of --holdout_fraction: train on attempts before this time and evaluate those at or after it (a date, an RFC 3339 time, or relative: today, yesterday, -<N>d).")
+	evalInput       = flag.String("eval_input", "", "Evaluate on the students of these files (globs) instead; then nothing is held out of --input.")
+	evalPredictions = flag.String("eval_predictions", "", "Write every evaluated attempt with its prediction to this CSV (user,exercise,problem_type,problem_number,time_done,correct,p).")
+	maxRegression   = flag.Float64("max_regression", defaults.MaxRegression, "Promotion gate: the most the new version's mean held-out log-likelihood may fall below the current version's (nats per attempt).")
+	forcePromote    = flag.Bool("force_promote", false, "Promote the new version even if the gate rejects it; the summary says so.")
+	shardBytes      = flag.Int64("shard_bytes", 0, "Read uncompressed local files in byte ranges of this size (0: 64 MiB).")
+	version         = flag.String("version", "", "Model version id (default: the start time, e.g. 20141105T120000Z).")
 
 	bqTable           = flag.String("bq_table", "", "BigQuery table of ProblemLogs, project.dataset.table, read within --start and --end (instead of --input).")
 	bqQuery           = flag.String("bq_query", "", "Standard SQL whose result is the ProblemLogs (instead of --input or --bq_table).")
@@ -124,8 +132,24 @@ func run(ctx context.Context, explicit map[string]bool) error {
 	opts.KeepGaps = !*dropGaps
 	opts.ShardBytes = *shardBytes
 	opts.MinRows, opts.MaxRows = *minRows, *maxRows
-	opts.Train.L2, opts.Train.MaxIterations, opts.Train.GradientTolerance = *l2, *maxIterations, *gradTolerance
+	opts.Train.MaxIterations, opts.Train.GradientTolerance = *maxIterations, *gradTolerance
 	var err error
+	if *l2 == "auto" {
+		opts.AutoL2 = transforms.DefaultAutoL2()
+	} else if opts.Train.L2, err = strconv.ParseFloat(*l2, 64); err != nil {
+		return fmt.Errorf("--l2=%q: want a number or auto", *l2)
+	}
+	opts.Holdout = transforms.Holdout{Fraction: *holdoutFraction}
+	if *holdoutAfter != "" {
+		if opts.Holdout.After, err = parseBound("holdout_after", *holdoutAfter); err != nil {
+			return err
+		}
+		if !explicit["holdout_fraction"] {
+			opts.Holdout.Fraction = 0
+		}
+	}
+	opts.EvalInput, opts.EvalPredictions = *evalInput, *evalPredictions
+	opts.MaxRegression, opts.ForcePromote = *maxRegression, *forcePromote
 	if opts.Window, err = features.ParseWindow(*problemNumbers); err != nil {
 		return err
 	}
@@ -249,9 +273,40 @@ func report(opts pipeline.Options, elapsed time.Duration) {
 	fmt.Printf("  students kept %d, dropped %d (%d logs)\n", s.StudentsKept, s.StudentsDropped, s.LogsDropped)
 	fmt.Printf("  rows %d (problem numbers %s); components reused %d, new %d\n", s.RowsEmitted, s.Settings.ProblemNumbers, s.ComponentsReused, s.ComponentsNew)
 	fmt.Printf("  exercises trained %d (%d converged), skipped %d%s\n", s.ExercisesTrained, s.ExercisesConverged, s.ExercisesSkipped, reasons(s.SkipReasons))
+	if e := s.Evaluation; e != nil {
+		fmt.Printf("  held out: %s (%d students, %d logs)\n", s.Holdout, s.StudentsHeldOut, s.LogsHeldOut)
+		fmt.Printf("  evaluation on %d attempts (%d without thetas): %s\n", e.Overall.Attempts, e.NoThetas.Attempts, metrics(e.Overall))
+		names := make([]string, 0, len(e.Baselines))
+		for n := range e.Baselines {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			fmt.Printf("    baseline %-13s %s\n", n+":", metrics(e.Baselines[n].Overall))
+		}
+		fmt.Printf("  report: %s\n", filepath.Join(opts.Output, transforms.ReportFile))
+	}
+	if g := s.Gate; g != nil {
+		verdict := "passed"
+		if !g.Passed {
+			verdict = "REJECTED"
+		}
+		fmt.Printf("  promotion gate %s: %s\n", verdict, g.Reason)
+	}
 	if len(s.EmptyFiles)+len(s.HeaderOnlyFiles) > 0 {
 		fmt.Printf("  empty files %v, header-only files %v\n", s.EmptyFiles, s.HeaderOnlyFiles)
 	}
+}
+
+// metrics formats the headline metrics of an evaluation.
+func metrics(m evaluate.Metrics) string {
+	f := func(p *float64) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(*p, 'f', 4, 64)
+	}
+	return fmt.Sprintf("AUC %s, log-likelihood %s, accuracy %s", f(m.AUC), f(m.LogLikelihood), f(m.Accuracy))
 }
 
 // reasons formats counts by reason as " (reason: n, ...)", sorted.

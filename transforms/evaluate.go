@@ -1,0 +1,290 @@
+package transforms
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+
+	"github.com/kmtrain/knowledgemodel/evaluate"
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/predict"
+	"github.com/kmtrain/knowledgemodel/store"
+)
+
+// The baselines every evaluation scores on the same attempts as the model.
+const (
+	// BaselineCorrectRate predicts the exercise's correct rate in training.
+	BaselineCorrectRate = "correct_rate"
+	// BaselineNoKnowledge is the model without the KnowledgeState: the bias
+	// and the 6 ExerciseState features, fitted on the same rows.
+	BaselineNoKnowledge = "no_knowledge"
+)
+
+// EvalOptions configures EvaluateStudents.
+type EvalOptions struct {
+	Keying features.ComponentKeying
+	// After, if set, scores only the attempts at or after it (the rest of
+	// each history is replayed to build the state).
+	After time.Time
+	// Predictions emits every evaluated attempt as a CSV line.
+	Predictions bool
+	// Current, if set, re-scores the attempts with the version current in
+	// Datastore, for the promotion gate.
+	Current *Datastore
+}
+
+// EvalPartial is the evaluation of some students: the metrics of the new
+// version and the baselines, and its comparison with the current version.
+// Partials merge into the evaluation of the run.
+type EvalPartial struct {
+	Accumulator []byte `json:"accumulator"` // evaluate.Accumulator, binary
+	Comparer    []byte `json:"comparer"`    // evaluate.Comparer, binary
+	Current     string `json:"current"`     // the current version compared with, if any
+}
+
+// Evaluated is the output of EvaluateStudents.
+type Evaluated struct {
+	Partials    beam.PCollection // EvalPartial
+	Predictions beam.PCollection // KV<user, CSV lines>, if asked for
+}
+
+// PredictionsHeader is the header of the --eval_predictions CSV.
+const PredictionsHeader = "user,exercise,problem_type,problem_number,time_done,correct,p\n"
+
+// EvaluateStudents replays each student (KV<user, LogBatch> holding the
+// whole history) with the trained thetas and predicts every attempt before
+// applying it, as the webapp would, together with the baselines (and the
+// current version, when opts.Current is set).
+func EvaluateStudents(s beam.Scope, students, thetas, components beam.PCollection, opts EvalOptions) Evaluated {
+	s = s.Scope("EvaluateStudents")
+	partials, preds := beam.ParDo2(s, &evaluateFn{Keying: opts.Keying, After: opts.After,
+		Predictions: opts.Predictions, Current: opts.Current},
+		students, beam.SideInput{Input: thetas}, beam.SideInput{Input: components})
+	return Evaluated{Partials: partials, Predictions: preds}
+}
+
+// GroupStudents turns logs batched per student and file (as a source emits
+// them) into one KV<user, LogBatch> per student, for EvaluateStudents.
+func GroupStudents(s beam.Scope, logs beam.PCollection) beam.PCollection {
+	s = s.Scope("GroupStudents")
+	return beam.ParDo(s, concatBatches, beam.GroupByKey(s, logs))
+}
+
+func concatBatches(user string, batches func(*LogBatch) bool) (string, LogBatch) {
+	var all LogBatch
+	var b LogBatch
+	for batches(&b) {
+		all.Logs = append(all.Logs, b.Logs...)
+	}
+	return user, all
+}
+
+type evaluateFn struct {
+	Keying      features.ComponentKeying
+	After       time.Time
+	Predictions bool
+	Current     *Datastore
+
+	model       *predict.Model // from the side inputs
+	noKnowledge map[string][]float64
+	correctRate map[string]float64
+	current     *predict.Model // nil: nothing to compare with
+	currentID   string
+	loaded      bool
+	acc         *evaluate.Accumulator
+	cmp         *evaluate.Comparer
+	baselines   []float64
+}
+
+func (fn *evaluateFn) Setup(ctx context.Context) error {
+	if fn.Current == nil {
+		return nil
+	}
+	st, err := store.Open(ctx, fn.Current.Project, fn.Current.Namespace)
+	if err != nil {
+		return fmt.Errorf("%s: %v", fn.Current, err)
+	}
+	defer st.Close()
+	m, err := st.LoadCurrent(ctx)
+	switch {
+	case errors.Is(err, store.ErrNoCurrent):
+		log.Infof(ctx, "%s: no current version to compare with", fn.Current)
+		return nil
+	case err != nil:
+		return fmt.Errorf("%s: loading the current version: %v", fn.Current, err)
+	}
+	fn.current, fn.currentID = m, m.Version
+	return nil
+}
+
+func (fn *evaluateFn) StartBundle(_ context.Context, _ func(*model.ExerciseThetas) bool, _ func(*features.Component) bool,
+	_ func(EvalPartial), _ func(string, string)) {
+	fn.acc = evaluate.NewAccumulator(BaselineCorrectRate, BaselineNoKnowledge)
+	fn.cmp = &evaluate.Comparer{}
+}
+
+// load builds the model being evaluated from the side inputs, once.
+func (fn *evaluateFn) load(thetaIter func(*model.ExerciseThetas) bool, compIter func(*features.Component) bool) error {
+	if fn.loaded {
+		return nil
+	}
+	var thetas []model.ExerciseThetas
+	var t model.ExerciseThetas
+	fn.noKnowledge, fn.correctRate = map[string][]float64{}, map[string]float64{}
+	for thetaIter(&t) {
+		thetas = append(thetas, t)
+		if len(t.NoKnowledgeThetas) > 0 {
+			fn.noKnowledge[t.Exercise] = t.NoKnowledgeThetas
+		}
+		fn.correctRate[t.Exercise] = t.CorrectRate
+	}
+	var comps []features.Component
+	var c features.Component
+	for compIter(&c) {
+		comps = append(comps, c)
+	}
+	m := &predict.Model{Thetas: map[string][]float64{}}
+	if len(thetas) > 0 { // no thetas: every attempt is counted as having none
+		var err error
+		if m, err = predict.New(thetas[0].Version, thetas, comps); err != nil {
+			return err
+		}
+	} else if m.Components, _ = features.NewComponents(comps); m.Components == nil {
+		m.Components, _ = features.NewComponents(nil)
+	}
+	m.Components.Keying = fn.Keying
+	fn.model, fn.loaded = m, true
+	return nil
+}
+
+func (fn *evaluateFn) ProcessElement(ctx context.Context, user string, batch LogBatch,
+	thetaIter func(*model.ExerciseThetas) bool, compIter func(*features.Component) bool,
+	_ func(EvalPartial), emitPrediction func(string, string)) error {
+	if err := fn.load(thetaIter, compIter); err != nil {
+		return err
+	}
+	logs := batch.Logs
+	features.SortLogs(logs)
+	student := fn.model.NewStudent()
+	var current *predict.Student
+	if fn.current != nil {
+		current = fn.current.NewStudent()
+	}
+	var lines strings.Builder
+	for _, l := range logs {
+		if fn.After.IsZero() || !l.TimeDone.Before(fn.After) {
+			if err := fn.score(student, current, l, &lines); err != nil {
+				return fmt.Errorf("evaluating %s: %v", user, err)
+			}
+		}
+		student.Apply(l)
+		if current != nil {
+			current.Apply(l)
+		}
+	}
+	if lines.Len() > 0 {
+		emitPrediction(user, lines.String())
+	}
+	return nil
+}
+
+// score predicts one attempt before it is applied.
+func (fn *evaluateFn) score(student, current *predict.Student, l features.ProblemLog, lines *strings.Builder) error {
+	p, ok := student.Predict(l.Exercise)
+	fn.baselines = append(fn.baselines[:0], math.NaN(), math.NaN())
+	if ok {
+		fn.baselines[0] = fn.correctRate[l.Exercise]
+		if th := fn.noKnowledge[l.Exercise]; th != nil {
+			fn.baselines[1] = student.PredictPrefix(l.Exercise, th)
+		}
+	}
+	if err := fn.acc.Add(evaluate.Attempt{Exercise: l.Exercise, Correct: l.Correct, P: p, HasP: ok, Baselines: fn.baselines}); err != nil {
+		return err
+	}
+	if current != nil {
+		pNew, pCur := math.NaN(), math.NaN()
+		if ok {
+			pNew = p
+		}
+		if q, ok := current.Predict(l.Exercise); ok {
+			pCur = q
+		}
+		if err := fn.cmp.Add(l.Correct, pNew, pCur); err != nil {
+			return err
+		}
+	}
+	if fn.Predictions {
+		ps := ""
+		if ok {
+			ps = strconv.FormatFloat(p, 'g', -1, 64)
+		}
+		fmt.Fprintf(lines, "%s,%s,%s,%d,%s,%t,%s\n", csvField(l.User), csvField(l.Exercise), csvField(l.ProblemType),
+			l.ProblemNumber, l.TimeDone.UTC().Format(time.RFC3339Nano), l.Correct, ps)
+	}
+	return nil
+}
+
+func (fn *evaluateFn) FinishBundle(_ context.Context, _ func(*model.ExerciseThetas) bool, _ func(*features.Component) bool,
+	emit func(EvalPartial), _ func(string, string)) error {
+	acc, err := fn.acc.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	cmp, err := fn.cmp.MarshalBinary()
+	if err != nil {
+		return err
+	}
+	emit(EvalPartial{Accumulator: acc, Comparer: cmp, Current: fn.currentID})
+	return nil
+}
+
+// csvField quotes a CSV field when it needs it.
+func csvField(s string) string {
+	if strings.ContainsAny(s, ",\"\n\r") {
+		return `"` + strings.ReplaceAll(s, `"`, `""`) + `"`
+	}
+	return s
+}
+
+// mergePartials merges the partial evaluations of a run. It reports ok
+// false when there were none (nothing was held out).
+func mergePartials(iter func(*EvalPartial) bool) (acc *evaluate.Accumulator, cmp *evaluate.Comparer, current string, ok bool, err error) {
+	acc = evaluate.NewAccumulator(BaselineCorrectRate, BaselineNoKnowledge)
+	cmp = &evaluate.Comparer{}
+	var p EvalPartial
+	for iter(&p) {
+		ok = true
+		a := &evaluate.Accumulator{}
+		if err := a.UnmarshalBinary(p.Accumulator); err != nil {
+			return nil, nil, "", false, err
+		}
+		if err := acc.Merge(a); err != nil {
+			return nil, nil, "", false, err
+		}
+		c := &evaluate.Comparer{}
+		if err := c.UnmarshalBinary(p.Comparer); err != nil {
+			return nil, nil, "", false, err
+		}
+		cmp.Merge(c)
+		if p.Current != "" {
+			current = p.Current
+		}
+	}
+	return acc, cmp, current, ok, nil
+}
+
+func encodeEvalPartial(v EvalPartial) ([]byte, error) { return json.Marshal(v) }
+func decodeEvalPartial(b []byte) (EvalPartial, error) {
+	var v EvalPartial
+	err := json.Unmarshal(b, &v)
+	return v, err
+}

@@ -1,0 +1,130 @@
+package transforms
+
+import (
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+
+	"github.com/kmtrain/knowledgemodel/evaluate"
+	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/report"
+)
+
+// ReportFile is the evaluation report a run writes beside its summary when
+// it evaluated anything.
+const ReportFile = "report.html"
+
+// evaluation merges the held-out evaluation into the version's summary and
+// decides the promotion gate.
+func (fn *writeModelFn) evaluation(v *version, evalIter func(*EvalPartial) bool) error {
+	acc, cmp, current, ok, err := mergePartials(evalIter)
+	if err != nil || !ok {
+		return err
+	}
+	rep := acc.Report()
+	v.summary.Evaluation = &rep
+	if fn.Out.Datastore == nil {
+		return nil
+	}
+	g := &model.Gate{CurrentVersion: current, Comparison: cmp.Comparison(), MaxRegression: fn.Out.MaxRegression}
+	switch {
+	case current == "":
+		g.Passed, g.Reason = true, "no version is current: nothing to compare with"
+	case g.Attempts == 0:
+		g.Passed, g.Reason = false, fmt.Sprintf("no held-out attempt could be scored by both this version and %s", current)
+	case g.Passes(fn.Out.MaxRegression):
+		g.Passed, g.Reason = true, fmt.Sprintf("mean log-likelihood %.5f vs %.5f for %s on %d held-out attempts (change %+.5f, at most -%g allowed)",
+			g.New, g.Comparison.Current, current, g.Attempts, g.Delta, fn.Out.MaxRegression)
+	default:
+		g.Passed, g.Reason = false, fmt.Sprintf("mean log-likelihood %.5f is worse than %.5f for %s on %d held-out attempts by %.5f, more than the %g allowed",
+			g.New, g.Comparison.Current, current, g.Attempts, -g.Delta, fn.Out.MaxRegression)
+	}
+	if !g.Passed && fn.Out.ForcePromote {
+		g.Forced = true
+		g.Reason += "; promoted anyway by --force_promote"
+	}
+	v.summary.Gate = g
+	return nil
+}
+
+// writeEvalReport renders a run's evaluation as the HTML report.
+func writeEvalReport(w io.Writer, sum model.Summary) error {
+	ev := sum.Evaluation
+	r := report.EvalReport{
+		Title:             "Held-out evaluation of version " + sum.Version,
+		Version:           sum.Version,
+		Created:           sum.Created.UTC().Format("2006-01-02 15:04:05 UTC"),
+		NoThetasAttempts:  ev.NoThetas.Attempts,
+		NoThetasExercises: len(ev.NoThetas.Exercises),
+		Settings: map[string]string{
+			"input":           sum.Input,
+			"held out":        sum.Holdout,
+			"problem numbers": sum.Settings.ProblemNumbers,
+			"component key":   sum.Settings.ComponentKey,
+			"l2":              strconv.FormatFloat(sum.Settings.L2, 'g', -1, 64),
+			"min_rows":        strconv.Itoa(sum.Settings.MinRows),
+			"max_rows":        strconv.Itoa(sum.Settings.MaxRows),
+		},
+	}
+	r.Models = append(r.Models, modelMetrics("knowledge model (107 features)", ev.Evaluation))
+	names := make([]string, 0, len(ev.Baselines))
+	for name := range ev.Baselines {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	// The 6-feature model first: the per-exercise chart compares with it.
+	sort.SliceStable(names, func(i, j int) bool { return names[i] == BaselineNoKnowledge })
+	for _, name := range names {
+		r.Models = append(r.Models, modelMetrics(baselineLabel(name), ev.Baselines[name]))
+	}
+	base := map[string]float64{}
+	if b, ok := ev.Baselines[BaselineNoKnowledge]; ok {
+		for _, e := range b.Exercises {
+			base[e.Exercise] = deref(e.LogLikelihood)
+		}
+	}
+	for _, e := range ev.Exercises {
+		bl, ok := base[e.Exercise]
+		if !ok {
+			bl = math.NaN()
+		}
+		r.Exercises = append(r.Exercises, report.ExerciseRow{Exercise: e.Exercise, Attempts: e.Attempts,
+			LogLikelihood: deref(e.LogLikelihood), BaselineLogLikelihood: bl, AUC: deref(e.AUC),
+			Accuracy: deref(e.Accuracy), HasThetas: true})
+	}
+	if g := sum.Gate; g != nil {
+		r.Gate = &report.Gate{Passed: g.Passed, Forced: g.Forced, Current: g.CurrentVersion, Attempts: g.Attempts,
+			New: g.New, CurrentLL: g.Comparison.Current, Delta: g.Delta, MaxRegression: g.MaxRegression, Reason: g.Reason}
+	}
+	return report.WriteEvalReport(w, r)
+}
+
+func baselineLabel(name string) string {
+	switch name {
+	case BaselineNoKnowledge:
+		return "6 features, no KnowledgeState"
+	case BaselineCorrectRate:
+		return "exercise correct rate"
+	}
+	return name
+}
+
+func modelMetrics(name string, e evaluate.Evaluation) report.ModelMetrics {
+	m := report.ModelMetrics{Name: name, Attempts: e.Overall.Attempts, LogLikelihood: deref(e.Overall.LogLikelihood),
+		AUC: deref(e.Overall.AUC), Accuracy: deref(e.Overall.Accuracy)}
+	for _, b := range e.Overall.Calibration {
+		m.Calibration.Bins = append(m.Calibration.Bins, report.CalibrationBin{Lo: b.Lower, Hi: b.Upper, Count: b.Attempts,
+			MeanPredicted: deref(b.MeanPredicted), Observed: deref(b.ObservedRate)})
+	}
+	return m
+}
+
+// deref reads an optional metric: NaN where it is undefined.
+func deref(p *float64) float64 {
+	if p == nil {
+		return math.NaN()
+	}
+	return *p
+}
