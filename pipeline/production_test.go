@@ -236,3 +236,53 @@ func TestBigQueryToDatastore(t *testing.T) {
 		}
 	})
 }
+
+// TestPromotionGate trains a good version, then a much worse one (a huge
+// penalty flattens every prediction): the gate must keep the good one
+// current and store the worse one as rejected, with the comparison;
+// --force_promote must promote it anyway and say so.
+func TestPromotionGate(t *testing.T) {
+	project := dsemulator.Shared(t).Use(t)
+	ctx := context.Background()
+	st, err := store.Open(ctx, project, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	train := func(version string, l2 float64, force bool) {
+		o := productionOptions(version)
+		o.Input = conformance + "problemlogs.csv"
+		o.Output = ""
+		o.Holdout = transforms.Holdout{Fraction: 0.3}
+		o.Train.L2 = l2
+		o.Datastore = &transforms.Datastore{Project: project, Promote: true}
+		o.Components = pipeline.ComponentsFromDatastore
+		o.ForcePromote = force
+		runPipeline(t, "prism", o)
+	}
+	train("good", 0.001, false)
+	train("flat", 100, false)
+	if cur, _ := st.Current(ctx); cur != "good" {
+		t.Fatalf("current version %q after a worse one, want good", cur)
+	}
+	flat, err := st.Version(ctx, "flat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := flat.Summary.Gate
+	if flat.Status != store.StatusRejected || g == nil || g.Passed || g.CurrentVersion != "good" || g.Attempts == 0 || g.Delta >= -0.002 {
+		t.Fatalf("worse version: status %s, gate %+v; want rejected against good", flat.Status, g)
+	}
+	if flat.Summary.Evaluation == nil || flat.Summary.Evaluation.Overall.Attempts == 0 {
+		t.Error("the rejected version's summary has no evaluation")
+	}
+
+	train("flat-forced", 100, true)
+	forced, err := st.Version(ctx, "flat-forced")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cur, _ := st.Current(ctx); cur != "flat-forced" || forced.Summary.Gate == nil || !forced.Summary.Gate.Forced {
+		t.Errorf("--force_promote: current %q, gate %+v; want flat-forced current, forced", cur, forced.Summary.Gate)
+	}
+}

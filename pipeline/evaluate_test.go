@@ -1,0 +1,105 @@
+package pipeline_test
+
+import (
+	"encoding/csv"
+	"math"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/predict"
+	"github.com/kmtrain/knowledgemodel/transforms"
+)
+
+// TestHeldOutEvaluation holds out students, then attempts after a time, and
+// checks that every held-out attempt is evaluated once, with the
+// prediction the webapp would make from the written version.
+func TestHeldOutEvaluation(t *testing.T) {
+	logs := conformanceLogs(t)
+	after := time.Date(2014, 1, 20, 0, 0, 0, 0, time.UTC)
+	for _, tt := range []struct {
+		name    string
+		holdout transforms.Holdout
+		scored  func(l features.ProblemLog) bool // the attempts evaluated
+	}{
+		{"students", transforms.Holdout{Fraction: 0.3}, func(l features.ProblemLog) bool { return transforms.HeldOut(l.User, 0.3) }},
+		{"after", transforms.Holdout{After: after}, func(l features.ProblemLog) bool { return !l.TimeDone.Before(after) }},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			o := productionOptions("eval-" + tt.name)
+			o.Input = conformance + "problemlogs.csv"
+			o.Components = conformance + "components.jsonl"
+			o.Output = t.TempDir()
+			o.Holdout = tt.holdout
+			o.EvalPredictions = filepath.Join(o.Output, "predictions.csv")
+			runPipeline(t, "prism", o)
+
+			byUser := map[string][]features.ProblemLog{}
+			want := 0
+			for _, l := range logs {
+				byUser[l.User] = append(byUser[l.User], l)
+				if tt.scored(l) {
+					want++
+				}
+			}
+			sum := readSummary(t, o.Output)
+			ev := sum.Evaluation
+			if ev == nil || ev.Overall.Attempts+ev.NoThetas.Attempts != int64(want) || want == 0 {
+				t.Fatalf("evaluation %+v: want %d attempts in all", ev, want)
+			}
+			if _, ok := ev.Baselines[transforms.BaselineNoKnowledge]; !ok {
+				t.Error("no 6-feature baseline in the evaluation")
+			}
+			if _, err := os.Stat(filepath.Join(o.Output, transforms.ReportFile)); err != nil {
+				t.Error(err)
+			}
+
+			f, err := os.Open(o.EvalPredictions)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer f.Close()
+			recs, err := csv.NewReader(f).ReadAll()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(recs)-1 != want {
+				t.Fatalf("%d predictions, want %d", len(recs)-1, want)
+			}
+			m, err := predict.LoadDir(o.Output)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// Every 50th prediction, as the webapp would make it from the
+			// student's attempts before it.
+			for i := 1; i < len(recs); i += 50 {
+				r := recs[i]
+				user, exercise := r[0], r[1]
+				at, err := time.Parse(time.RFC3339Nano, r[4])
+				if err != nil {
+					t.Fatal(err)
+				}
+				var history []features.ProblemLog
+				for _, l := range byUser[user] {
+					if l.TimeDone.Before(at) {
+						history = append(history, l)
+					}
+				}
+				p, ok := m.Predict(history, exercise)
+				if !ok {
+					if r[6] != "" {
+						t.Errorf("%s on %s: p %s, but the version has no thetas", user, exercise, r[6])
+					}
+					continue
+				}
+				got, err := strconv.ParseFloat(r[6], 64)
+				if err != nil || math.Abs(got-p) > 1e-12 {
+					t.Errorf("%s on %s at %s: p %s, want %v", user, exercise, r[4], r[6], p)
+				}
+			}
+		})
+	}
+}
