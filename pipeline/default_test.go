@@ -13,8 +13,8 @@ import (
 
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
-	"github.com/kmtrain/knowledgemodel/transforms"
 	"github.com/kmtrain/knowledgemodel/sample"
+	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
 // TestEmbeddedDefault runs what `go run ./cmd/kmtrain` runs: the default

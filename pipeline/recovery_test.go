@@ -11,9 +11,9 @@ import (
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
-	"github.com/kmtrain/knowledgemodel/transforms"
 	"github.com/kmtrain/knowledgemodel/synth"
 	"github.com/kmtrain/knowledgemodel/train"
+	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
 // TestRecovery runs the whole pipeline on logs generated from planted thetas

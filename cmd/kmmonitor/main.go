@@ -1,0 +1,246 @@
+// Command kmmonitor measures how well a version of the knowledge model
+// predicts the ProblemLogs of a window: per exercise and day, the attempts,
+// the mean log-likelihood, the AUC and the accuracy of the model's
+// prediction of each attempt from the attempts before it. It writes
+// monitor.csv, a static HTML dashboard (dashboard.html: the exercises whose
+// log-likelihood dropped most, and each one's log-likelihood and attempts
+// per day) and monitor_summary.json, and with --bq_output loads the rows
+// into a BigQuery table.
+//
+// With no flags it monitors the sample embedded in the binary with the
+// model kmtrain wrote to ./out, and writes ./monitor:
+//
+//	go run ./cmd/kmtrain && go run ./cmd/kmmonitor
+//
+// Usage:
+//
+//	kmmonitor [--input='logs/*.csv.gz'] [--model=./out] [--output=./monitor] [--runner=prism|direct]
+//
+// In production the logs come from BigQuery and the model is the one the
+// webapp serves, from Datastore:
+//
+//	kmmonitor --bq_table=project.dataset.problemlogs --start=-90d --end=today \
+//	          --datastore_project=project [--model_version=V] \
+//	          [--output=gs://bucket/monitor] [--bq_output=project.dataset.monitor]
+//
+// The input flags are kmtrain's, with the same names and meanings.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
+
+	"github.com/kmtrain/knowledgemodel/bqsource"
+	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/pipeline"
+	"github.com/kmtrain/knowledgemodel/problemlogs"
+	"github.com/kmtrain/knowledgemodel/runners"
+	"github.com/kmtrain/knowledgemodel/sample"
+	"github.com/kmtrain/knowledgemodel/transforms"
+)
+
+var defaults = pipeline.DefaultMonitorOptions()
+
+var (
+	input      = flag.String("input", sample.ProblemLogs, "ProblemLog files: comma-separated globs (local, gs://), CSV with a header or newline-delimited JSON, optionally .gz. The default is a sample embedded in the binary.")
+	columns    = flag.String("columns", "", "Input column names where they differ from the ProblemLog schema, as field=column pairs, e.g. user=student_id,time_done=ts.")
+	shardBytes = flag.Int64("shard_bytes", 0, "Read uncompressed local files in byte ranges of this size (0: 64 MiB).")
+
+	modelDir           = flag.String("model", defaults.Model, "The model version to monitor: a kmtrain output directory (local or gs://). Not with --datastore_project.")
+	datastoreProject   = flag.String("datastore_project", "", "Monitor a model version in Cloud Datastore in this project, the current one unless --model_version names one (DATASTORE_EMULATOR_HOST is honoured).")
+	datastoreNamespace = flag.String("datastore_namespace", "", "Datastore namespace of the model (default: the default namespace).")
+	modelVersion       = flag.String("model_version", "", "With --datastore_project: the version to monitor instead of the current one.")
+
+	output   = flag.String("output", defaults.Output, "Directory for monitor.csv, dashboard.html and monitor_summary.json (local or gs://); with --bq_output, files are written only if it is given.")
+	bqOutput = flag.String("bq_output", "", "BigQuery table project.dataset.table to load the (exercise, day) rows into; it is created if needed and its contents replaced. The load job runs in --bq_project (default: the table's project).")
+
+	bqTable           = flag.String("bq_table", "", "BigQuery table of ProblemLogs, project.dataset.table, read within --start and --end (instead of --input).")
+	bqQuery           = flag.String("bq_query", "", "Standard SQL whose result is the ProblemLogs (instead of --input or --bq_table).")
+	start             = flag.String("start", "", "With --bq_table: the first time_done read: a date (UTC midnight), an RFC 3339 time, or relative to the launch: today, yesterday, -<N>d.")
+	end               = flag.String("end", "", "With --bq_table: the time_done reading stops before (excluded), in the forms of --start; --start=-90d --end=today is the last 90 days up to yesterday.")
+	bqProject         = flag.String("bq_project", "", "Project the BigQuery jobs (the query, the --bq_output load) run in and are billed to (default: the table's project).")
+	bqLocation        = flag.String("bq_location", "", "Location of the BigQuery jobs, e.g. US (default: BigQuery's choice).")
+	bqDestination     = flag.String("bq_destination", "", "Table project.dataset.table the query result is written to, replacing its rows (default: BigQuery's anonymous result table, kept ~24 h and capped at ~10 GB compressed).")
+	bqMaxStreams      = flag.Int("bq_max_streams", 0, "Most BigQuery Storage Read streams, the units read in parallel (0: 100).")
+	bqRESTMaxRows     = flag.Int64("bq_rest_max_rows", 0, "Results with at most this many rows are read through the BigQuery REST API by one worker; larger ones through the Storage Read API in parallel (0: 50000; -1: always Storage Read).")
+	bqEndpoint        = flag.String("bq_endpoint", "", "BigQuery REST endpoint, for private endpoints and tests (an http:// endpoint is used without credentials).")
+	bqStorageEndpoint = flag.String("bq_storage_endpoint", "", "BigQuery Storage Read gRPC endpoint host:port, for private endpoints and tests.")
+)
+
+func main() {
+	flag.Parse()
+	beam.Init()
+	explicit := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	if err := run(context.Background(), explicit); err != nil {
+		fmt.Fprintln(os.Stderr, "kmmonitor:", err)
+		os.Exit(1)
+	}
+}
+
+// run monitors; explicit names the flags given on the command line, whose
+// presence, not only value, matters.
+func run(ctx context.Context, explicit map[string]bool) error {
+	opts, err := options(explicit)
+	if err != nil {
+		return err
+	}
+	// Fail now, with a clear message, on input or a model that is not there.
+	if opts.BigQuery == nil {
+		if _, err := transforms.MatchFiles(ctx, opts.Input); err != nil {
+			return err
+		}
+	}
+	if opts.Datastore == nil {
+		thetas := strings.TrimSuffix(opts.Model, "/") + "/" + model.ThetasFile
+		if _, err := transforms.MatchFiles(ctx, thetas); err != nil {
+			return fmt.Errorf("--model=%s: no %s there (kmtrain --output=%s writes a model): %v", opts.Model, model.ThetasFile, opts.Model, err)
+		}
+	}
+	p, s := beam.NewPipelineWithRoot()
+	if err := pipeline.BuildMonitor(s, opts); err != nil {
+		return err
+	}
+	began := time.Now()
+	from := opts.Input
+	if opts.BigQuery != nil {
+		from = opts.BigQuery.Describe()
+	}
+	fmt.Fprintf(os.Stderr, "kmmonitor: monitoring %s on %s on the %s runner\n", opts.ModelSource(), from, runners.Name())
+	if _, err := runners.Run(ctx, p); err != nil {
+		return fmt.Errorf("pipeline failed (nothing was written to %s): %w", destinations(opts), err)
+	}
+	if runners.Name() == "dataflow" {
+		switch {
+		case flag.Lookup("dry_run").Value.String() == "true":
+			fmt.Println("dry run: the Dataflow job is printed above; nothing was submitted")
+			return nil
+		case *jobopts.Async:
+			fmt.Printf("submitted; the monitoring is written to %s when the job succeeds\n", destinations(opts))
+			return nil
+		}
+	}
+	report(opts, time.Since(began))
+	return nil
+}
+
+// options reads the flags into the pipeline's options.
+func options(explicit map[string]bool) (pipeline.MonitorOptions, error) {
+	opts := defaults
+	opts.Input, opts.Model, opts.Output, opts.ShardBytes = *input, *modelDir, *output, *shardBytes
+	var err error
+	if opts.Columns, err = problemlogs.ParseColumns(*columns); err != nil {
+		return opts, err
+	}
+	if *bqTable != "" || *bqQuery != "" {
+		if explicit["input"] {
+			return opts, fmt.Errorf("give --input or --bq_table/--bq_query, not both")
+		}
+		cfg, err := bigQueryConfig()
+		if err != nil {
+			return opts, err
+		}
+		opts.BigQuery = &cfg
+	} else if explicit["start"] || explicit["end"] {
+		return opts, fmt.Errorf("--start and --end select a window of --bq_table")
+	}
+	if *datastoreProject != "" {
+		if explicit["model"] {
+			return opts, fmt.Errorf("give --model or --datastore_project, not both")
+		}
+		opts.Model = ""
+		opts.Datastore = &transforms.Datastore{Project: *datastoreProject, Namespace: *datastoreNamespace}
+		opts.Version = *modelVersion
+	} else if explicit["datastore_namespace"] || explicit["model_version"] {
+		return opts, fmt.Errorf("--datastore_namespace and --model_version need --datastore_project")
+	}
+	if *bqOutput != "" {
+		opts.BQOutput = &transforms.BigQueryOutput{
+			Table: *bqOutput, Project: *bqProject, Location: *bqLocation,
+			Endpoint: *bqEndpoint, Insecure: strings.HasPrefix(*bqEndpoint, "http://"),
+		}
+		if !explicit["output"] {
+			opts.Output = ""
+		}
+	}
+	return opts, opts.Validate()
+}
+
+// bigQueryConfig reads the BigQuery input flags, as kmtrain does.
+func bigQueryConfig() (bqsource.Config, error) {
+	cfg := bqsource.Config{
+		Project: *bqProject, Table: *bqTable, Query: *bqQuery, Location: *bqLocation, Destination: *bqDestination,
+		MaxStreams: *bqMaxStreams, RESTMaxRows: *bqRESTMaxRows,
+		Endpoint: *bqEndpoint, StorageEndpoint: *bqStorageEndpoint,
+		Insecure: strings.HasPrefix(*bqEndpoint, "http://"),
+	}
+	var err error
+	if cfg.Start, err = parseBound("start", *start); err != nil {
+		return cfg, err
+	}
+	if cfg.End, err = parseBound("end", *end); err != nil {
+		return cfg, err
+	}
+	return cfg, cfg.Validate()
+}
+
+// parseBound reads a window bound, relative ones to the start of the run.
+func parseBound(name, s string) (time.Time, error) {
+	t, err := bqsource.ParseBound(s, launched)
+	if err != nil {
+		return t, fmt.Errorf("--%s=%v", name, err)
+	}
+	return t, nil
+}
+
+// launched is when the run started: relative windows count from it.
+var launched = time.Now()
+
+// destinations names where the monitoring goes.
+func destinations(opts pipeline.MonitorOptions) string {
+	var d []string
+	if opts.Output != "" {
+		d = append(d, opts.Output)
+	}
+	if opts.BQOutput != nil {
+		d = append(d, "bigquery:"+opts.BQOutput.Table)
+	}
+	return strings.Join(d, " or ")
+}
+
+// report prints the run's summary, when the output is local.
+func report(opts pipeline.MonitorOptions, elapsed time.Duration) {
+	if opts.Output == "" || strings.Contains(opts.Output, "://") {
+		fmt.Printf("monitoring written to %s in %.1fs\n", destinations(opts), elapsed.Seconds())
+		return
+	}
+	b, err := os.ReadFile(filepath.Join(opts.Output, transforms.MonitorSummaryFile))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "kmmonitor: reading the summary:", err)
+		return
+	}
+	var s transforms.MonitorSummary
+	if err := json.Unmarshal(b, &s); err != nil {
+		fmt.Fprintln(os.Stderr, "kmmonitor: reading the summary:", err)
+		return
+	}
+	fmt.Printf("version %s monitored in %.1fs: %s\n", s.ModelVersion, elapsed.Seconds(), destinations(opts))
+	if s.SourceRows > 0 {
+		fmt.Printf("  logs read %d of %d rows from %s; bad rows %d\n", s.LogsRead, s.SourceRows, s.Input, s.BadRows)
+	} else {
+		fmt.Printf("  logs read %d from %d files; bad rows %d\n", s.LogsRead, s.FilesRead, s.BadRows)
+	}
+	fmt.Printf("  students %d; attempts scored %d, on exercises without thetas %d (%d exercises)\n",
+		s.Students, s.AttemptsScored, s.AttemptsNoThetas, len(s.NoThetasExercises))
+	fmt.Printf("  %d exercises over %d days (%s to %s): %d rows\n", s.Exercises, s.Days, s.First, s.Last, s.Rows)
+	fmt.Printf("  dashboard: %s\n", filepath.Join(opts.Output, transforms.DashboardFile))
+}

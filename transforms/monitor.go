@@ -1,0 +1,802 @@
+package transforms
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"reflect"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"cloud.google.com/go/bigquery"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
+	"google.golang.org/api/option"
+
+	"github.com/kmtrain/knowledgemodel/bqsource"
+	"github.com/kmtrain/knowledgemodel/evaluate"
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/predict"
+	"github.com/kmtrain/knowledgemodel/report"
+	"github.com/kmtrain/knowledgemodel/store"
+)
+
+func init() {
+	beam.RegisterCoder(reflect.TypeOf(MonitorRow{}), encodeMonitorRow, decodeMonitorRow)
+
+	register.DoFn5x1[context.Context, string, func(*LogBatch) bool, func(string, []byte), func(Stats), error](&predictAttemptsFn{})
+	register.DoFn4x1[context.Context, string, func(*[]byte) bool, func(MonitorRow), error](&mergeDayFn{})
+	register.DoFn4x1[context.Context, []byte, func(*MonitorRow) bool, func(*Stats) bool, error](&writeMonitorFn{})
+
+	register.Emitter1[MonitorRow]()
+	register.Emitter2[string, []byte]()
+	register.Iter1[[]byte]()
+	register.Iter1[MonitorRow]()
+}
+
+// Counts and examples of a monitoring run, besides those of the reader.
+const (
+	CountStudentsMonitored = "students_monitored" // students whose attempts were predicted
+	CountAttemptsScored    = "attempts_scored"    // attempts on exercises the model has thetas for
+	CountAttemptsNoThetas  = "attempts_no_thetas" // attempts on exercises without thetas: counted, not scored
+	ExampleModelVersion    = "model_version"      // the version each predicting bundle used
+)
+
+// DefaultFlushAttempts is how many attempts a predicting bundle accumulates
+// before it emits its per-day accumulators.
+const DefaultFlushAttempts = 1 << 20
+
+const monitorDayLayout = "2006-01-02"
+
+// MonitorCSVHeader is the header of MonitorCSVFile.
+var MonitorCSVHeader = []string{"day", "exercise", "attempts", "correct", "log_likelihood", "auc", "accuracy"}
+
+// Files a monitoring run writes into its output directory, all or none.
+const (
+	MonitorCSVFile     = "monitor.csv"
+	MonitorSummaryFile = "monitor_summary.json"
+	DashboardFile      = "dashboard.html"
+)
+
+// ModelSource says which model version a monitoring run predicts with: a
+// kmtrain output directory (local or any Beam filesystem, gs:// included),
+// or a version in Datastore (the current one unless Version names one).
+type ModelSource struct {
+	Dir       string     `json:"dir,omitempty"`
+	Datastore *Datastore `json:"datastore,omitempty"`
+	// Version, with Datastore, is the version to load instead of the
+	// current one.
+	Version string `json:"version,omitempty"`
+}
+
+// Validate says whether m names exactly one model.
+func (m ModelSource) Validate() error {
+	switch {
+	case m.Dir == "" && m.Datastore == nil:
+		return errors.New("no model: give a directory or Datastore")
+	case m.Dir != "" && m.Datastore != nil:
+		return errors.New("give a model directory or Datastore, not both")
+	case m.Datastore != nil && m.Datastore.Project == "":
+		return errors.New("no Datastore project for the model")
+	case m.Dir != "" && m.Version != "":
+		return errors.New("a model version applies to Datastore; a directory holds one version")
+	}
+	return nil
+}
+
+// String names the model, for logs and the dashboard.
+func (m ModelSource) String() string {
+	switch {
+	case m.Dir != "":
+		return m.Dir
+	case m.Datastore != nil && m.Version != "":
+		return m.Datastore.String() + " version " + m.Version
+	case m.Datastore != nil:
+		return m.Datastore.String() + " (current version)"
+	}
+	return "no model"
+}
+
+// LoadModel loads the model m names. A directory is read through Beam's
+// filesystems (so gs:// works on workers): model.ThetasFile,
+// model.ComponentsFile and, if present, model.SummaryFile, as
+// predict.LoadDir reads a local one.
+func LoadModel(ctx context.Context, m ModelSource) (*predict.Model, error) {
+	if err := m.Validate(); err != nil {
+		return nil, err
+	}
+	if m.Datastore != nil {
+		st, err := store.Open(ctx, m.Datastore.Project, m.Datastore.Namespace)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", m.Datastore, err)
+		}
+		defer st.Close()
+		var pm *predict.Model
+		if m.Version != "" {
+			pm, err = st.Load(ctx, m.Version)
+		} else {
+			pm, err = st.LoadCurrent(ctx)
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %v", m, err)
+		}
+		return pm, nil
+	}
+	return loadModelDir(ctx, strings.TrimSuffix(m.Dir, "/"))
+}
+
+func loadModelDir(ctx context.Context, dir string) (*predict.Model, error) {
+	read := func(name string) ([]byte, error) {
+		rc, err := openFile(ctx, dir+"/"+name)
+		if err != nil {
+			return nil, fmt.Errorf("model %s: %v", dir, err)
+		}
+		defer rc.Close()
+		var b bytes.Buffer
+		if _, err := b.ReadFrom(rc); err != nil {
+			return nil, fmt.Errorf("model %s: reading %s: %v", dir, name, err)
+		}
+		return b.Bytes(), nil
+	}
+	b, err := read(model.ThetasFile)
+	if err != nil {
+		return nil, err
+	}
+	thetas, err := predict.ReadThetasJSONL(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %s: %v", dir, model.ThetasFile, err)
+	}
+	if b, err = read(model.ComponentsFile); err != nil {
+		return nil, err
+	}
+	comps, err := features.ReadComponentsJSONL(bytes.NewReader(b))
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %s: %v", dir, model.ComponentsFile, err)
+	}
+	version, keying := "", ""
+	fs, err := filesystem.New(ctx, dir+"/"+model.SummaryFile)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %v", dir, err)
+	}
+	found, err := fs.List(ctx, dir+"/"+model.SummaryFile)
+	fs.Close()
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %v", dir, err)
+	}
+	if len(found) > 0 {
+		if b, err = read(model.SummaryFile); err != nil {
+			return nil, err
+		}
+		var sum model.Summary
+		if err := json.Unmarshal(b, &sum); err != nil {
+			return nil, fmt.Errorf("model %s: %s: %v", dir, model.SummaryFile, err)
+		}
+		version, keying = sum.Version, sum.Settings.ComponentKey
+	}
+	if version == "" && len(thetas) > 0 {
+		version = thetas[0].Version
+	}
+	m, err := predict.New(version, thetas, comps)
+	if err != nil {
+		return nil, fmt.Errorf("model %s: %v", dir, err)
+	}
+	if err := m.SetComponentKey(keying); err != nil {
+		return nil, fmt.Errorf("model %s: %v", dir, err)
+	}
+	return m, nil
+}
+
+// models shares the loaded models between the DoFn instances of a worker
+// process: a version's components can take tens of MB, and a worker runs
+// many bundles at once. Entries are per run (RunID) and dropped when the
+// last instance using one is torn down.
+var models = struct {
+	sync.Mutex
+	m map[string]*sharedModel
+}{m: map[string]*sharedModel{}}
+
+type sharedModel struct {
+	done  chan struct{}
+	model *predict.Model
+	err   error
+	refs  int
+}
+
+func acquireModel(ctx context.Context, key string, src ModelSource) (*predict.Model, error) {
+	models.Lock()
+	e := models.m[key]
+	if e == nil {
+		e = &sharedModel{done: make(chan struct{})}
+		models.m[key] = e
+		e.refs++
+		models.Unlock()
+		e.model, e.err = LoadModel(ctx, src)
+		close(e.done)
+		if e.err != nil {
+			models.Lock()
+			if models.m[key] == e {
+				delete(models.m, key) // a retry loads again
+			}
+			models.Unlock()
+		}
+		return e.model, e.err
+	}
+	e.refs++
+	models.Unlock()
+	<-e.done
+	return e.model, e.err
+}
+
+func releaseModel(key string) {
+	models.Lock()
+	defer models.Unlock()
+	if e := models.m[key]; e != nil {
+		if e.refs--; e.refs <= 0 {
+			delete(models.m, key)
+		}
+	}
+}
+
+// PredictAttempts groups logs (KV<user, LogBatch>, as the readers emit them)
+// per student and replays each student's history in time order
+// (features.SortLogs) under the model: every attempt is predicted from the
+// attempts before it, then applied. Students are replayed whole, gaps in
+// problem numbers included, as the webapp predicts; a student's state starts
+// empty at the first log of the input.
+//
+// Attempts are accumulated per UTC day of time_done in an
+// evaluate.Accumulator (per exercise inside), per bundle, and leave as
+// KV<day, encoded Accumulator>; attempts on exercises the model has no
+// thetas for are counted there, not scored. MergeDays combines them. The
+// Stats (second output) count students and attempts, and name the model
+// version each bundle used.
+//
+// runID keys the model each worker process loads once and shares between
+// its DoFn instances: one per pipeline run.
+func PredictAttempts(s beam.Scope, logs beam.PCollection, src ModelSource, runID string) (days, stats beam.PCollection) {
+	s = s.Scope("PredictAttempts")
+	grouped := beam.GroupByKey(s, logs)
+	return beam.ParDo2(s, &predictAttemptsFn{Source: src, RunID: runID}, grouped)
+}
+
+type predictAttemptsFn struct {
+	Source        ModelSource
+	RunID         string
+	FlushAttempts int
+
+	key      string
+	model    *predict.Model
+	accs     map[string]*evaluate.Accumulator
+	buffered int
+	stats    Stats
+	logs     []features.ProblemLog
+	lastLog  time.Time
+}
+
+func (fn *predictAttemptsFn) Setup(ctx context.Context) error {
+	key := fn.RunID + "\x00" + fn.Source.String()
+	m, err := acquireModel(ctx, key, fn.Source)
+	if err != nil {
+		return fmt.Errorf("loading the model: %v", err)
+	}
+	fn.key, fn.model = key, m
+	log.Infof(ctx, "monitor: predicting with version %s of %s (%d exercises)", m.Version, fn.Source, len(m.Thetas))
+	return nil
+}
+
+func (fn *predictAttemptsFn) Teardown() error {
+	if fn.key != "" {
+		releaseModel(fn.key)
+		fn.key, fn.model = "", nil
+	}
+	return nil
+}
+
+func (fn *predictAttemptsFn) StartBundle(_ context.Context, _ func(string, []byte), _ func(Stats)) {
+	fn.accs = map[string]*evaluate.Accumulator{}
+	fn.buffered = 0
+	fn.stats = Stats{}
+	if fn.FlushAttempts <= 0 {
+		fn.FlushAttempts = DefaultFlushAttempts
+	}
+}
+
+func (fn *predictAttemptsFn) ProcessElement(ctx context.Context, user string, batches func(*LogBatch) bool,
+	emitDay func(string, []byte), _ func(Stats)) error {
+	fn.logs = fn.logs[:0]
+	var b LogBatch
+	for batches(&b) {
+		fn.logs = append(fn.logs, b.Logs...)
+	}
+	features.SortLogs(fn.logs)
+	st := fn.model.NewStudent()
+	var acc *evaluate.Accumulator
+	lastDay := ""
+	var scored, noThetas int64
+	for _, l := range fn.logs {
+		day := l.TimeDone.UTC().Format(monitorDayLayout)
+		if day != lastDay || acc == nil {
+			acc = fn.accs[day]
+			if acc == nil {
+				acc = evaluate.NewAccumulator()
+				fn.accs[day] = acc
+			}
+			lastDay = day
+		}
+		p, ok := st.Predict(l.Exercise)
+		if err := acc.Add(evaluate.Attempt{Exercise: l.Exercise, Correct: l.Correct, P: p, HasP: ok}); err != nil {
+			return fmt.Errorf("student %s: %v", user, err)
+		}
+		if ok {
+			scored++
+		} else {
+			noThetas++
+		}
+		st.Apply(l)
+	}
+	fn.stats.Add(CountStudentsMonitored, 1)
+	fn.stats.Add(CountAttemptsScored, scored)
+	fn.stats.Add(CountAttemptsNoThetas, noThetas)
+	fn.buffered += len(fn.logs)
+	if fn.buffered >= fn.FlushAttempts {
+		if err := fn.flush(emitDay); err != nil {
+			return err
+		}
+	}
+	if time.Since(fn.lastLog) > 10*time.Second {
+		fn.lastLog = time.Now()
+		log.Infof(ctx, "monitor: %d students, %d attempts scored in this bundle so far",
+			fn.stats.Counts[CountStudentsMonitored], fn.stats.Counts[CountAttemptsScored])
+	}
+	return nil
+}
+
+func (fn *predictAttemptsFn) flush(emitDay func(string, []byte)) error {
+	for day, acc := range fn.accs {
+		b, err := acc.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		emitDay(day, b)
+	}
+	clear(fn.accs)
+	fn.buffered = 0
+	return nil
+}
+
+func (fn *predictAttemptsFn) FinishBundle(ctx context.Context, emitDay func(string, []byte), emitStats func(Stats)) error {
+	if err := fn.flush(emitDay); err != nil {
+		return err
+	}
+	if !fn.stats.Empty() {
+		fn.stats.Example(ExampleModelVersion, fn.model.Version)
+		fn.stats.publish(ctx)
+		emitStats(fn.stats)
+	}
+	fn.stats = Stats{}
+	return nil
+}
+
+// MonitorRow is the model's metrics on one exercise on one day. Undefined
+// metrics are nil: all three when no attempt was scored, the AUC also when
+// the day's attempts were all correct or all wrong.
+type MonitorRow struct {
+	Day      string `json:"day"` // YYYY-MM-DD, UTC
+	Exercise string `json:"exercise"`
+	// Attempts and Correct count the scored attempts.
+	Attempts int64 `json:"attempts"`
+	Correct  int64 `json:"correct"`
+	// NoThetas counts the attempts on the exercise, which the model has no
+	// thetas for; they are not scored.
+	NoThetas      int64    `json:"no_thetas,omitempty"`
+	LogLikelihood *float64 `json:"log_likelihood"`
+	AUC           *float64 `json:"auc"`
+	Accuracy      *float64 `json:"accuracy"`
+}
+
+func encodeMonitorRow(r MonitorRow) ([]byte, error) { return json.Marshal(r) }
+func decodeMonitorRow(b []byte) (MonitorRow, error) {
+	var r MonitorRow
+	err := json.Unmarshal(b, &r)
+	return r, err
+}
+
+// MergeDays merges the partial accumulators of each day (KV<day, encoded
+// evaluate.Accumulator>, from PredictAttempts) and emits a MonitorRow per
+// exercise and day: the scored exercises' metrics, and the exercises without
+// thetas with their count.
+func MergeDays(s beam.Scope, days beam.PCollection) beam.PCollection {
+	s = s.Scope("MergeDays")
+	return beam.ParDo(s, &mergeDayFn{}, beam.GroupByKey(s, days))
+}
+
+type mergeDayFn struct{}
+
+func (fn *mergeDayFn) ProcessElement(ctx context.Context, day string, parts func(*[]byte) bool, emit func(MonitorRow)) error {
+	acc := evaluate.NewAccumulator()
+	var b []byte
+	for parts(&b) {
+		var part evaluate.Accumulator
+		if err := part.UnmarshalBinary(b); err != nil {
+			return fmt.Errorf("day %s: %v", day, err)
+		}
+		if err := acc.Merge(&part); err != nil {
+			return fmt.Errorf("day %s: %v", day, err)
+		}
+	}
+	for _, r := range dayRows(day, acc.Report()) {
+		emit(r)
+	}
+	return nil
+}
+
+// dayRows turns a day's report into rows, sorted by exercise.
+func dayRows(day string, rep evaluate.Report) []MonitorRow {
+	var rows []MonitorRow
+	for _, e := range rep.Exercises {
+		rows = append(rows, MonitorRow{
+			Day: day, Exercise: e.Exercise, Attempts: e.Attempts, Correct: e.Correct,
+			LogLikelihood: e.LogLikelihood, AUC: e.AUC, Accuracy: e.Accuracy,
+		})
+	}
+	for _, e := range rep.NoThetas.Exercises {
+		rows = append(rows, MonitorRow{Day: day, Exercise: e.Exercise, NoThetas: e.Attempts})
+	}
+	slices.SortFunc(rows, func(a, b MonitorRow) int { return strings.Compare(a.Exercise, b.Exercise) })
+	return rows
+}
+
+// BigQueryOutput is a BigQuery table the monitoring rows are loaded into,
+// and how to reach BigQuery.
+type BigQueryOutput struct {
+	// Table is "project.dataset.table"; it is created if needed and its
+	// contents replaced by each run.
+	Table string `json:"table"`
+	// Project runs the load job (default: the table's project).
+	Project string `json:"project,omitempty"`
+	// Location of the load job (default: BigQuery's choice).
+	Location string `json:"location,omitempty"`
+	// Endpoint is the BigQuery REST endpoint (empty: Google's); Insecure
+	// uses no credentials, for local fakes.
+	Endpoint string `json:"endpoint,omitempty"`
+	Insecure bool   `json:"insecure,omitempty"`
+}
+
+// Validate says whether the table name is well formed.
+func (o BigQueryOutput) Validate() error {
+	if _, err := bqsource.ParseTableID(o.Table); err != nil {
+		return fmt.Errorf("bigquery output: %w", err)
+	}
+	return nil
+}
+
+// MonitorOutput says where a monitoring run writes and what it says about
+// itself.
+type MonitorOutput struct {
+	// Dir receives MonitorCSVFile, DashboardFile and MonitorSummaryFile
+	// (local or any Beam filesystem).
+	Dir string
+	// BigQuery, if set, is a table the rows are loaded into too.
+	BigQuery *BigQueryOutput
+	// RunID suffixes the staged files' temporary names.
+	RunID   string
+	Created time.Time
+	// Input and Model describe the run's input and model, for the summary
+	// and the dashboard.
+	Input, Model string
+}
+
+// MonitorSummary is what a monitoring run read and scored
+// (MonitorSummaryFile).
+type MonitorSummary struct {
+	ModelVersion string    `json:"model_version"`
+	Model        string    `json:"model"`
+	Input        string    `json:"input"`
+	Created      time.Time `json:"created"`
+
+	SourceRows      int64            `json:"source_rows,omitempty"`
+	FilesRead       int64            `json:"files_read"`
+	EmptyFiles      []string         `json:"empty_files,omitempty"`
+	HeaderOnlyFiles []string         `json:"header_only_files,omitempty"`
+	LogsRead        int64            `json:"logs_read"`
+	BadRows         int64            `json:"bad_rows"`
+	BadRowReasons   map[string]int64 `json:"bad_row_reasons,omitempty"`
+	BadRowExamples  []string         `json:"bad_row_examples,omitempty"`
+	Students        int64            `json:"students"`
+
+	AttemptsScored   int64 `json:"attempts_scored"`
+	AttemptsNoThetas int64 `json:"attempts_no_thetas"`
+	// NoThetasExercises counts the attempts of each exercise the model has
+	// no thetas for, most attempts first.
+	NoThetasExercises []evaluate.ExerciseCount `json:"no_thetas_exercises,omitempty"`
+	Exercises         int                      `json:"exercises"` // scored exercises
+	Days              int                      `json:"days"`      // days with a scored attempt
+	First             string                   `json:"first,omitempty"`
+	Last              string                   `json:"last,omitempty"`
+	Rows              int                      `json:"rows"` // (exercise, day) rows written
+}
+
+// WriteMonitor writes the monitoring rows (MonitorRow, from MergeDays) once
+// every stage is done: MonitorCSVFile, DashboardFile and
+// MonitorSummaryFile into out.Dir, all or none, then, if out.BigQuery is
+// set, the rows into that table. It writes nothing unless stats (of the
+// reader and of PredictAttempts) say that every shard of the input was
+// read, that the input held logs, that some attempt was scored, and that
+// every bundle predicted with the same model version.
+func WriteMonitor(s beam.Scope, out MonitorOutput, rows, stats beam.PCollection) {
+	s = s.Scope("WriteMonitor")
+	beam.ParDo0(s, &writeMonitorFn{Out: out}, beam.Impulse(s), beam.SideInput{Input: rows}, beam.SideInput{Input: stats})
+}
+
+type writeMonitorFn struct {
+	Out MonitorOutput
+}
+
+func (fn *writeMonitorFn) ProcessElement(ctx context.Context, _ []byte, rowIter func(*MonitorRow) bool, statsIter func(*Stats) bool) error {
+	var rows []MonitorRow
+	var r MonitorRow
+	for rowIter(&r) {
+		rows = append(rows, r)
+	}
+	var stats, st Stats
+	for statsIter(&st) {
+		stats.Merge(st)
+	}
+	sum, scored, err := assembleMonitor(fn.Out, rows, stats)
+	if err != nil {
+		return fmt.Errorf("not writing the monitoring of %s: %v", fn.Out.Input, err)
+	}
+	var csvBuf, dash bytes.Buffer
+	if err := WriteMonitorCSV(&csvBuf, scored); err != nil {
+		return err
+	}
+	if err := report.WriteDashboard(&dash, monitorDashboard(sum, scored)); err != nil {
+		return err
+	}
+	sumJSON, err := json.MarshalIndent(sum, "", "  ")
+	if err != nil {
+		return err
+	}
+	if fn.Out.Dir != "" {
+		dir := strings.TrimSuffix(fn.Out.Dir, "/")
+		err := publishFiles(ctx, fn.Out.RunID, []stagedFile{
+			{dir + "/" + MonitorCSVFile, csvBuf.Bytes()},
+			{dir + "/" + DashboardFile, dash.Bytes()},
+			{dir + "/" + MonitorSummaryFile, append(sumJSON, '\n')},
+		})
+		if err != nil {
+			return err
+		}
+		log.Infof(ctx, "monitor: wrote %d rows (%d exercises, %d days) of version %s to %s",
+			len(scored), sum.Exercises, sum.Days, sum.ModelVersion, dir)
+	}
+	if fn.Out.BigQuery != nil {
+		if err := LoadMonitorBigQuery(ctx, *fn.Out.BigQuery, scored, sum.ModelVersion, fn.Out.Created); err != nil {
+			return fmt.Errorf("bigquery output %s: %v", fn.Out.BigQuery.Table, err)
+		}
+		log.Infof(ctx, "monitor: loaded %d rows into %s", len(scored), fn.Out.BigQuery.Table)
+	}
+	return nil
+}
+
+// assembleMonitor checks the run and returns its summary and the scored
+// rows, sorted by day and exercise.
+func assembleMonitor(out MonitorOutput, rows []MonitorRow, stats Stats) (MonitorSummary, []MonitorRow, error) {
+	if err := stats.Complete(); err != nil {
+		return MonitorSummary{}, nil, err
+	}
+	c := stats.Counts
+	sum := MonitorSummary{
+		Model: out.Model, Input: out.Input, Created: out.Created,
+		SourceRows: c[CountSourceRows], FilesRead: c[CountFiles],
+		EmptyFiles: stats.Examples[ExampleEmptyFile], HeaderOnlyFiles: stats.Examples[ExampleHeaderOnly],
+		LogsRead: c[CountLogs], BadRows: c[CountBadRows], BadRowExamples: stats.Examples[ExampleBadRow],
+		Students: c[CountStudentsMonitored], AttemptsScored: c[CountAttemptsScored], AttemptsNoThetas: c[CountAttemptsNoThetas],
+	}
+	for k, v := range c {
+		if reason, ok := strings.CutPrefix(k, CountBadRows+"/"); ok {
+			if sum.BadRowReasons == nil {
+				sum.BadRowReasons = map[string]int64{}
+			}
+			sum.BadRowReasons[reason] = v
+		}
+	}
+	if sum.LogsRead == 0 {
+		return sum, nil, fmt.Errorf("the input holds no ProblemLogs (%d files, %d empty, %d with only a header, %d bad rows)",
+			sum.FilesRead, len(sum.EmptyFiles), len(sum.HeaderOnlyFiles), sum.BadRows)
+	}
+	switch versions := stats.Examples[ExampleModelVersion]; len(versions) {
+	case 0:
+		return sum, nil, errors.New("no attempt was predicted")
+	case 1:
+		sum.ModelVersion = versions[0]
+	default:
+		return sum, nil, fmt.Errorf("the workers predicted with different model versions %q (the current version changed during the run?); run again", versions)
+	}
+	noThetas := map[string]int64{}
+	var scored []MonitorRow
+	exercises, days := map[string]bool{}, map[string]bool{}
+	var total int64
+	for _, r := range rows {
+		noThetas[r.Exercise] += r.NoThetas
+		if r.Attempts == 0 {
+			continue
+		}
+		scored = append(scored, r)
+		total += r.Attempts
+		exercises[r.Exercise], days[r.Day] = true, true
+	}
+	for ex, n := range noThetas {
+		if n > 0 {
+			sum.NoThetasExercises = append(sum.NoThetasExercises, evaluate.ExerciseCount{Exercise: ex, Attempts: n})
+		}
+	}
+	slices.SortFunc(sum.NoThetasExercises, func(a, b evaluate.ExerciseCount) int {
+		return cmp.Or(cmp.Compare(b.Attempts, a.Attempts), strings.Compare(a.Exercise, b.Exercise))
+	})
+	if total != sum.AttemptsScored {
+		return sum, nil, fmt.Errorf("%d attempts in the rows, %d scored", total, sum.AttemptsScored)
+	}
+	if total == 0 {
+		return sum, nil, fmt.Errorf("no attempt is on an exercise version %s has thetas for (%d attempts on %d exercises without thetas)",
+			sum.ModelVersion, sum.AttemptsNoThetas, len(sum.NoThetasExercises))
+	}
+	slices.SortFunc(scored, func(a, b MonitorRow) int {
+		return cmp.Or(strings.Compare(a.Day, b.Day), strings.Compare(a.Exercise, b.Exercise))
+	})
+	sum.Exercises, sum.Days, sum.Rows = len(exercises), len(days), len(scored)
+	sum.First, sum.Last = scored[0].Day, scored[len(scored)-1].Day
+	return sum, scored, nil
+}
+
+// WriteMonitorCSV writes rows as CSV with the header
+// day,exercise,attempts,correct,log_likelihood,auc,accuracy; undefined
+// metrics are empty, floats are written exactly (shortest round-trip form).
+func WriteMonitorCSV(w io.Writer, rows []MonitorRow) error {
+	cw := csv.NewWriter(w)
+	cw.Write(MonitorCSVHeader)
+	for _, r := range rows {
+		cw.Write([]string{r.Day, r.Exercise, strconv.FormatInt(r.Attempts, 10), strconv.FormatInt(r.Correct, 10),
+			formatMetric(r.LogLikelihood), formatMetric(r.AUC), formatMetric(r.Accuracy)})
+	}
+	cw.Flush()
+	return cw.Error()
+}
+
+func formatMetric(v *float64) string {
+	if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return ""
+	}
+	return strconv.FormatFloat(*v, 'g', -1, 64)
+}
+
+func orNaN(v *float64) float64 {
+	if v == nil {
+		return math.NaN()
+	}
+	return *v
+}
+
+// monitorDashboard converts the rows (sorted by day) into the dashboard's
+// series, one per exercise.
+func monitorDashboard(sum MonitorSummary, rows []MonitorRow) report.Dashboard {
+	byEx := map[string][]report.DayPoint{}
+	for _, r := range rows {
+		byEx[r.Exercise] = append(byEx[r.Exercise], report.DayPoint{
+			Day: r.Day, Attempts: r.Attempts, LogLikelihood: orNaN(r.LogLikelihood), AUC: orNaN(r.AUC),
+		})
+	}
+	d := report.Dashboard{
+		Title:   "Knowledge model monitoring",
+		Model:   sum.ModelVersion,
+		Window:  sum.Input,
+		Created: sum.Created.UTC().Format(time.RFC3339),
+	}
+	if sum.Model != "" {
+		d.Model += " (" + sum.Model + ")"
+	}
+	if sum.AttemptsNoThetas > 0 {
+		d.Window += fmt.Sprintf(" · %d attempts on %d exercises without thetas not scored", sum.AttemptsNoThetas, len(sum.NoThetasExercises))
+	}
+	for ex, pts := range byEx {
+		d.Series = append(d.Series, report.ExerciseSeries{Exercise: ex, Points: pts})
+	}
+	slices.SortFunc(d.Series, func(a, b report.ExerciseSeries) int { return strings.Compare(a.Exercise, b.Exercise) })
+	return d
+}
+
+// MonitorSchema is the schema of the BigQuery table of monitoring rows.
+var MonitorSchema = bigquery.Schema{
+	{Name: "day", Type: bigquery.DateFieldType, Required: true, Description: "UTC day of time_done"},
+	{Name: "exercise", Type: bigquery.StringFieldType, Required: true},
+	{Name: "attempts", Type: bigquery.IntegerFieldType, Required: true, Description: "attempts scored"},
+	{Name: "correct", Type: bigquery.IntegerFieldType, Required: true},
+	{Name: "log_likelihood", Type: bigquery.FloatFieldType, Description: "mean natural-log likelihood per attempt"},
+	{Name: "auc", Type: bigquery.FloatFieldType, Description: "NULL when the attempts are all correct or all wrong"},
+	{Name: "accuracy", Type: bigquery.FloatFieldType, Description: "fraction predicted right at p >= 0.5"},
+	{Name: "model_version", Type: bigquery.StringFieldType, Required: true},
+	{Name: "created", Type: bigquery.TimestampFieldType, Required: true, Description: "when the monitoring run started"},
+}
+
+// LoadMonitorBigQuery loads rows into the table of out with one load job
+// (newline-delimited JSON from memory, schema MonitorSchema), creating the
+// table if needed and replacing its contents (WRITE_TRUNCATE): the table
+// holds the latest run's window, as monitor.csv does, and a rerun or a
+// retried bundle writes the same table. The job is atomic: readers see the
+// previous run's rows or this one's, never a mix.
+func LoadMonitorBigQuery(ctx context.Context, out BigQueryOutput, rows []MonitorRow, version string, created time.Time) error {
+	id, err := bqsource.ParseTableID(out.Table)
+	if err != nil {
+		return err
+	}
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, r := range rows {
+		rec := struct {
+			Day           string   `json:"day"`
+			Exercise      string   `json:"exercise"`
+			Attempts      int64    `json:"attempts"`
+			Correct       int64    `json:"correct"`
+			LogLikelihood *float64 `json:"log_likelihood"`
+			AUC           *float64 `json:"auc"`
+			Accuracy      *float64 `json:"accuracy"`
+			ModelVersion  string   `json:"model_version"`
+			Created       string   `json:"created"`
+		}{r.Day, r.Exercise, r.Attempts, r.Correct, finiteOrNil(r.LogLikelihood), finiteOrNil(r.AUC), finiteOrNil(r.Accuracy),
+			version, created.UTC().Format(time.RFC3339Nano)}
+		if err := enc.Encode(rec); err != nil {
+			return err
+		}
+	}
+	var opts []option.ClientOption
+	if out.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(out.Endpoint))
+	}
+	if out.Insecure {
+		opts = append(opts, option.WithoutAuthentication())
+	}
+	client, err := bigquery.NewClient(ctx, cmp.Or(out.Project, id.Project), opts...)
+	if err != nil {
+		return err
+	}
+	defer client.Close()
+	src := bigquery.NewReaderSource(&buf)
+	src.SourceFormat = bigquery.JSON
+	src.Schema = MonitorSchema
+	loader := client.DatasetInProject(id.Project, id.Dataset).Table(id.Table).LoaderFrom(src)
+	loader.CreateDisposition = bigquery.CreateIfNeeded
+	loader.WriteDisposition = bigquery.WriteTruncate
+	loader.Location = out.Location
+	loader.Labels = map[string]string{"app": "kmmonitor"}
+	job, err := loader.Run(ctx)
+	if err != nil {
+		return fmt.Errorf("starting the load job: %v", err)
+	}
+	status, err := job.Wait(ctx)
+	if err != nil {
+		return fmt.Errorf("load job %s: %v", job.ID(), err)
+	}
+	if err := status.Err(); err != nil {
+		return fmt.Errorf("load job %s: %v", job.ID(), err)
+	}
+	return nil
+}
+
+func finiteOrNil(v *float64) *float64 {
+	if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
+		return nil
+	}
+	return v
+}
