@@ -39,22 +39,19 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 
-	"github.com/kmtrain/knowledgemodel/bqsource"
+	"github.com/kmtrain/knowledgemodel/cmd/internal/sourceflags"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
-	"github.com/kmtrain/knowledgemodel/problemlogs"
 	"github.com/kmtrain/knowledgemodel/runners"
-	"github.com/kmtrain/knowledgemodel/sample"
 	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
 var defaults = pipeline.DefaultMonitorOptions()
 
-var (
-	input      = flag.String("input", sample.ProblemLogs, "ProblemLog files: comma-separated globs (local, gs://), CSV with a header or newline-delimited JSON, optionally .gz. The default is a sample embedded in the binary.")
-	columns    = flag.String("columns", "", "Input column names where they differ from the ProblemLog schema, as field=column pairs, e.g. user=student_id,time_done=ts.")
-	shardBytes = flag.Int64("shard_bytes", 0, "Read uncompressed local files in byte ranges of this size (0: 64 MiB).")
+// The input flags are kmtrain's.
+var source = sourceflags.Register(flag.CommandLine, "Project the BigQuery jobs (the query, the --bq_output load) run in and are billed to (default: the table's project).")
 
+var (
 	modelDir           = flag.String("model", defaults.Model, "The model version to monitor: a kmtrain output directory (local or gs://). Not with --datastore_project.")
 	datastoreProject   = flag.String("datastore_project", "", "Monitor a model version in Cloud Datastore in this project, the current one unless --model_version names one (DATASTORE_EMULATOR_HOST is honoured).")
 	datastoreNamespace = flag.String("datastore_namespace", "", "Datastore namespace of the model (default: the default namespace).")
@@ -62,18 +59,6 @@ var (
 
 	output   = flag.String("output", defaults.Output, "Directory for monitor.csv, dashboard.html and monitor_summary.json (local or gs://); with --bq_output, files are written only if it is given.")
 	bqOutput = flag.String("bq_output", "", "BigQuery table project.dataset.table to load the (exercise, day) rows into; it is created if needed and its contents replaced. The load job runs in --bq_project (default: the table's project).")
-
-	bqTable           = flag.String("bq_table", "", "BigQuery table of ProblemLogs, project.dataset.table, read within --start and --end (instead of --input).")
-	bqQuery           = flag.String("bq_query", "", "Standard SQL whose result is the ProblemLogs (instead of --input or --bq_table).")
-	start             = flag.String("start", "", "With --bq_table: the first time_done read: a date (UTC midnight), an RFC 3339 time, or relative to the launch: today, yesterday, -<N>d.")
-	end               = flag.String("end", "", "With --bq_table: the time_done reading stops before (excluded), in the forms of --start; --start=-90d --end=today is the last 90 days up to yesterday.")
-	bqProject         = flag.String("bq_project", "", "Project the BigQuery jobs (the query, the --bq_output load) run in and are billed to (default: the table's project).")
-	bqLocation        = flag.String("bq_location", "", "Location of the BigQuery jobs, e.g. US (default: BigQuery's choice).")
-	bqDestination     = flag.String("bq_destination", "", "Table project.dataset.table the query result is written to, replacing its rows (default: BigQuery's anonymous result table, kept ~24 h and capped at ~10 GB compressed).")
-	bqMaxStreams      = flag.Int("bq_max_streams", 0, "Most BigQuery Storage Read streams, the units read in parallel (0: 100).")
-	bqRESTMaxRows     = flag.Int64("bq_rest_max_rows", 0, "Results with at most this many rows are read through the BigQuery REST API by one worker; larger ones through the Storage Read API in parallel (0: 50000; -1: always Storage Read).")
-	bqEndpoint        = flag.String("bq_endpoint", "", "BigQuery REST endpoint, for private endpoints and tests (an http:// endpoint is used without credentials).")
-	bqStorageEndpoint = flag.String("bq_storage_endpoint", "", "BigQuery Storage Read gRPC endpoint host:port, for private endpoints and tests.")
 )
 
 func main() {
@@ -136,23 +121,12 @@ func run(ctx context.Context, explicit map[string]bool) error {
 // options reads the flags into the pipeline's options.
 func options(explicit map[string]bool) (pipeline.MonitorOptions, error) {
 	opts := defaults
-	opts.Input, opts.Model, opts.Output, opts.ShardBytes = *input, *modelDir, *output, *shardBytes
-	var err error
-	if opts.Columns, err = problemlogs.ParseColumns(*columns); err != nil {
+	opts.Model, opts.Output = *modelDir, *output
+	src, err := source.Source(explicit, launched)
+	if err != nil {
 		return opts, err
 	}
-	if *bqTable != "" || *bqQuery != "" {
-		if explicit["input"] {
-			return opts, fmt.Errorf("give --input or --bq_table/--bq_query, not both")
-		}
-		cfg, err := bigQueryConfig()
-		if err != nil {
-			return opts, err
-		}
-		opts.BigQuery = &cfg
-	} else if explicit["start"] || explicit["end"] {
-		return opts, fmt.Errorf("--start and --end select a window of --bq_table")
-	}
+	opts.Input, opts.BigQuery, opts.Columns, opts.ShardBytes = src.Input, src.BigQuery, src.Columns, src.ShardBytes
 	if *datastoreProject != "" {
 		if explicit["model"] {
 			return opts, fmt.Errorf("give --model or --datastore_project, not both")
@@ -165,41 +139,14 @@ func options(explicit map[string]bool) (pipeline.MonitorOptions, error) {
 	}
 	if *bqOutput != "" {
 		opts.BQOutput = &transforms.BigQueryOutput{
-			Table: *bqOutput, Project: *bqProject, Location: *bqLocation,
-			Endpoint: *bqEndpoint, Insecure: strings.HasPrefix(*bqEndpoint, "http://"),
+			Table: *bqOutput, Project: *source.BQProject, Location: *source.BQLocation,
+			Endpoint: *source.BQEndpoint, Insecure: source.Insecure(),
 		}
 		if !explicit["output"] {
 			opts.Output = ""
 		}
 	}
 	return opts, opts.Validate()
-}
-
-// bigQueryConfig reads the BigQuery input flags, as kmtrain does.
-func bigQueryConfig() (bqsource.Config, error) {
-	cfg := bqsource.Config{
-		Project: *bqProject, Table: *bqTable, Query: *bqQuery, Location: *bqLocation, Destination: *bqDestination,
-		MaxStreams: *bqMaxStreams, RESTMaxRows: *bqRESTMaxRows,
-		Endpoint: *bqEndpoint, StorageEndpoint: *bqStorageEndpoint,
-		Insecure: strings.HasPrefix(*bqEndpoint, "http://"),
-	}
-	var err error
-	if cfg.Start, err = parseBound("start", *start); err != nil {
-		return cfg, err
-	}
-	if cfg.End, err = parseBound("end", *end); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
-}
-
-// parseBound reads a window bound, relative ones to the start of the run.
-func parseBound(name, s string) (time.Time, error) {
-	t, err := bqsource.ParseBound(s, launched)
-	if err != nil {
-		return t, fmt.Errorf("--%s=%v", name, err)
-	}
-	return t, nil
 }
 
 // launched is when the run started: relative windows count from it.

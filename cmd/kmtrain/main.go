@@ -35,22 +35,20 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 
-	"github.com/kmtrain/knowledgemodel/bqsource"
+	"github.com/kmtrain/knowledgemodel/cmd/internal/sourceflags"
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
-	"github.com/kmtrain/knowledgemodel/problemlogs"
 	"github.com/kmtrain/knowledgemodel/runners"
-	"github.com/kmtrain/knowledgemodel/sample"
 	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
 var defaults = pipeline.DefaultOptions()
 
+var source = sourceflags.Register(flag.CommandLine, "Project the BigQuery query runs in and is billed to (default: the table's project).")
+
 var (
-	input           = flag.String("input", sample.ProblemLogs, "ProblemLog files: comma-separated globs (local, gs://), CSV with a header or newline-delimited JSON, optionally .gz. The default is a sample embedded in the binary.")
-	columns         = flag.String("columns", "", "Input column names where they differ from the ProblemLog schema, as field=column pairs, e.g. user=student_id,time_done=ts.")
 	components      = flag.String("components", "", "An existing components table (JSONL) to reuse, or \"datastore\" (the default with --datastore_project); keys it lacks get components derived from the key.")
 	output          = flag.String("output", defaults.Output, "Directory for thetas.jsonl, components.jsonl and summary.json (local or gs://).")
 	exportRows      = flag.String("export_rows", "", "If set, write every training row to this CSV (the columns of Khan's expected_rows.csv).")
@@ -68,20 +66,7 @@ var (
 	evalPredictions = flag.String("eval_predictions", "", "Write every evaluated attempt with its prediction to this CSV (user,exercise,problem_type,problem_number,time_done,correct,p).")
 	maxRegression   = flag.Float64("max_regression", defaults.MaxRegression, "Promotion gate: the most the new version's mean held-out log-likelihood may fall below the current version's (nats per attempt).")
 	forcePromote    = flag.Bool("force_promote", false, "Promote the new version even if the gate rejects it; the summary says so.")
-	shardBytes      = flag.Int64("shard_bytes", 0, "Read uncompressed local files in byte ranges of this size (0: 64 MiB).")
 	version         = flag.String("version", "", "Model version id (default: the start time, e.g. 20141105T120000Z).")
-
-	bqTable           = flag.String("bq_table", "", "BigQuery table of ProblemLogs, project.dataset.table, read within --start and --end (instead of --input).")
-	bqQuery           = flag.String("bq_query", "", "Standard SQL whose result is the ProblemLogs (instead of --input or --bq_table).")
-	start             = flag.String("start", "", "With --bq_table: the first time_done read: a date (UTC midnight), an RFC 3339 time, or relative to the launch: today, yesterday, -<N>d.")
-	end               = flag.String("end", "", "With --bq_table: the time_done reading stops before (excluded), in the forms of --start; --start=-90d --end=today is the last 90 days up to yesterday.")
-	bqProject         = flag.String("bq_project", "", "Project the BigQuery query runs in and is billed to (default: the table's project).")
-	bqLocation        = flag.String("bq_location", "", "Location of the BigQuery query job, e.g. US (default: BigQuery's choice).")
-	bqDestination     = flag.String("bq_destination", "", "Table project.dataset.table the query result is written to, replacing its rows (default: BigQuery's anonymous result table, kept ~24 h and capped at ~10 GB compressed).")
-	bqMaxStreams      = flag.Int("bq_max_streams", 0, "Most BigQuery Storage Read streams, the units read in parallel (0: 100).")
-	bqRESTMaxRows     = flag.Int64("bq_rest_max_rows", 0, "Results with at most this many rows are read through the BigQuery REST API by one worker; larger ones through the Storage Read API in parallel (0: 50000; -1: always Storage Read).")
-	bqEndpoint        = flag.String("bq_endpoint", "", "BigQuery REST endpoint, for private endpoints and tests (an http:// endpoint is used without credentials).")
-	bqStorageEndpoint = flag.String("bq_storage_endpoint", "", "BigQuery Storage Read gRPC endpoint host:port, for private endpoints and tests.")
 
 	datastoreProject   = flag.String("datastore_project", "", "Write the model to Cloud Datastore in this project (DATASTORE_EMULATOR_HOST is honoured). Files are then written only if --output is given.")
 	datastoreNamespace = flag.String("datastore_namespace", "", "Datastore namespace of the model (default: the default namespace).")
@@ -103,19 +88,12 @@ func main() {
 // presence, not only value, matters.
 func run(ctx context.Context, explicit map[string]bool) error {
 	opts := defaults
-	opts.Input, opts.Components, opts.Output, opts.ExportRows, opts.Version = *input, *components, *output, *exportRows, *version
-	if *bqTable != "" || *bqQuery != "" {
-		if explicit["input"] {
-			return fmt.Errorf("give --input or --bq_table/--bq_query, not both")
-		}
-		cfg, err := bigQueryConfig()
-		if err != nil {
-			return err
-		}
-		opts.BigQuery = &cfg
-	} else if explicit["start"] || explicit["end"] {
-		return fmt.Errorf("--start and --end select a window of --bq_table")
+	opts.Components, opts.Output, opts.ExportRows, opts.Version = *components, *output, *exportRows, *version
+	src, err := source.Source(explicit, launched)
+	if err != nil {
+		return err
 	}
+	opts.Input, opts.BigQuery, opts.Columns, opts.ShardBytes = src.Input, src.BigQuery, src.Columns, src.ShardBytes
 	if *datastoreProject != "" {
 		opts.Datastore = &transforms.Datastore{Project: *datastoreProject, Namespace: *datastoreNamespace, Promote: *promote}
 		if !explicit["output"] {
@@ -130,10 +108,8 @@ func run(ctx context.Context, explicit map[string]bool) error {
 		return fmt.Errorf("--datastore_namespace and --promote need --datastore_project")
 	}
 	opts.KeepGaps = !*dropGaps
-	opts.ShardBytes = *shardBytes
 	opts.MinRows, opts.MaxRows = *minRows, *maxRows
 	opts.Train.MaxIterations, opts.Train.GradientTolerance = *maxIterations, *gradTolerance
-	var err error
 	if *l2 == "auto" {
 		opts.AutoL2 = transforms.DefaultAutoL2()
 	} else if opts.Train.L2, err = strconv.ParseFloat(*l2, 64); err != nil {
@@ -141,7 +117,7 @@ func run(ctx context.Context, explicit map[string]bool) error {
 	}
 	opts.Holdout = transforms.Holdout{Fraction: *holdoutFraction}
 	if *holdoutAfter != "" {
-		if opts.Holdout.After, err = parseBound("holdout_after", *holdoutAfter); err != nil {
+		if opts.Holdout.After, err = sourceflags.ParseBound("holdout_after", *holdoutAfter, launched); err != nil {
 			return err
 		}
 		if !explicit["holdout_fraction"] {
@@ -151,9 +127,6 @@ func run(ctx context.Context, explicit map[string]bool) error {
 	opts.EvalInput, opts.EvalPredictions = *evalInput, *evalPredictions
 	opts.MaxRegression, opts.ForcePromote = *maxRegression, *forcePromote
 	if opts.Window, err = features.ParseWindow(*problemNumbers); err != nil {
-		return err
-	}
-	if opts.Columns, err = problemlogs.ParseColumns(*columns); err != nil {
 		return err
 	}
 	if opts.Keying, err = features.ParseComponentKeying(*componentKey); err != nil {
@@ -194,33 +167,6 @@ func run(ctx context.Context, explicit map[string]bool) error {
 	}
 	report(opts, time.Since(began))
 	return nil
-}
-
-// bigQueryConfig reads the BigQuery flags.
-func bigQueryConfig() (bqsource.Config, error) {
-	cfg := bqsource.Config{
-		Project: *bqProject, Table: *bqTable, Query: *bqQuery, Location: *bqLocation, Destination: *bqDestination,
-		MaxStreams: *bqMaxStreams, RESTMaxRows: *bqRESTMaxRows,
-		Endpoint: *bqEndpoint, StorageEndpoint: *bqStorageEndpoint,
-		Insecure: strings.HasPrefix(*bqEndpoint, "http://"),
-	}
-	var err error
-	if cfg.Start, err = parseBound("start", *start); err != nil {
-		return cfg, err
-	}
-	if cfg.End, err = parseBound("end", *end); err != nil {
-		return cfg, err
-	}
-	return cfg, cfg.Validate()
-}
-
-// parseBound reads a window bound, relative ones to the start of the run.
-func parseBound(name, s string) (time.Time, error) {
-	t, err := bqsource.ParseBound(s, launched)
-	if err != nil {
-		return t, fmt.Errorf("--%s=%v", name, err)
-	}
-	return t, nil
 }
 
 // launched is when the run started: relative windows count from it.

@@ -67,15 +67,22 @@ func templateParameters(t *testing.T) []templateParameter {
 	return m.Parameters
 }
 
-// ownFlags returns the flags this package's own source defines (not those
-// Beam and other libraries register), each with the flag function that
-// defines it (String, Bool, Int, ...), found by parsing the source.
+// ownFlags returns the flags this package's own source defines, with the
+// source flags it shares with kmmonitor (cmd/internal/sourceflags, which
+// defines them on a *flag.FlagSet named fs), not those Beam and other
+// libraries register, each with the flag function that defines it (String,
+// Bool, Int, ...), found by parsing the source.
 func ownFlags(t *testing.T) map[string]string {
 	t.Helper()
 	files, err := filepath.Glob("*.go")
 	if err != nil {
 		t.Fatal(err)
 	}
+	shared, err := filepath.Glob("../internal/sourceflags/*.go")
+	if err != nil || len(shared) == 0 {
+		t.Fatalf("no source of the shared source flags (%v)", err)
+	}
+	files = append(files, shared...)
 	// The position of the name among the arguments of each flag function.
 	nameArg := map[string]int{
 		"String": 0, "Bool": 0, "Int": 0, "Int64": 0, "Uint": 0, "Uint64": 0, "Float64": 0, "Duration": 0,
@@ -114,7 +121,7 @@ func ownFlags(t *testing.T) map[string]string {
 			if !ok {
 				return true
 			}
-			if x, ok := sel.X.(*ast.Ident); !ok || x.Name != flagPkg {
+			if x, ok := sel.X.(*ast.Ident); !ok || (x.Name != flagPkg && !(x.Name == "fs" && strings.Contains(name, "sourceflags"))) {
 				return true
 			}
 			i, ok := nameArg[sel.Sel.Name]
