@@ -110,7 +110,8 @@ type Settings struct {
 	MinRows           int     `json:"min_rows"`
 	MaxRows           int     `json:"max_rows"`
 	L2                float64 `json:"l2"`
-	L2Auto            bool    `json:"l2_auto,omitempty"` // l2 chosen per exercise by cross-validation (each ExerciseThetas says which)
+	L2Auto            bool    `json:"l2_auto,omitempty"`           // l2 chosen per exercise by cross-validation (each ExerciseThetas says which)
+	L2KnowledgeBest   bool    `json:"l2_knowledge_best,omitempty"` // with L2Auto, the KnowledgeState admitted by the best validation score
 	MaxIterations     int     `json:"max_iterations"`
 	GradientTolerance float64 `json:"gradient_tolerance"`
 	HoldoutFraction   float64 `json:"holdout_fraction,omitempty"`

@@ -171,6 +171,7 @@ func (o *Options) Settings() model.Settings {
 		MaxRows:           o.MaxRows,
 		L2:                o.Train.L2,
 		L2Auto:            o.AutoL2 != nil,
+		L2KnowledgeBest:   o.AutoL2 != nil && o.AutoL2.TailBest,
 		MaxIterations:     o.Train.MaxIterations,
 		GradientTolerance: o.Train.GradientTolerance,
 		HoldoutFraction:   o.holdout().Fraction,

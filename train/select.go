@@ -77,6 +77,15 @@ type L2Selection struct {
 	// new data is: in the knowledge model, other rows of the same students.
 	OneStdErr bool
 
+	// TailBest makes FitAuto admit the tail by the best validation score
+	// instead of the one-standard-error rule. With few, widely shared
+	// components (the knowledge model keyed by exercise and correct) the
+	// tail generalises and the best score serves new students better; with
+	// components that nearly identify a student (Khan's keying on
+	// ASSISTments' items) only the one-standard-error rule keeps the model
+	// from doing worse than the 6 features alone.
+	TailBest bool
+
 	// Patience stops the search once this many consecutive grid values
 	// after the best one so far scored worse than it; 0 means 2, and a
 	// negative Patience scores the whole grid. The held-out score of L2 is
@@ -350,9 +359,9 @@ type AutoFit struct {
 //  1. L2, for the model without the last s.Tail features, with sel's rule;
 //  2. TailL2, with that L2, among +Inf (the tail left out: the model of
 //     step 1) and the finite values of sel's grid, by the one-standard-
-//     error rule whatever sel.OneStdErr says: the tail enters the model
-//     only if validation finds it better than leaving it out by more than
-//     the folds' disagreement.
+//     error rule whatever sel.OneStdErr says (unless sel.TailBest): the
+//     tail enters the model only if validation finds it better than
+//     leaving it out by more than the folds' disagreement.
 //
 // The tail's penalty is chosen apart from the others' because one penalty
 // for all cannot serve both: on ASSISTments the 100 KnowledgeState features
@@ -392,7 +401,7 @@ func FitAuto(d *Dataset, s Settings, sel L2Selection) (AutoFit, error) {
 		return a, err
 	}
 	tail := sel
-	tail.Tail, tail.OneStdErr = true, true
+	tail.Tail, tail.OneStdErr = true, !sel.TailBest
 	tail.Grid = append([]float64{math.Inf(1)}, grid...)
 	s.L2 = a.Head.L2
 	if a.Tail, err = SelectL2(d, s, tail); err != nil {

@@ -453,3 +453,37 @@ func TestNoisyDataLabels(t *testing.T) {
 		t.Errorf("%d of 150 correct", n)
 	}
 }
+
+// TestFitAutoTailBest: with TailBest the tail's penalty is the grid value
+// that validated best; by default it is never a smaller one than that.
+func TestFitAutoTailBest(t *testing.T) {
+	const dim, tail = 20, 12
+	th := make([]float64, dim)
+	for j := 1; j < dim; j++ {
+		th[j] = 0.3
+	}
+	d := plantedData(th, 1500, 3)
+	s := DefaultSettings()
+	s.Tail = tail
+	best, err := FitAuto(d, s, L2Selection{TailBest: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	top := math.Inf(-1)
+	var want float64
+	for i, sc := range best.Tail.Scores {
+		if !math.IsNaN(sc) && sc > top {
+			top, want = sc, best.Tail.Grid[i]
+		}
+	}
+	if best.Tail.L2 != want {
+		t.Errorf("TailBest chose tail l2 %g, the best score is at %g (scores %v over %v)", best.Tail.L2, want, best.Tail.Scores, best.Tail.Grid)
+	}
+	oneSE, err := FitAuto(d, s, L2Selection{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if oneSE.Tail.L2 < best.Tail.L2 {
+		t.Errorf("the one-standard-error rule chose a smaller tail penalty (%g) than the best score (%g)", oneSE.Tail.L2, best.Tail.L2)
+	}
+}

@@ -53,6 +53,7 @@ var (
 	output          = flag.String("output", defaults.Output, "Directory for thetas.jsonl, components.jsonl and summary.json (local or gs://).")
 	exportRows      = flag.String("export_rows", "", "If set, write every training row to this CSV (the columns of Khan's expected_rows.csv).")
 	problemNumbers  = flag.String("problem_numbers", defaults.Window.String(), "Problem numbers whose attempts become training rows: LO-HI inclusive, N, or all.")
+	l2Knowledge     = flag.String("l2_knowledge", "one_se", "With --l2=auto, how the KnowledgeState is admitted: one_se (only if it validates better than leaving it out by a standard error: never worse than the 6 features on new students) or best (the best validation score: better with --component_key=exercise,correct).")
 	componentKey    = flag.String("component_key", features.KeyingProblemTypeName, "What a random component is keyed by: exercise,problem_type,correct (Khan's) or exercise,correct (coarser: better where problem types are many and sparse).")
 	dropGaps        = flag.Bool("drop_gaps", true, "Drop students whose problem numbers on an exercise do not step by one (Khan's rule).")
 	minRows         = flag.Int("min_rows", defaults.MinRows, "Skip exercises with fewer training rows.")
@@ -110,8 +111,16 @@ func run(ctx context.Context, explicit map[string]bool) error {
 	opts.KeepGaps = !*dropGaps
 	opts.MinRows, opts.MaxRows = *minRows, *maxRows
 	opts.Train.MaxIterations, opts.Train.GradientTolerance = *maxIterations, *gradTolerance
+	switch *l2Knowledge {
+	case "one_se", "best":
+	default:
+		return fmt.Errorf("--l2_knowledge=%q: want one_se or best", *l2Knowledge)
+	}
 	if *l2 == "auto" {
 		opts.AutoL2 = transforms.DefaultAutoL2()
+		opts.AutoL2.TailBest = *l2Knowledge == "best"
+	} else if explicit["l2_knowledge"] {
+		return fmt.Errorf("--l2_knowledge applies to --l2=auto")
 	} else if opts.Train.L2, err = strconv.ParseFloat(*l2, 64); err != nil {
 		return fmt.Errorf("--l2=%q: want a number or auto", *l2)
 	}
