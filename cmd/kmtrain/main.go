@@ -150,6 +150,11 @@ func run(ctx context.Context, explicit map[string]bool) error {
 			return err
 		}
 	}
+	if opts.EvalInput != "" {
+		if _, err := transforms.MatchFiles(ctx, opts.EvalInput); err != nil {
+			return fmt.Errorf("--eval_input: %v", err)
+		}
+	}
 
 	p, s := beam.NewPipelineWithRoot()
 	if err := pipeline.Build(s, opts); err != nil {

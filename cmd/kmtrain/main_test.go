@@ -127,6 +127,11 @@ func TestFlagMistakes(t *testing.T) {
 		{map[string]string{"bq_query": "SELECT 1", "bq_table": "p.d.t"}, ""},
 		{map[string]string{"promote": "false"}, "--datastore_project"},
 		{map[string]string{"components": "datastore"}, "Datastore"},
+		{map[string]string{"eval_input": "/nonexistent/*.csv"}, "--eval_input"},
+		{map[string]string{"l2": "lots"}, "--l2"},
+		{map[string]string{"l2_knowledge": "best"}, "--l2=auto"},
+		{map[string]string{"holdout_after": "soon"}, "--holdout_after"},
+		{map[string]string{"component_key": "exercise"}, "component key"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(keys(tt.flags), ","), func(t *testing.T) {
