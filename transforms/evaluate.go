@@ -153,13 +153,14 @@ func (fn *evaluateFn) load(thetaIter func(*model.ExerciseThetas) bool, compIter 
 		comps = append(comps, c)
 	}
 	m := &predict.Model{Thetas: map[string][]float64{}}
-	if len(thetas) > 0 { // no thetas: every attempt is counted as having none
-		var err error
-		if m, err = predict.New(thetas[0].Version, thetas, comps); err != nil {
-			return err
-		}
-	} else if m.Components, _ = features.NewComponents(comps); m.Components == nil {
-		m.Components, _ = features.NewComponents(nil)
+	var err error
+	if len(thetas) > 0 {
+		m, err = predict.New(thetas[0].Version, thetas, comps)
+	} else { // no thetas: every attempt is counted as having none
+		m.Components, err = features.NewComponents(comps)
+	}
+	if err != nil {
+		return err
 	}
 	m.Components.Keying = fn.Keying
 	fn.model, fn.loaded = m, true
