@@ -125,16 +125,7 @@ func BuildMonitor(s beam.Scope, o MonitorOptions) error {
 		o.RunID = NewRunID(created)
 	}
 	s = s.Scope("Monitor")
-	var logs, readStats beam.PCollection
-	input := o.Input
-	if o.BigQuery != nil {
-		cfg := *o.BigQuery
-		cfg.Columns = o.Columns
-		input = cfg.Describe()
-		logs, readStats = transforms.ReadBigQuery(s, cfg)
-	} else {
-		logs, readStats = transforms.ReadProblemLogs(s, o.Input, o.Columns, o.ShardBytes)
-	}
+	logs, readStats, input := readSource(s, o.Input, o.BigQuery, o.Columns, o.ShardBytes)
 	src := o.ModelSource()
 	days, predStats := transforms.PredictAttempts(s, logs, src, o.RunID)
 	rows := transforms.MergeDays(s, days)

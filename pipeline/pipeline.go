@@ -211,6 +211,19 @@ func timeString(t time.Time) string {
 	return t.UTC().Format(time.RFC3339Nano)
 }
 
+// readSource reads the ProblemLogs from BigQuery when bq is set, else from
+// the files of input, and says in words what it reads.
+func readSource(s beam.Scope, input string, bq *bqsource.Config, cols problemlogs.Columns, shardBytes int64) (logs, stats beam.PCollection, described string) {
+	if bq != nil {
+		cfg := *bq
+		cfg.Columns = cols
+		logs, stats = transforms.ReadBigQuery(s, cfg)
+		return logs, stats, cfg.Describe()
+	}
+	logs, stats = transforms.ReadProblemLogs(s, input, cols, shardBytes)
+	return logs, stats, input
+}
+
 // NewVersion returns a version id for a run started at t.
 func NewVersion(t time.Time) string { return t.UTC().Format("20060102T150405Z") }
 
@@ -223,16 +236,7 @@ func Build(s beam.Scope, o Options) error {
 	if o.Version == "" {
 		o.Version = NewVersion(created)
 	}
-	var logs, readStats beam.PCollection
-	input := o.Input
-	if o.BigQuery != nil {
-		cfg := *o.BigQuery
-		cfg.Columns = o.Columns
-		input = cfg.Describe()
-		logs, readStats = transforms.ReadBigQuery(s, cfg)
-	} else {
-		logs, readStats = transforms.ReadProblemLogs(s, o.Input, o.Columns, o.ShardBytes)
-	}
+	logs, readStats, input := readSource(s, o.Input, o.BigQuery, o.Columns, o.ShardBytes)
 	var components beam.PCollection
 	if o.Components == ComponentsFromDatastore {
 		components = transforms.ReadDatastoreComponents(s, *o.Datastore)

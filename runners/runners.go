@@ -98,6 +98,24 @@ func Run(ctx context.Context, p *beam.Pipeline) (beam.PipelineResult, error) {
 	return beam.Run(ctx, name, p)
 }
 
+// Detached says why a run that returned without error has not produced its
+// output yet: a Dataflow --dry_run printed the job instead of submitting it,
+// or the job was submitted without waiting (--async, and always in the Flex
+// Template launcher), in which case submitted is true. It returns "" when
+// the run ran to its end.
+func Detached() (why string, submitted bool) {
+	if Name() != "dataflow" {
+		return "", false
+	}
+	if f := flag.Lookup("dry_run"); f != nil && f.Value.String() == "true" {
+		return "dry run: the Dataflow job is printed above; nothing was submitted", false
+	}
+	if *jobopts.Async {
+		return "submitted to Dataflow without waiting for the job", true
+	}
+	return "", false
+}
+
 // flagSet reports whether a flag was given on the command line.
 func flagSet(name string) (set bool) {
 	flag.Visit(func(f *flag.Flag) { set = set || f.Name == name })

@@ -33,7 +33,6 @@ import (
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 
 	"github.com/kmtrain/knowledgemodel/cmd/internal/sourceflags"
 	"github.com/kmtrain/knowledgemodel/evaluate"
@@ -169,15 +168,12 @@ func run(ctx context.Context, explicit map[string]bool) error {
 	if _, err := runners.Run(ctx, p); err != nil {
 		return fmt.Errorf("pipeline failed (nothing was written to %s): %w", destinations(opts), err)
 	}
-	if runners.Name() == "dataflow" {
-		switch {
-		case flag.Lookup("dry_run").Value.String() == "true":
-			fmt.Println("dry run: the Dataflow job is printed above; nothing was submitted")
-			return nil
-		case *jobopts.Async:
-			fmt.Printf("submitted version %s to Dataflow; it is written to %s when the job succeeds\n", opts.Version, destinations(opts))
-			return nil
+	if why, submitted := runners.Detached(); why != "" {
+		fmt.Println(why)
+		if submitted {
+			fmt.Printf("version %s is written to %s when the job succeeds\n", opts.Version, destinations(opts))
 		}
+		return nil
 	}
 	report(opts, time.Since(began))
 	return nil
