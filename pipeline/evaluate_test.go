@@ -103,3 +103,21 @@ func TestHeldOutEvaluation(t *testing.T) {
 		})
 	}
 }
+
+// TestEmptyEvaluation: an --eval_input with no logs is reported as an
+// evaluation of nothing, not left out of the summary.
+func TestEmptyEvaluation(t *testing.T) {
+	empty := filepath.Join(t.TempDir(), "empty.csv")
+	if err := os.WriteFile(empty, []byte("user,time_done,exercise,problem_type,problem_number,correct\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	o := productionOptions("eval-empty")
+	o.Input = conformance + "problemlogs.csv"
+	o.EvalInput = empty
+	o.Output = t.TempDir()
+	runPipeline(t, "prism", o)
+	sum := readSummary(t, o.Output)
+	if sum.Evaluation == nil || sum.Evaluation.Overall.Attempts != 0 || sum.ExercisesTrained == 0 {
+		t.Errorf("evaluation %+v with %d exercises trained: want an evaluation of 0 attempts", sum.Evaluation, sum.ExercisesTrained)
+	}
+}

@@ -284,6 +284,7 @@ func Build(s beam.Scope, o Options) error {
 		Dir: o.Output, Datastore: o.Datastore,
 		Version: o.Version, Created: created, Input: input, Settings: o.Settings(),
 		Holdout: o.HoldoutDescription(), MaxRegression: o.MaxRegression, ForcePromote: o.ForcePromote,
+		Evaluated: students.IsValid(),
 	}, transforms.Trained{
 		Thetas:        thetas,
 		Skipped:       skipped,

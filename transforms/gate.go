@@ -20,9 +20,11 @@ const ReportFile = "report.html"
 // decides the promotion gate.
 func (fn *writeModelFn) evaluation(v *version, evalIter func(*EvalPartial) bool) error {
 	acc, cmp, current, ok, err := mergePartials(evalIter)
-	if err != nil || !ok {
+	if err != nil || (!ok && !fn.Out.Evaluated) {
 		return err
 	}
+	// An evaluation that was asked for and found no student is reported as
+	// such, not left out of the summary.
 	rep := acc.Report()
 	v.summary.Evaluation = &rep
 	if fn.Out.Datastore == nil {
@@ -30,6 +32,8 @@ func (fn *writeModelFn) evaluation(v *version, evalIter func(*EvalPartial) bool)
 	}
 	g := &model.Gate{CurrentVersion: current, Comparison: cmp.Comparison(), MaxRegression: fn.Out.MaxRegression}
 	switch {
+	case !ok:
+		g.Passed, g.Reason = false, "no held-out student was evaluated (nothing held out had any logs): the version cannot be compared"
 	case current == "":
 		g.Passed, g.Reason = true, "no version is current: nothing to compare with"
 	case g.Attempts == 0:

@@ -33,6 +33,9 @@ type ModelOutput struct {
 	MaxRegression float64
 	// ForcePromote promotes a version the gate rejects, and says so.
 	ForcePromote bool
+	// Evaluated says that the run evaluates held-out students: an
+	// evaluation with none is then reported, and fails the gate.
+	Evaluated bool
 }
 
 // Trained is what a training run produced, as PCollections.
