@@ -237,22 +237,21 @@ func Build(s beam.Scope, o Options) error {
 		o.Version = NewVersion(created)
 	}
 	logs, readStats, input := readSource(s, o.Input, o.BigQuery, o.Columns, o.ShardBytes)
-	var components beam.PCollection
+	reuse := transforms.ComponentsSource{Path: o.Components}
 	if o.Components == ComponentsFromDatastore {
-		components = transforms.ReadDatastoreComponents(s, *o.Datastore)
-	} else {
-		components = transforms.ReadComponents(s, o.Components)
+		reuse = transforms.ComponentsSource{Datastore: o.Datastore}
 	}
-	replayed := transforms.ReplayStudents(s, logs, components, transforms.ReplayOptions{
+	components := transforms.ReadComponents(s, reuse)
+	replayed := transforms.ReplayStudents(s, logs, transforms.ReplayOptions{
 		Window: o.Window, KeepGaps: o.KeepGaps, Keying: o.Keying, ExportRows: o.ExportRows != "",
-		Holdout: o.holdout(),
+		Holdout: o.holdout(), Components: reuse,
 	})
 	if o.ExportRows != "" {
 		transforms.WriteRowsCSV(s, o.ExportRows, o.Version, replayed.Export, readStats)
 	}
-	thetas, skipped := transforms.TrainExercises(s, replayed.Rows, components, transforms.TrainOptions{
+	thetas, skipped := transforms.TrainExercises(s, replayed.Rows, transforms.TrainOptions{
 		Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows, Settings: o.Train, AutoL2: o.AutoL2,
-		Baselines: o.EvalInput != "" || o.Holdout.Active(),
+		Baselines: o.EvalInput != "" || o.Holdout.Active(), Components: reuse,
 	})
 	stats := beam.Flatten(s, readStats, replayed.Stats)
 

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"slices"
 
-	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
 	"github.com/kmtrain/knowledgemodel/features"
@@ -30,37 +29,6 @@ func (d Datastore) String() string {
 		return "datastore:" + d.Project
 	}
 	return "datastore:" + d.Project + "/" + d.Namespace
-}
-
-// ReadDatastoreComponents reads the components table the model in
-// Datastore uses, to reuse it.
-func ReadDatastoreComponents(s beam.Scope, ds Datastore) beam.PCollection {
-	s = s.Scope("ReadDatastoreComponents")
-	return beam.ParDo(s, &readDatastoreComponentsFn{Datastore: ds}, beam.Impulse(s))
-}
-
-type readDatastoreComponentsFn struct {
-	Datastore Datastore
-}
-
-func (fn *readDatastoreComponentsFn) ProcessElement(ctx context.Context, _ []byte, emit func(features.Component)) error {
-	st, err := store.Open(ctx, fn.Datastore.Project, fn.Datastore.Namespace)
-	if err != nil {
-		return fmt.Errorf("%s: %v", fn.Datastore, err)
-	}
-	defer st.Close()
-	comps, err := st.Components(ctx)
-	if err != nil {
-		return fmt.Errorf("%s: reading components: %v", fn.Datastore, err)
-	}
-	if _, err := features.NewComponents(comps); err != nil {
-		return fmt.Errorf("%s: components: %v", fn.Datastore, err)
-	}
-	log.Infof(ctx, "%s: %d components to reuse", fn.Datastore, len(comps))
-	for _, c := range comps {
-		emit(c)
-	}
-	return nil
 }
 
 // writeDatastore writes a version to Datastore in the order that keeps the

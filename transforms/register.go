@@ -30,14 +30,13 @@ func init() {
 
 	register.DoFn4x1[context.Context, []byte, func(FileShard), func(Stats), error](&matchShardsFn{})
 	register.DoFn4x1[context.Context, FileShard, func(string, LogBatch), func(Stats), error](&readShardFn{})
-	register.DoFn9x1[context.Context, string, func(*LogBatch) bool, func(*features.Component) bool,
+	register.DoFn8x1[context.Context, string, func(*LogBatch) bool,
 		func(string, RowBatch), func(features.Component), func(Stats), func(string, string), func(string, LogBatch), error](&replayFn{})
-	register.DoFn6x1[context.Context, string, func(*RowBatch) bool, func(*features.Component) bool,
+	register.DoFn5x1[context.Context, string, func(*RowBatch) bool,
 		func(model.ExerciseThetas), func(model.SkippedExercise), error](&trainFn{})
 	register.DoFn5x1[context.Context, []byte, func(BigQueryStream), func(string, LogBatch), func(Stats), error](&planBigQueryFn{})
 	register.DoFn4x1[context.Context, BigQueryStream, func(string, LogBatch), func(Stats), error](&readBigQueryStreamFn{})
 	register.DoFn3x1[context.Context, []byte, func(features.Component), error](&readComponentsFn{})
-	register.DoFn3x1[context.Context, []byte, func(features.Component), error](&readDatastoreComponentsFn{})
 	register.DoFn8x1[context.Context, []byte, func(*model.ExerciseThetas) bool, func(*model.SkippedExercise) bool,
 		func(*features.Component) bool, func(*features.Component) bool, func(*Stats) bool, func(*EvalPartial) bool, error](&writeModelFn{})
 	register.DoFn4x1[context.Context, []byte, func(*string, *string) bool, func(*Stats) bool, error](&writeRowsFn{})

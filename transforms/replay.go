@@ -26,6 +26,7 @@ type ReplayOptions struct {
 	Keying     features.ComponentKeying // what a component is keyed by
 	ExportRows bool                     // also emit each student's rows as CSV text
 	Holdout    Holdout                  // students or attempts kept out of training, for evaluation
+	Components ComponentsSource         // the existing components table to reuse
 }
 
 // Holdout says what of the input is kept out of training to evaluate the
@@ -66,14 +67,14 @@ type Replayed struct {
 
 // ReplayStudents groups logs per student, replays each student's history in
 // time order and emits the training rows batched per exercise. Components
-// (a PCollection of features.Component) is the table to reuse; keys it lacks
-// get derived components, which come out as NewComponents.
-func ReplayStudents(s beam.Scope, logs, components beam.PCollection, opts ReplayOptions) Replayed {
+// come from opts.Components; keys it lacks get derived components, which
+// come out as NewComponents.
+func ReplayStudents(s beam.Scope, logs beam.PCollection, opts ReplayOptions) Replayed {
 	s = s.Scope("ReplayStudents")
 	grouped := beam.GroupByKey(s, logs)
 	outs := beam.ParDoN(s, &replayFn{Window: opts.Window, KeepGaps: opts.KeepGaps, Keying: opts.Keying,
-		ExportRows: opts.ExportRows, Holdout: opts.Holdout},
-		grouped, beam.SideInput{Input: components})
+		ExportRows: opts.ExportRows, Holdout: opts.Holdout, Components: opts.Components},
+		grouped)
 	return Replayed{Rows: outs[0], NewComponents: outs[1], Stats: outs[2], Export: outs[3], HeldOut: outs[4]}
 }
 
@@ -85,9 +86,10 @@ type replayFn struct {
 	Keying     features.ComponentKeying
 	ExportRows bool
 	Holdout    Holdout
+	Components ComponentsSource
 	FlushRows  int
 
-	components *features.Components // the side input, cached: it is global
+	components *features.Components // loaded in Setup
 	rows       map[string]*RowBatch
 	buffered   int
 	stats      Stats
@@ -95,7 +97,16 @@ type replayFn struct {
 	lastLog    time.Time
 }
 
-func (fn *replayFn) StartBundle(_ context.Context, _ func(*features.Component) bool,
+func (fn *replayFn) Setup(ctx context.Context) error {
+	var err error
+	if fn.components, err = fn.Components.table(ctx); err != nil {
+		return err
+	}
+	fn.components.Keying = fn.Keying
+	return nil
+}
+
+func (fn *replayFn) StartBundle(_ context.Context,
 	_ func(string, RowBatch), _ func(features.Component), _ func(Stats), _ func(string, string), _ func(string, LogBatch)) {
 	fn.rows = map[string]*RowBatch{}
 	fn.buffered = 0
@@ -106,16 +117,8 @@ func (fn *replayFn) StartBundle(_ context.Context, _ func(*features.Component) b
 }
 
 func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches func(*LogBatch) bool,
-	components func(*features.Component) bool,
 	emitRows func(string, RowBatch), emitComponent func(features.Component), _ func(Stats), emitExport func(string, string),
 	emitHeldOut func(string, LogBatch)) error {
-	if fn.components == nil {
-		var err error
-		if fn.components, err = componentsTable(components); err != nil {
-			return err
-		}
-		fn.components.Keying = fn.Keying
-	}
 	fn.logs = fn.logs[:0]
 	var b LogBatch
 	for batches(&b) {
@@ -208,12 +211,10 @@ func (fn *replayFn) flush(emitRows func(string, RowBatch), emitComponent func(fe
 	}
 }
 
-func (fn *replayFn) FinishBundle(ctx context.Context, _ func(*features.Component) bool,
+func (fn *replayFn) FinishBundle(ctx context.Context,
 	emitRows func(string, RowBatch), emitComponent func(features.Component), emitStats func(Stats), _ func(string, string),
 	_ func(string, LogBatch)) {
-	if fn.components != nil {
-		fn.flush(emitRows, emitComponent)
-	}
+	fn.flush(emitRows, emitComponent)
 	if !fn.stats.Empty() {
 		fn.stats.publish(ctx)
 		emitStats(fn.stats)

@@ -33,6 +33,9 @@ type TrainOptions struct {
 	// Baselines also fits each exercise's model without the KnowledgeState
 	// (recorded as NoKnowledgeThetas), for the evaluation.
 	Baselines bool
+	// Components is the components table the replay reused: the rows refer
+	// to components by key.
+	Components ComponentsSource
 }
 
 // DefaultAutoL2 returns the selection of --l2=auto: train.DefaultL2Grid,
@@ -43,31 +46,30 @@ func DefaultAutoL2() *train.L2Selection {
 }
 
 // TrainExercises groups row batches per exercise and fits each exercise's
-// thetas. Components (features.Component) is the table the replay reused:
-// the rows refer to components by key. It returns the model.ExerciseThetas
+// thetas, with the components of opts.Components and those derived from
+// their keys. It returns the model.ExerciseThetas
 // of the trained exercises and the model.SkippedExercise of the others.
-func TrainExercises(s beam.Scope, rows, components beam.PCollection, opts TrainOptions) (thetas, skipped beam.PCollection) {
+func TrainExercises(s beam.Scope, rows beam.PCollection, opts TrainOptions) (thetas, skipped beam.PCollection) {
 	s = s.Scope("TrainExercises")
 	grouped := beam.GroupByKey(s, rows)
-	return beam.ParDo2(s, &trainFn{Options: opts}, grouped, beam.SideInput{Input: components})
+	return beam.ParDo2(s, &trainFn{Options: opts}, grouped)
 }
 
 // trainFn fits one exercise's thetas from its grouped row batches.
 type trainFn struct {
 	Options TrainOptions
 
-	components *features.Components // the side input, cached: it is global
+	components *features.Components // loaded in Setup
+}
+
+func (fn *trainFn) Setup(ctx context.Context) error {
+	var err error
+	fn.components, err = fn.Options.Components.table(ctx)
+	return err
 }
 
 func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches func(*RowBatch) bool,
-	components func(*features.Component) bool,
 	emit func(model.ExerciseThetas), emitSkip func(model.SkippedExercise)) error {
-	if fn.components == nil {
-		var err error
-		if fn.components, err = componentsTable(components); err != nil {
-			return err
-		}
-	}
 	c := newRowCollector(fn.Options.MaxRows)
 	var b RowBatch
 	for batches(&b) {

@@ -112,8 +112,7 @@ func TestTrainExercisesAutoL2(t *testing.T) {
 	}
 	p, sc := beam.NewPipelineWithRoot()
 	rows := beam.ParDo(sc, keyRowBatch, beam.CreateList(sc, bs))
-	comps := beam.CreateList(sc, []features.Component{})
-	thetas, skipped := TrainExercises(sc, rows, comps, opts)
+	thetas, skipped := TrainExercises(sc, rows, opts)
 	passert.Equals(sc, beam.ParDo(sc, describeThetas, thetas), describeThetas(f.Thetas))
 	passert.Empty(sc, skipped)
 	ptest.RunAndValidate(t, p)
