@@ -124,19 +124,21 @@ func BenchmarkGemv(b *testing.B) {
 }
 
 func BenchmarkFuncGradShared(b *testing.B) {
-	for _, runLen := range []int{2, 4} {
-		for _, share := range []int{0, -1} {
-			b.Run(fmt.Sprintf("n=2000/runs=%d/share=%d", runLen, share), func(b *testing.B) {
-				d := runData(2000, 107, 100, runLen, 1)
-				o := &Objective{Data: d, L2: 1e-3, Share: share}
-				th := randTheta(107, 0.1, 2)
-				g := make([]float64, 107)
-				o.FuncGrad(g, th)
-				for b.Loop() {
+	for _, n := range []int{2000, 20000} {
+		for _, runLen := range []int{2, 4} {
+			for _, share := range []int{0, -1} {
+				b.Run(fmt.Sprintf("n=%d/runs=%d/share=%d", n, runLen, share), func(b *testing.B) {
+					d := runData(n, 107, 100, runLen, 1)
+					o := &Objective{Data: d, L2: 1e-3, Share: share}
+					th := randTheta(107, 0.1, 2)
+					g := make([]float64, 107)
 					o.FuncGrad(g, th)
-				}
-				b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/2000, "ns/row")
-			})
+					for b.Loop() {
+						o.FuncGrad(g, th)
+					}
+					b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(n), "ns/row")
+				})
+			}
 		}
 	}
 	b.Run("prepare/n=2000/runs=2", func(b *testing.B) {

@@ -14,12 +14,13 @@ import (
 // products with θ and with the residuals are then done once per run instead
 // of once per row.
 //
-// The own columns [0, dim-k) are read in place from the Dataset, ps of them
-// per row: the ones beyond dim-k get a zero θ and their gradient sums are
-// dropped.
+// The own columns [0, dim-k) are copied too, ps of them per row, so that an
+// evaluation streams through a few cache lines per row rather than striding
+// across the whole row; the padding beyond dim-k is zero.
 type sharedRuns struct {
 	k      int       // shared columns, the last k of each row
 	ps, ss int       // widths of the own and shared parts, padded to multiples of 4
+	own    []float64 // rows × ps: columns [0, dim-k) of every row
 	shared []float64 // runs × ss: columns [dim-k, dim) of every run
 	run    []int32   // the run of each row; non-decreasing
 }
@@ -98,7 +99,8 @@ func asBytes(s []float64) []byte {
 }
 
 // newSharedRuns finds the runs of rows of d whose last k columns are equal
-// bit for bit, and copies those columns once per run.
+// bit for bit, and copies those columns once per run and the others once
+// per row.
 func newSharedRuns(d *Dataset, k int) *sharedRuns {
 	n, dim := d.Len(), d.dim
 	own := dim - k
@@ -116,9 +118,12 @@ func newSharedRuns(d *Dataset, k int) *sharedRuns {
 		prev = tail
 	}
 	s.shared = make([]float64, int(u+1)*s.ss)
+	s.own = make([]float64, n*s.ps)
 	for i := 0; i < n; i++ {
+		row := d.Row(i)
+		copy(s.own[i*s.ps:], row[:own])
 		if i == 0 || s.run[i] != s.run[i-1] {
-			copy(s.shared[int(s.run[i])*s.ss:], d.Row(i)[own:])
+			copy(s.shared[int(s.run[i])*s.ss:], row[own:])
 		}
 	}
 	return s
@@ -137,17 +142,17 @@ func (s *sharedRuns) block(d *Dataset, lo, hi int, out, thOwn, thShared, z, r, u
 		b := min(a+subRows, hi)
 		u0, u1 := int(s.run[a]), int(s.run[b-1])+1
 		runs := s.run[a:b]
-		own := d.x[a*d.stride : b*d.stride]
+		own := s.own[a*s.ps : b*s.ps]
 		shared := s.shared[u0*s.ss : u1*s.ss]
 		zz, rr, uu := z[:b-a], r[:b-a], u[:u1-u0]
-		gemvN(own, d.stride, thOwn, zz)
+		gemvN(own, s.ps, thOwn, zz)
 		gemvN(shared, s.ss, thShared, uu)
 		for i, k := range runs {
 			zz[i] += uu[int(k)-u0]
 		}
 		loss += lossTerms(zz, d.y[a:b], rr)
 		if withGrad {
-			gemvT(own, d.stride, rr, gOwn)
+			gemvT(own, s.ps, rr, gOwn)
 			clear(uu)
 			for i, k := range runs {
 				uu[int(k)-u0] += rr[i]
