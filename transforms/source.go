@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime"
 	"strings"
 	"time"
 
@@ -15,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
+	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 )
 
@@ -185,14 +187,26 @@ func (r *shardReader) read(ctx context.Context) error {
 		return nil
 	}
 	format := problemlogs.DetectFormat(path, first)
-	var parser problemlogs.Parser = problemlogs.JSONParser{Columns: r.columns}
+	newParser := func() problemlogs.Parser { return problemlogs.JSONParser{Columns: r.columns} }
 	if format == problemlogs.CSV {
-		p, err := problemlogs.NewCSVParser(first, r.columns)
-		if err != nil {
+		if _, err := problemlogs.NewCSVParser(first, r.columns); err != nil {
 			return fmt.Errorf("input %s: %v", path, err)
 		}
-		parser = p
+		newParser = func() problemlogs.Parser {
+			p, _ := problemlogs.NewCSVParser(first, r.columns) // checked above
+			return p
+		}
 	}
+	intern := format != problemlogs.CSV // the CSV parser interns itself
+	pp := newParallelParser(runtime.GOMAXPROCS(0), newParser,
+		func(l features.ProblemLog, err error, offset int64, line []byte) {
+			if err != nil {
+				r.badRow(ctx, err, fmt.Sprintf("%s@%d", r.shard.Path, offset), string(line))
+				return
+			}
+			r.add(l, intern)
+		})
+	defer pp.Close()
 	pos := int64(len(first))
 	if r.shard.Start > 0 {
 		// Start at the first line that begins at or after Start.
@@ -211,7 +225,7 @@ func (r *shardReader) read(ctx context.Context) error {
 		pos = r.shard.Start - 1 + int64(len(skipped))
 	}
 	if r.shard.Start == 0 && format == problemlogs.JSON && len(bytes.TrimSpace(first)) > 0 {
-		r.parse(ctx, parser, first, 0)
+		pp.Add(first, 0)
 	}
 	dataLines := 0
 	last := time.Now()
@@ -220,7 +234,7 @@ func (r *shardReader) read(ctx context.Context) error {
 		if len(line) > 0 {
 			if len(bytes.TrimSpace(line)) > 0 {
 				dataLines++
-				r.parse(ctx, parser, line, pos)
+				pp.Add(line, pos)
 			}
 			pos += int64(len(line))
 		}
@@ -235,6 +249,7 @@ func (r *shardReader) read(ctx context.Context) error {
 			log.Infof(ctx, "reading %s: %d logs so far, at byte %d", path, r.logs, pos)
 		}
 	}
+	pp.Close()
 	if r.shard.Index == 0 && r.shard.End < 0 && dataLines == 0 && format == problemlogs.CSV {
 		r.stats.Add(CountHeaderOnly, 1)
 		r.stats.Example(ExampleHeaderOnly, path)
@@ -242,16 +257,6 @@ func (r *shardReader) read(ctx context.Context) error {
 	}
 	log.Infof(ctx, "read %s [%d, %d): %d logs, %d bad rows", path, r.shard.Start, pos, r.logs, r.bad)
 	return nil
-}
-
-func (r *shardReader) parse(ctx context.Context, p problemlogs.Parser, line []byte, offset int64) {
-	l, err := p.Parse(line)
-	if err != nil {
-		r.badRow(ctx, err, fmt.Sprintf("%s@%d", r.shard.Path, offset), string(line))
-		return
-	}
-	_, csv := p.(*problemlogs.CSVParser) // the CSV parser interns itself
-	r.add(l, !csv)
 }
 
 // readLine reads a whole line, newline included, however long.
