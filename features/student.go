@@ -197,6 +197,10 @@ type ReplayOptions struct {
 	// KeepGaps keeps students whose problem numbers do not step by one
 	// instead of dropping them.
 	KeepGaps bool
+	// Compact leaves Row.X unset: the row is only its History and
+	// Knowledge, which ExpandFeatures turns into X when it is needed. It
+	// saves copying 107 values per row.
+	Compact bool
 }
 
 // Replay sorts one student's logs chronologically and replays them: for
@@ -219,7 +223,9 @@ func Replay(logs []ProblemLog, c *Components, opts ReplayOptions, emit func(*Row
 		if opts.Window.Contains(l.ProblemNumber) {
 			row.User, row.Exercise, row.ProblemType = l.User, l.Exercise, l.ProblemType
 			row.ProblemNumber, row.TimeDone, row.Correct = l.ProblemNumber, l.TimeDone, l.Correct
-			s.Features(l.Exercise, &row.X)
+			if !opts.Compact {
+				s.Features(l.Exercise, &row.X)
+			}
 			row.History = s.ExerciseState(l.Exercise)
 			row.Knowledge = s.Knowledge()
 			emit(&row)

@@ -153,7 +153,7 @@ func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches fun
 		csv = features.NewRowsCSVWriter(export)
 	}
 	rows := 0
-	err := features.Replay(fn.logs, fn.components, features.ReplayOptions{Window: fn.Window, KeepGaps: fn.KeepGaps},
+	err := features.Replay(fn.logs, fn.components, features.ReplayOptions{Window: fn.Window, KeepGaps: fn.KeepGaps, Compact: !fn.ExportRows},
 		func(r *features.Row) {
 			batch := fn.rows[r.Exercise]
 			if batch == nil {
