@@ -31,4 +31,8 @@ type Row struct {
 	// the replay: copy it to keep it beyond the emit call.
 	History   ExerciseState
 	Knowledge []ComponentKey
+
+	// Extras are the extended features of the student's history
+	// (Student.Extras), with ReplayOptions.Features = Extended.
+	Extras [NumStudentExtras]float64
 }

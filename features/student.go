@@ -26,9 +26,19 @@ func (k *KnowledgeState) Add(v []float64) {
 // were added. The zero value is not usable; call NewStudent.
 type Student struct {
 	components *Components
-	exercises  map[string]*ExerciseState
+	exercises  map[string]*exerciseRecord
 	knowledge  KnowledgeState
 	started    []ComponentKey
+
+	// The whole history, for the extended features (Extras).
+	attempts, correct int
+	previous          int8 // +1 correct, -1 wrong, 0 no attempt yet
+}
+
+// exerciseRecord is a student's history on one exercise.
+type exerciseRecord struct {
+	state  ExerciseState
+	totals totals
 }
 
 // Knowledge returns the keys of the components the KnowledgeState sums, in
@@ -38,8 +48,8 @@ func (s *Student) Knowledge() []ComponentKey { return s.started }
 
 // ExerciseState returns the student's state on an exercise.
 func (s *Student) ExerciseState(exercise string) ExerciseState {
-	if es := s.exercises[exercise]; es != nil {
-		return *es
+	if e := s.exercises[exercise]; e != nil {
+		return e.state
 	}
 	return ExerciseState{}
 }
@@ -47,7 +57,7 @@ func (s *Student) ExerciseState(exercise string) ExerciseState {
 // NewStudent returns a student who has answered nothing, whose KnowledgeState
 // takes its components from c.
 func NewStudent(c *Components) *Student {
-	return &Student{components: c, exercises: make(map[string]*ExerciseState)}
+	return &Student{components: c, exercises: make(map[string]*exerciseRecord)}
 }
 
 // Features writes into x the 107 features the model uses to predict the
@@ -55,8 +65,8 @@ func NewStudent(c *Components) *Student {
 // and the KnowledgeState.
 func (s *Student) Features(exercise string, x *[NumFeatures]float64) {
 	x[0] = 1
-	if es := s.exercises[exercise]; es != nil {
-		es.Features(x[1 : 1+NumExerciseFeatures])
+	if e := s.exercises[exercise]; e != nil {
+		e.state.Features(x[1 : 1+NumExerciseFeatures])
 	} else {
 		(&ExerciseState{}).Features(x[1 : 1+NumExerciseFeatures])
 	}
@@ -68,12 +78,21 @@ func (s *Student) Features(exercise string, x *[NumFeatures]float64) {
 // (exercise, problem type, correct) joins the KnowledgeState (or of
 // (exercise, correct), as the table's Keying says).
 func (s *Student) Apply(l ProblemLog) {
-	es := s.exercises[l.Exercise]
-	if es == nil {
-		es = &ExerciseState{}
-		s.exercises[l.Exercise] = es
+	e := s.exercises[l.Exercise]
+	if e == nil {
+		e = &exerciseRecord{}
+		s.exercises[l.Exercise] = e
 	}
-	es.Update(l.Correct)
+	e.state.Update(l.Correct)
+	e.totals.attempts++
+	e.totals.last = l.TimeDone
+	s.attempts++
+	s.previous = -1
+	if l.Correct {
+		e.totals.correct++
+		s.correct++
+		s.previous = 1
+	}
 	if l.ProblemNumber == 1 {
 		key := s.components.Keying.Key(l)
 		s.knowledge.Add(s.components.Vector(key))
@@ -201,6 +220,9 @@ type ReplayOptions struct {
 	// Knowledge, which ExpandFeatures turns into X when it is needed. It
 	// saves copying 107 values per row.
 	Compact bool
+	// Features is the feature set the rows are for: with Extended, Row.Extras
+	// is filled too.
+	Features FeatureSet
 }
 
 // Replay sorts one student's logs chronologically and replays them: for
@@ -228,6 +250,9 @@ func Replay(logs []ProblemLog, c *Components, opts ReplayOptions, emit func(*Row
 			}
 			row.History = s.ExerciseState(l.Exercise)
 			row.Knowledge = s.Knowledge()
+			if opts.Features == Extended {
+				s.Extras(l, row.Extras[:])
+			}
 			emit(&row)
 		}
 		s.Apply(l)

@@ -17,7 +17,7 @@ import (
 type ExerciseThetas struct {
 	Version  string    `json:"version"`
 	Exercise string    `json:"exercise"`
-	Thetas   []float64 `json:"thetas"` // features.NumFeatures values, bias first
+	Thetas   []float64 `json:"thetas"` // the feature set's Dim() values (107 for Khan's), bias first
 	// Training information.
 	Rows            int     `json:"rows"`      // rows the fit used (after the row cap)
 	RowsSeen        int     `json:"rows_seen"` // rows before the cap
@@ -35,6 +35,13 @@ type ExerciseThetas struct {
 	// KnowledgeState (the bias and the 6 ExerciseState features); empty
 	// when not fitted.
 	NoKnowledgeThetas []float64 `json:"no_knowledge_thetas,omitempty"`
+
+	// With the extended feature set (Thetas of features.Extended.Dim()
+	// values): each problem type's difficulty, estimated on all the
+	// training rows, and the difficulty of a problem type the rows did not
+	// have (features.DifficultyCounts.Table).
+	ProblemTypeDifficulty       map[string]float64 `json:"problem_type_difficulty,omitempty"`
+	UnseenProblemTypeDifficulty float64            `json:"unseen_problem_type_difficulty,omitempty"`
 }
 
 // SkippedExercise is an exercise that got no thetas, and why.
@@ -106,6 +113,7 @@ type Gate struct {
 type Settings struct {
 	ProblemNumbers    string  `json:"problem_numbers"`
 	ComponentKey      string  `json:"component_key,omitempty"` // what a component is keyed by; empty: exercise,problem_type,correct
+	Features          string  `json:"features,omitempty"`      // the feature set: khan2014 (empty too) or extended
 	DropGaps          bool    `json:"drop_gaps"`
 	MinRows           int     `json:"min_rows"`
 	MaxRows           int     `json:"max_rows"`

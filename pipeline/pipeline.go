@@ -74,10 +74,12 @@ type Options struct {
 	Window   features.Window
 	KeepGaps bool
 	// Keying says what a random component is keyed by.
-	Keying  features.ComponentKeying
-	MinRows int
-	MaxRows int
-	Train   train.Settings
+	Keying features.ComponentKeying
+	// Features is the feature set to train: Khan's 107, or the extended.
+	Features features.FeatureSet
+	MinRows  int
+	MaxRows  int
+	Train    train.Settings
 
 	// Holdout is what of the input is kept out of training to evaluate
 	// on: a fraction of the students, or the attempts after a time.
@@ -166,6 +168,7 @@ func (o *Options) Settings() model.Settings {
 	return model.Settings{
 		ProblemNumbers:    o.Window.String(),
 		ComponentKey:      o.Keying.String(),
+		Features:          o.Features.String(),
 		DropGaps:          !o.KeepGaps,
 		MinRows:           o.MinRows,
 		MaxRows:           o.MaxRows,
@@ -244,7 +247,7 @@ func Build(s beam.Scope, o Options) error {
 	components := transforms.ReadComponents(s, reuse)
 	replayed := transforms.ReplayStudents(s, logs, transforms.ReplayOptions{
 		Window: o.Window, KeepGaps: o.KeepGaps, Keying: o.Keying, ExportRows: o.ExportRows != "",
-		Holdout: o.holdout(), Components: reuse,
+		Holdout: o.holdout(), Components: reuse, Features: o.Features,
 	})
 	if o.ExportRows != "" {
 		transforms.WriteRowsCSV(s, o.ExportRows, o.Version, replayed.Export, readStats)

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"slices"
 	"sync"
+	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
@@ -37,11 +38,16 @@ import (
 type Model struct {
 	// Version is the model version id.
 	Version string
-	// Thetas maps an exercise to its features.NumFeatures thetas.
+	// Thetas maps an exercise to its thetas: features.Khan2014.Dim() of
+	// them, or features.Extended.Dim() for an exercise trained on the
+	// extended features.
 	Thetas map[string][]float64
 	// Components is the version's components table; keys it lacks are
 	// derived (and kept) on first use.
 	Components *features.Components
+	// Difficulty holds the problem types' difficulty of the exercises
+	// trained on the extended features.
+	Difficulty map[string]Difficulty
 
 	mu sync.Mutex // guards Components, which derives on lookup
 }
@@ -69,6 +75,12 @@ func New(version string, thetas []model.ExerciseThetas, components []features.Co
 			return nil, fmt.Errorf("model version %q: exercise %q has thetas twice", version, t.Exercise)
 		}
 		m.Thetas[t.Exercise] = slices.Clone(t.Thetas)
+		if len(t.Thetas) == features.Extended.Dim() {
+			if m.Difficulty == nil {
+				m.Difficulty = map[string]Difficulty{}
+			}
+			m.Difficulty[t.Exercise] = Difficulty{ByProblemType: t.ProblemTypeDifficulty, Unseen: t.UnseenProblemTypeDifficulty}
+		}
 	}
 	c, err := features.NewComponents(components)
 	if err != nil {
@@ -80,8 +92,9 @@ func New(version string, thetas []model.ExerciseThetas, components []features.Co
 
 // CheckThetas reports whether thetas has features.NumFeatures finite values.
 func CheckThetas(thetas []float64) error {
-	if len(thetas) != features.NumFeatures {
-		return fmt.Errorf("%d thetas, want %d", len(thetas), features.NumFeatures)
+	if len(thetas) != features.Khan2014.Dim() && len(thetas) != features.Extended.Dim() {
+		return fmt.Errorf("%d thetas, want %d (%s) or %d (%s)", len(thetas),
+			features.Khan2014.Dim(), features.Khan2014, features.Extended.Dim(), features.Extended)
 	}
 	for i, v := range thetas {
 		if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -114,9 +127,11 @@ func (m *Model) Predict(history []features.ProblemLog, exercise string) (float64
 // A Student is not safe for concurrent use; distinct Students of one Model
 // are.
 type Student struct {
-	m *Model
-	s *features.Student
-	x [features.NumFeatures]float64
+	m    *Model
+	s    *features.Student
+	x    [features.NumFeatures]float64
+	ext  []float64 // the extended features
+	last time.Time // of the latest attempt applied
 }
 
 // SetComponentKey sets what the version's components are keyed by, as its
@@ -141,18 +156,51 @@ func (s *Student) Apply(l features.ProblemLog) {
 	s.m.mu.Lock()
 	defer s.m.mu.Unlock()
 	s.s.Apply(l)
+	s.last = l.TimeDone
 }
 
 // Predict returns the probability that the student answers their next
 // problem of exercise correctly, and false when the model has no thetas for
-// exercise.
+// exercise. For an exercise trained on the extended features, whose
+// problem type and time are not known here, the problem type counts as
+// one training did not see and the time as that of the latest attempt
+// applied; PredictAttempt knows both.
 func (s *Student) Predict(exercise string) (float64, bool) {
-	th, ok := s.m.Thetas[exercise]
+	return s.PredictAttempt(features.ProblemLog{Exercise: exercise, TimeDone: s.last})
+}
+
+// PredictAttempt returns the probability that attempt l (its exercise,
+// problem type and time; its answer is not read) is correct, computed before
+// it is applied, and false when the model has no thetas for l's exercise.
+func (s *Student) PredictAttempt(l features.ProblemLog) (float64, bool) {
+	th, ok := s.m.Thetas[l.Exercise]
 	if !ok {
 		return 0, false
 	}
-	s.s.Features(exercise, &s.x)
+	if len(th) == features.Extended.Dim() {
+		if s.ext == nil {
+			s.ext = make([]float64, features.Extended.Dim())
+		}
+		s.s.FeaturesOf(features.Extended, l, s.m.Difficulty[l.Exercise].Of(l.ProblemType), s.ext)
+		return train.Predict(th, s.ext), true
+	}
+	s.s.Features(l.Exercise, &s.x)
 	return train.Predict(th, s.x[:]), true
+}
+
+// Difficulty is an extended model's estimate of how hard each problem type
+// of an exercise is (features.DifficultyCounts.Table).
+type Difficulty struct {
+	ByProblemType map[string]float64
+	Unseen        float64 // of a problem type training did not see
+}
+
+// Of returns a problem type's difficulty.
+func (d Difficulty) Of(problemType string) float64 {
+	if v, ok := d.ByProblemType[problemType]; ok {
+		return v
+	}
+	return d.Unseen
 }
 
 // PredictPrefix returns the probability of a correct answer on exercise

@@ -3,6 +3,8 @@ package store
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -101,7 +103,9 @@ func ParseComponentKeyName(name string) (features.ComponentKey, error) {
 // version and exercise (indexed: a version's thetas are a query), thetas
 // (an array of features.NumFeatures doubles), rows, rows_seen, iterations,
 // evaluations, converged, status, loss, training_seconds, l2, correct_rate,
-// no_knowledge_thetas (not indexed).
+// no_knowledge_thetas and, for the extended feature set,
+// difficulty_problem_types and difficulty_values (parallel arrays, by
+// problem type) and unseen_difficulty (not indexed).
 type thetasEntity model.ExerciseThetas
 
 // Save implements datastore.PropertyLoadSaver.
@@ -124,6 +128,18 @@ func (e *thetasEntity) Save() ([]datastore.Property, error) {
 	if len(e.NoKnowledgeThetas) > 0 { // absent when not fitted
 		props = append(props, datastore.Property{Name: "no_knowledge_thetas", Value: floatsToArray(e.NoKnowledgeThetas), NoIndex: true})
 	}
+	if e.ProblemTypeDifficulty != nil { // extended feature set only
+		types := slices.Sorted(maps.Keys(e.ProblemTypeDifficulty))
+		names := make([]interface{}, len(types))
+		values := make([]float64, len(types))
+		for i, t := range types {
+			names[i], values[i] = t, e.ProblemTypeDifficulty[t]
+		}
+		props = append(props,
+			datastore.Property{Name: "difficulty_problem_types", Value: names, NoIndex: true},
+			datastore.Property{Name: "difficulty_values", Value: floatsToArray(values), NoIndex: true},
+			datastore.Property{Name: "unseen_difficulty", Value: e.UnseenProblemTypeDifficulty, NoIndex: true})
+	}
 	return props, nil
 }
 
@@ -132,6 +148,8 @@ func (e *thetasEntity) Save() ([]datastore.Property, error) {
 func (e *thetasEntity) Load(props []datastore.Property) error {
 	*e = thetasEntity{}
 	var err error
+	var types []string
+	var difficulty []float64
 	for _, p := range props {
 		switch p.Name {
 		case "version":
@@ -162,12 +180,46 @@ func (e *thetasEntity) Load(props []datastore.Property) error {
 			err = load(p, &e.CorrectRate)
 		case "no_knowledge_thetas":
 			e.NoKnowledgeThetas, err = arrayToFloats(p)
+		case "difficulty_problem_types":
+			types, err = arrayToStrings(p)
+		case "difficulty_values":
+			difficulty, err = arrayToFloats(p)
+		case "unseen_difficulty":
+			err = load(p, &e.UnseenProblemTypeDifficulty)
 		}
 		if err != nil {
 			return err
 		}
 	}
+	if len(types) != len(difficulty) {
+		return fmt.Errorf("%d difficulty_problem_types but %d difficulty_values", len(types), len(difficulty))
+	}
+	if types != nil {
+		e.ProblemTypeDifficulty = make(map[string]float64, len(types))
+		for i, t := range types {
+			e.ProblemTypeDifficulty[t] = difficulty[i]
+		}
+	}
 	return nil
+}
+
+func arrayToStrings(p datastore.Property) ([]string, error) {
+	if p.Value == nil { // an empty array
+		return []string{}, nil
+	}
+	a, ok := p.Value.([]interface{})
+	if !ok {
+		return nil, fmt.Errorf("property %s is a %T, want an array of strings", p.Name, p.Value)
+	}
+	ss := make([]string, len(a))
+	for i, v := range a {
+		s, ok := v.(string)
+		if !ok {
+			return nil, fmt.Errorf("property %s[%d] is a %T, want a string", p.Name, i, v)
+		}
+		ss[i] = s
+	}
+	return ss, nil
 }
 
 // componentEntity is features.Component as a Datastore entity. Properties:

@@ -264,7 +264,8 @@ func (s *Store) missing(ctx context.Context, keys []*datastore.Key) ([]int, erro
 }
 
 // PutThetas stores a version's thetas, in batches of MaxBatch. Each must
-// have features.NumFeatures finite thetas and name this version or none.
+// have finite thetas, as many as a feature set has (predict.CheckThetas),
+// and name this version or none.
 // Rewriting them writes the same entities.
 func (s *Store) PutThetas(ctx context.Context, version string, thetas []model.ExerciseThetas) error {
 	if err := CheckVersionID(version); err != nil {

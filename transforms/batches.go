@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
@@ -35,7 +36,19 @@ type RowBatch struct {
 	KnowledgeEnd []uint32
 	KnowledgeIDs []uint32
 
-	ids map[features.ComponentKey]uint32 // Keys' index, while adding
+	// With the extended feature set (Extended set before the first Add):
+	// each row's features.Row.Extras, NumStudentExtras values a row, its
+	// problem type (an index into ProblemTypes) and its student's
+	// features.UserFold, from which the trainer estimates the problem
+	// types' difficulty.
+	Extended     bool
+	Extras       []float64
+	ProblemTypes []string
+	ProblemType  []uint32
+	Fold         []uint8
+
+	ids   map[features.ComponentKey]uint32 // Keys' index, while adding
+	types map[string]uint32                // ProblemTypes' index, while adding
 	// The previous row's KnowledgeState and its ids: a student's component
 	// list only grows, so the next row of the student shares its prefix.
 	lastKnowledge []features.ComponentKey
@@ -80,6 +93,25 @@ func (b *RowBatch) Add(r *features.Row) {
 	b.KnowledgeEnd = append(b.KnowledgeEnd, uint32(len(b.KnowledgeIDs)))
 	b.lastKnowledge = r.Knowledge
 	b.lastIDs = b.KnowledgeIDs[start:len(b.KnowledgeIDs):len(b.KnowledgeIDs)]
+	if b.Extended {
+		if b.types == nil {
+			b.types = map[string]uint32{}
+		}
+		id, ok := b.types[r.ProblemType]
+		if !ok {
+			id = uint32(len(b.ProblemTypes))
+			b.types[r.ProblemType] = id
+			b.ProblemTypes = append(b.ProblemTypes, r.ProblemType)
+		}
+		b.ProblemType = append(b.ProblemType, id)
+		b.Fold = append(b.Fold, features.UserFold(r.User))
+		b.Extras = append(b.Extras, r.Extras[:]...)
+	}
+}
+
+// RowExtras returns the Extras of row i of an extended batch.
+func (b *RowBatch) RowExtras(i int) []float64 {
+	return b.Extras[i*features.NumStudentExtras : (i+1)*features.NumStudentExtras]
 }
 
 // SampleKey hashes an attempt's identity (FNV-1a, 64 bits).
@@ -259,6 +291,22 @@ func encodeRowBatch(b RowBatch) []byte {
 			out = binary.AppendUvarint(out, uint64(id))
 		}
 	}
+	if b.Extended {
+		// An optional section: absent, the batch is of Khan's features.
+		out = append(out, 1)
+		out = binary.AppendUvarint(out, uint64(len(b.ProblemTypes)))
+		for _, t := range b.ProblemTypes {
+			out = binary.AppendUvarint(out, uint64(len(t)))
+			out = append(out, t...)
+		}
+		for i := 0; i < n; i++ {
+			out = binary.AppendUvarint(out, uint64(b.ProblemType[i]))
+			out = append(out, b.Fold[i])
+			for _, v := range b.RowExtras(i) {
+				out = binary.LittleEndian.AppendUint64(out, math.Float64bits(v))
+			}
+		}
+	}
 	return out
 }
 
@@ -305,6 +353,40 @@ func decodeRowBatch(data []byte) (RowBatch, error) {
 			b.KnowledgeIDs = append(b.KnowledgeIDs, uint32(id))
 		}
 		b.KnowledgeEnd[i] = uint32(len(b.KnowledgeIDs))
+	}
+	if d.err == nil && len(d.b) > 0 && d.b[0] == 1 {
+		d.b = d.b[1:]
+		b.Extended = true
+		nt := d.uvarint()
+		if d.err != nil || nt > uint64(len(d.b)) {
+			return RowBatch{}, errCorrupt
+		}
+		b.ProblemTypes = make([]string, nt)
+		for i := range b.ProblemTypes {
+			b.ProblemTypes[i] = string(d.bytes(d.uvarint()))
+		}
+		if d.err != nil || n*(2+8*features.NumStudentExtras) > uint64(len(d.b)) {
+			return RowBatch{}, errCorrupt
+		}
+		b.ProblemType = make([]uint32, n)
+		b.Fold = make([]uint8, n)
+		b.Extras = make([]float64, 0, n*features.NumStudentExtras)
+		for i := range b.ProblemType {
+			t := d.uvarint()
+			if t >= nt {
+				return RowBatch{}, fmt.Errorf("row batch: problem type %d of %d: %w", t, nt, errCorrupt)
+			}
+			b.ProblemType[i] = uint32(t)
+			f := d.bytes(1)
+			x := d.bytes(8 * features.NumStudentExtras)
+			if d.err != nil || f[0] >= features.DifficultyFolds {
+				return RowBatch{}, errCorrupt
+			}
+			b.Fold[i] = f[0]
+			for j := 0; j < features.NumStudentExtras; j++ {
+				b.Extras = append(b.Extras, math.Float64frombits(binary.LittleEndian.Uint64(x[8*j:])))
+			}
+		}
 	}
 	if d.err != nil || len(d.b) != 0 {
 		return RowBatch{}, fmt.Errorf("row batch of %d rows: %w", n, errCorrupt)

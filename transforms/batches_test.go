@@ -41,6 +41,11 @@ func TestLogBatchCoder(t *testing.T) {
 
 // randomRows replays random students and returns their rows of one exercise.
 func randomRows(n int, seed uint64) []features.Row {
+	return randomRowsOf(n, seed, features.Khan2014)
+}
+
+// randomRowsOf is randomRows for a feature set.
+func randomRowsOf(n int, seed uint64, set features.FeatureSet) []features.Row {
 	r := rand.New(rand.NewPCG(seed, 1))
 	comps, _ := features.NewComponents(nil)
 	var rows []features.Row
@@ -53,7 +58,7 @@ func randomRows(n int, seed uint64) []features.Row {
 			logs = append(logs, features.ProblemLog{User: fmt.Sprint("u", u), TimeDone: time.Unix(int64(i), 0).UTC(),
 				Exercise: ex, ProblemType: fmt.Sprint("pt", r.IntN(3)), ProblemNumber: next[ex], Correct: r.IntN(3) > 0})
 		}
-		features.Replay(logs, comps, features.ReplayOptions{Window: features.AllProblems}, func(row *features.Row) {
+		features.Replay(logs, comps, features.ReplayOptions{Window: features.AllProblems, Features: set}, func(row *features.Row) {
 			if row.Exercise == "ex" && len(rows) < n {
 				c := *row
 				c.Knowledge = append([]features.ComponentKey(nil), row.Knowledge...)
@@ -66,34 +71,44 @@ func randomRows(n int, seed uint64) []features.Row {
 
 // batches puts rows into batches of the given sizes, in the given order.
 func batches(rows []features.Row, order []int, sizes ...int) []RowBatch {
+	return batchesOf(features.Khan2014, rows, order, sizes...)
+}
+
+// batchesOf is batches for a feature set.
+func batchesOf(set features.FeatureSet, rows []features.Row, order []int, sizes ...int) []RowBatch {
 	var out []RowBatch
 	k := 0
 	for _, size := range sizes {
-		var b RowBatch
+		b := RowBatch{Extended: set == features.Extended}
 		for i := 0; i < size; i++ {
 			b.Add(&rows[order[k]])
 			k++
 		}
-		b.ids, b.lastKnowledge, b.lastIDs = nil, nil, nil
+		b.ids, b.lastKnowledge, b.lastIDs, b.types = nil, nil, nil, nil
 		out = append(out, b)
 	}
 	return out
 }
 
 func TestRowBatchCoder(t *testing.T) {
-	rows := randomRows(13, 1)
-	b := batches(rows, rand.New(rand.NewPCG(1, 2)).Perm(13), 13)[0]
-	got, err := decodeRowBatch(encodeRowBatch(b))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !reflect.DeepEqual(got, b) {
-		t.Errorf("round trip changed the batch:\n%+v\n%+v", got, b)
-	}
-	enc := encodeRowBatch(b)
-	for _, cut := range []int{1, 20, len(enc) - 1} {
-		if _, err := decodeRowBatch(enc[:cut]); err == nil {
-			t.Errorf("batch cut at %d decoded without error", cut)
+	for _, set := range []features.FeatureSet{features.Khan2014, features.Extended} {
+		rows := randomRowsOf(13, 1, set)
+		b := batchesOf(set, rows, rand.New(rand.NewPCG(1, 2)).Perm(13), 13)[0]
+		if set == features.Extended && (len(b.Extras) != 13*features.NumStudentExtras || len(b.ProblemTypes) == 0) {
+			t.Fatalf("extended batch without its extras: %+v", b)
+		}
+		got, err := decodeRowBatch(encodeRowBatch(b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, b) {
+			t.Errorf("%s: round trip changed the batch:\n%+v\n%+v", set, got, b)
+		}
+		enc := encodeRowBatch(b)
+		for _, cut := range []int{1, 20, len(enc) - 1} {
+			if _, err := decodeRowBatch(enc[:cut]); err == nil {
+				t.Errorf("%s: batch cut at %d decoded without error", set, cut)
+			}
 		}
 	}
 }
@@ -148,7 +163,7 @@ func TestCollectRowsCap(t *testing.T) {
 				}
 				c.add(&b)
 			}
-			d, err := c.dataset(comps)
+			d, _, err := c.dataset(comps)
 			if err != nil {
 				t.Fatal(err)
 			}

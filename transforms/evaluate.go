@@ -200,7 +200,7 @@ func (fn *evaluateFn) ProcessElement(ctx context.Context, user string, batch Log
 
 // score predicts one attempt before it is applied.
 func (fn *evaluateFn) score(student, current *predict.Student, l features.ProblemLog, lines *strings.Builder) error {
-	p, ok := student.Predict(l.Exercise)
+	p, ok := student.PredictAttempt(l)
 	fn.baselines = append(fn.baselines[:0], math.NaN(), math.NaN())
 	if ok {
 		fn.baselines[0] = fn.correctRate[l.Exercise]
@@ -216,7 +216,7 @@ func (fn *evaluateFn) score(student, current *predict.Student, l features.Proble
 		if ok {
 			pNew = p
 		}
-		if q, ok := current.Predict(l.Exercise); ok {
+		if q, ok := current.PredictAttempt(l); ok {
 			pCur = q
 		}
 		if err := fn.cmp.Add(l.Correct, pNew, pCur); err != nil {

@@ -335,7 +335,7 @@ func (fn *predictAttemptsFn) ProcessElement(ctx context.Context, user string, ba
 			}
 			lastDay = day
 		}
-		p, ok := st.Predict(l.Exercise)
+		p, ok := st.PredictAttempt(l)
 		if err := acc.Add(evaluate.Attempt{Exercise: l.Exercise, Correct: l.Correct, P: p, HasP: ok}); err != nil {
 			return fmt.Errorf("student %s: %v", user, err)
 		}

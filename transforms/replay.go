@@ -27,6 +27,7 @@ type ReplayOptions struct {
 	ExportRows bool                     // also emit each student's rows as CSV text
 	Holdout    Holdout                  // students or attempts kept out of training, for evaluation
 	Components ComponentsSource         // the existing components table to reuse
+	Features   features.FeatureSet      // the features the rows are for
 }
 
 // Holdout says what of the input is kept out of training to evaluate the
@@ -73,7 +74,7 @@ func ReplayStudents(s beam.Scope, logs beam.PCollection, opts ReplayOptions) Rep
 	s = s.Scope("ReplayStudents")
 	grouped := beam.GroupByKey(s, logs)
 	outs := beam.ParDoN(s, &replayFn{Window: opts.Window, KeepGaps: opts.KeepGaps, Keying: opts.Keying,
-		ExportRows: opts.ExportRows, Holdout: opts.Holdout, Components: opts.Components},
+		ExportRows: opts.ExportRows, Holdout: opts.Holdout, Components: opts.Components, Features: opts.Features},
 		grouped)
 	return Replayed{Rows: outs[0], NewComponents: outs[1], Stats: outs[2], Export: outs[3], HeldOut: outs[4]}
 }
@@ -87,6 +88,7 @@ type replayFn struct {
 	ExportRows bool
 	Holdout    Holdout
 	Components ComponentsSource
+	Features   features.FeatureSet
 	FlushRows  int
 
 	components *features.Components // loaded in Setup
@@ -153,11 +155,11 @@ func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches fun
 		csv = features.NewRowsCSVWriter(export)
 	}
 	rows := 0
-	err := features.Replay(fn.logs, fn.components, features.ReplayOptions{Window: fn.Window, KeepGaps: fn.KeepGaps, Compact: !fn.ExportRows},
+	err := features.Replay(fn.logs, fn.components, features.ReplayOptions{Window: fn.Window, KeepGaps: fn.KeepGaps, Compact: !fn.ExportRows, Features: fn.Features},
 		func(r *features.Row) {
 			batch := fn.rows[r.Exercise]
 			if batch == nil {
-				batch = &RowBatch{}
+				batch = &RowBatch{Extended: fn.Features == features.Extended}
 				fn.rows[r.Exercise] = batch
 			}
 			batch.Add(r)

@@ -82,7 +82,7 @@ func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches 
 			Reason: fmt.Sprintf("%s: %d < %d", model.SkipTooFewRows, seen, fn.Options.MinRows)})
 		return nil
 	}
-	rows, err := c.dataset(fn.components)
+	rows, difficulty, err := c.dataset(fn.components)
 	if err != nil {
 		return fmt.Errorf("exercise %s: %v", exercise, err)
 	}
@@ -104,6 +104,9 @@ func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches 
 	t.CorrectRate = float64(correct) / float64(rows.Len())
 	if f.Baseline != nil {
 		t.NoKnowledgeThetas = f.Baseline.Thetas[:1+features.NumExerciseFeatures]
+	}
+	if difficulty != nil {
+		t.ProblemTypeDifficulty, t.UnseenProblemTypeDifficulty = difficulty.Table()
 	}
 	log.Infof(ctx, "trained %s: %d rows, %d iterations, %s, loss %.6f, %.2fs",
 		exercise, t.Rows, t.Iterations, t.Status, t.Loss, t.TrainingSeconds)
@@ -201,6 +204,16 @@ func FitExercise(version, exercise string, rows *train.Dataset, seen int, opts T
 	if opts.AutoL2 != nil {
 		seconds = time.Since(start).Seconds()
 	}
+	if baseline && rows.Dim() > features.NumFeatures {
+		// The extended features sit between the ExerciseState and the
+		// KnowledgeState: the 6-feature model is fitted on its own columns,
+		// with the ExerciseState's L2.
+		b := s
+		b.Tail, b.TailL2 = 0, 0
+		if base, err = train.Fit(rows.Columns(1+features.NumExerciseFeatures), b); err != nil {
+			return f, fmt.Errorf("baseline: %w", err)
+		}
+	}
 	f.Thetas = thetas(res, seconds)
 	if baseline {
 		b := thetas(base, base.Duration.Seconds())
@@ -246,6 +259,11 @@ type compactRow struct {
 	history   uint32
 	correct   bool
 	knowledge []uint32 // ids into rowCollector.keys
+
+	// Extended rows only.
+	problemType uint32    // id into rowCollector.types
+	fold        uint8     // features.UserFold of the student
+	extras      []float64 // features.Row.Extras
 }
 
 // rowCollector gathers an exercise's rows, keeping at most maxRows of them
@@ -257,6 +275,10 @@ type rowCollector struct {
 	rows    []compactRow
 	keys    []features.ComponentKey
 	ids     map[features.ComponentKey]uint32
+
+	extended bool // the rows are of the extended feature set
+	types    []string
+	typeIDs  map[string]uint32
 }
 
 func newRowCollector(maxRows int) *rowCollector {
@@ -278,10 +300,30 @@ func (c *rowCollector) add(b *RowBatch) {
 	for i, id := range b.KnowledgeIDs {
 		ids[i] = remap[id]
 	}
+	var typeRemap []uint32
+	if b.Extended {
+		c.extended = true
+		if c.typeIDs == nil {
+			c.typeIDs = map[string]uint32{}
+		}
+		for _, t := range b.ProblemTypes {
+			id, ok := c.typeIDs[t]
+			if !ok {
+				id = uint32(len(c.types))
+				c.typeIDs[t] = id
+				c.types = append(c.types, t)
+			}
+			typeRemap = append(typeRemap, id)
+		}
+	}
 	start := uint32(0)
 	for i := range b.Correct {
 		end := b.KnowledgeEnd[i]
-		c.rows = append(c.rows, compactRow{b.Sample[i], b.History[i], b.Correct[i], ids[start:end:end]})
+		r := compactRow{sample: b.Sample[i], history: b.History[i], correct: b.Correct[i], knowledge: ids[start:end:end]}
+		if b.Extended {
+			r.problemType, r.fold, r.extras = typeRemap[b.ProblemType[i]], b.Fold[i], b.RowExtras(i)
+		}
+		c.rows = append(c.rows, r)
 		start = end
 	}
 	c.seen += b.Len()
@@ -340,7 +382,7 @@ func compareKeys(a, b features.ComponentKey) int {
 // rows with the same KnowledgeState (a student's rows on one exercise,
 // mostly) are adjacent, which the trainer exploits (train.Settings.Share)
 // and which lets the expansion reuse the previous row's sum.
-func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, error) {
+func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, *features.DifficultyCounts, error) {
 	keep := len(c.rows)
 	if c.maxRows > 0 {
 		keep = min(keep, c.maxRows)
@@ -369,13 +411,16 @@ func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, erro
 	for i, k := range c.keys {
 		vectors[i] = comps.Vector(k)
 	}
+	if c.extended {
+		return c.extendedDataset(vectors)
+	}
 	d := train.NewDataset(features.NumFeatures, len(c.rows))
 	var x [features.NumFeatures]float64
 	var vs [][]float64
 	for i, r := range c.rows {
 		h, err := features.UnpackExerciseState(r.history)
 		if err != nil {
-			return nil, err
+			return nil, nil, err
 		}
 		if i > 0 && slices.Equal(r.knowledge, c.rows[i-1].knowledge) {
 			// Same KnowledgeState as the previous row: only the
@@ -390,5 +435,32 @@ func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, erro
 		}
 		d.Add(x[:], r.correct)
 	}
-	return d, nil
+	return d, nil, nil
+}
+
+// extendedDataset expands sorted rows into the extended features. The
+// problem types' difficulty is counted on the kept rows; each row gets the
+// difficulty estimated without its own fold of students.
+func (c *rowCollector) extendedDataset(vectors [][]float64) (*train.Dataset, *features.DifficultyCounts, error) {
+	var counts features.DifficultyCounts
+	for _, r := range c.rows {
+		counts.Add(c.types[r.problemType], r.fold, r.correct)
+	}
+	set := features.Extended
+	d := train.NewDataset(set.Dim(), len(c.rows))
+	x := make([]float64, set.Dim())
+	var vs [][]float64
+	for _, r := range c.rows {
+		h, err := features.UnpackExerciseState(r.history)
+		if err != nil {
+			return nil, nil, err
+		}
+		vs = vs[:0]
+		for _, id := range r.knowledge {
+			vs = append(vs, vectors[id])
+		}
+		set.Expand(&h, counts.OutOfFold(c.types[r.problemType], r.fold), r.extras, vs, x)
+		d.Add(x, r.correct)
+	}
+	return d, &counts, nil
 }

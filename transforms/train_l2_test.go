@@ -38,7 +38,7 @@ func exerciseRows(t *testing.T, n int, seed uint64) ([]RowBatch, *train.Dataset)
 		c.add(&b)
 	}
 	comps, _ := features.NewComponents(nil)
-	d, err := c.dataset(comps)
+	d, _, err := c.dataset(comps)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -53,6 +53,7 @@ var (
 	exportRows      = flag.String("export_rows", "", "If set, write every training row to this CSV (the columns of Khan's expected_rows.csv).")
 	problemNumbers  = flag.String("problem_numbers", defaults.Window.String(), "Problem numbers whose attempts become training rows: LO-HI inclusive, N, or all.")
 	l2Knowledge     = flag.String("l2_knowledge", "one_se", "With --l2=auto, how the KnowledgeState is admitted: one_se (only if it validates better than leaving it out by a standard error: never worse than the 6 features on new students) or best (the best validation score: better with --component_key=exercise,correct).")
+	featureSet      = flag.String("features", features.Khan2014Name, "The feature set: khan2014 (Khan Academy's 107 features) or extended (8 more: the problem type's difficulty estimated on the training rows, the student's attempts and correct answers overall and on the exercise, time since the last attempt at the exercise, whether it is the first, and the previous answer).")
 	componentKey    = flag.String("component_key", features.KeyingProblemTypeName, "What a random component is keyed by: exercise,problem_type,correct (Khan's) or exercise,correct (coarser: better where problem types are many and sparse).")
 	dropGaps        = flag.Bool("drop_gaps", true, "Drop students whose problem numbers on an exercise do not step by one (Khan's rule).")
 	minRows         = flag.Int("min_rows", defaults.MinRows, "Skip exercises with fewer training rows.")
@@ -135,6 +136,9 @@ func run(ctx context.Context, explicit map[string]bool) error {
 	opts.EvalInput, opts.EvalPredictions = *evalInput, *evalPredictions
 	opts.MaxRegression, opts.ForcePromote = *maxRegression, *forcePromote
 	if opts.Window, err = features.ParseWindow(*problemNumbers); err != nil {
+		return err
+	}
+	if opts.Features, err = features.ParseFeatureSet(*featureSet); err != nil {
 		return err
 	}
 	if opts.Keying, err = features.ParseComponentKeying(*componentKey); err != nil {
