@@ -20,13 +20,16 @@ import (
 func TestHeldOutEvaluation(t *testing.T) {
 	logs := conformanceLogs(t)
 	after := time.Date(2014, 1, 20, 0, 0, 0, 0, time.UTC)
+	heldOut := func(l features.ProblemLog) bool { return transforms.HeldOut(l.User, 0.3) }
 	for _, tt := range []struct {
-		name    string
-		holdout transforms.Holdout
-		scored  func(l features.ProblemLog) bool // the attempts evaluated
+		name     string
+		holdout  transforms.Holdout
+		scored   func(l features.ProblemLog) bool // the attempts evaluated
+		features features.FeatureSet
 	}{
-		{"students", transforms.Holdout{Fraction: 0.3}, func(l features.ProblemLog) bool { return transforms.HeldOut(l.User, 0.3) }},
-		{"after", transforms.Holdout{After: after}, func(l features.ProblemLog) bool { return !l.TimeDone.Before(after) }},
+		{"students", transforms.Holdout{Fraction: 0.3}, heldOut, features.Khan2014},
+		{"after", transforms.Holdout{After: after}, func(l features.ProblemLog) bool { return !l.TimeDone.Before(after) }, features.Khan2014},
+		{"extended", transforms.Holdout{Fraction: 0.3}, heldOut, features.Extended},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			o := productionOptions("eval-" + tt.name)
@@ -35,6 +38,7 @@ func TestHeldOutEvaluation(t *testing.T) {
 			o.Output = t.TempDir()
 			o.Holdout = tt.holdout
 			o.EvalPredictions = filepath.Join(o.Output, "predictions.csv")
+			o.Features = tt.features
 			runPipeline(t, "prism", o)
 
 			byUser := map[string][]features.ProblemLog{}
@@ -73,11 +77,23 @@ func TestHeldOutEvaluation(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			// Every 50th prediction, as the webapp would make it from the
+			if len(m.Thetas) == 0 {
+				t.Fatal("no exercise trained")
+			}
+			for ex, th := range m.Thetas {
+				_, difficulty := m.Difficulty[ex]
+				if len(th) != tt.features.Dim() || difficulty != (tt.features == features.Extended) {
+					t.Fatalf("%s: %d thetas, difficulty table %v; want %d", ex, len(th), difficulty, tt.features.Dim())
+				}
+			}
+			if got := sum.Settings.Features; got != tt.features.String() {
+				t.Errorf("settings say features %q, want %q", got, tt.features)
+			}
+			// Every 25th prediction, as the webapp would make it from the
 			// student's attempts before it.
-			for i := 1; i < len(recs); i += 50 {
+			for i := 1; i < len(recs); i += 25 {
 				r := recs[i]
-				user, exercise := r[0], r[1]
+				user, exercise, problemType := r[0], r[1], r[2]
 				at, err := time.Parse(time.RFC3339Nano, r[4])
 				if err != nil {
 					t.Fatal(err)
@@ -88,7 +104,7 @@ func TestHeldOutEvaluation(t *testing.T) {
 						history = append(history, l)
 					}
 				}
-				p, ok := m.Predict(history, exercise)
+				p, ok := m.PredictAttempt(history, features.ProblemLog{Exercise: exercise, ProblemType: problemType, TimeDone: at})
 				if !ok {
 					if r[6] != "" {
 						t.Errorf("%s on %s: p %s, but the version has no thetas", user, exercise, r[6])

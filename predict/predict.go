@@ -109,17 +109,32 @@ func CheckThetas(thetas []float64) error {
 // model has no thetas for exercise. The history may be in any order (it is
 // sorted with features.SortLogs, on a copy) and is replayed whole: gaps in
 // problem numbers are not a reason to refuse, as they are in training.
+// Student.Predict says what an extended model assumes of the next problem.
 func (m *Model) Predict(history []features.ProblemLog, exercise string) (float64, bool) {
 	if _, ok := m.Thetas[exercise]; !ok {
 		return 0, false
 	}
+	return m.replay(history).Predict(exercise)
+}
+
+// PredictAttempt is Predict for a known next attempt: its exercise, problem
+// type and time (Student.PredictAttempt).
+func (m *Model) PredictAttempt(history []features.ProblemLog, next features.ProblemLog) (float64, bool) {
+	if _, ok := m.Thetas[next.Exercise]; !ok {
+		return 0, false
+	}
+	return m.replay(history).PredictAttempt(next)
+}
+
+// replay returns a student who has made the attempts of history.
+func (m *Model) replay(history []features.ProblemLog) *Student {
 	logs := slices.Clone(history)
 	features.SortLogs(logs)
 	s := m.NewStudent()
 	for _, l := range logs {
 		s.Apply(l)
 	}
-	return s.Predict(exercise)
+	return s
 }
 
 // Student is one student's state under a model, for predicting attempt

@@ -92,13 +92,21 @@ func makeThetas(version string, n int, seed uint64) []model.ExerciseThetas {
 	r := rand.New(rand.NewPCG(seed, 7))
 	out := make([]model.ExerciseThetas, n)
 	for i := range out {
-		th := make([]float64, features.NumFeatures)
+		set := features.Khan2014
+		if i%10 == 9 { // some of the extended feature set, with their difficulty tables
+			set = features.Extended
+		}
+		th := make([]float64, set.Dim())
 		for j := range th {
 			th[j] = r.NormFloat64()
 		}
 		out[i] = model.ExerciseThetas{Version: version, Exercise: fmt.Sprintf("exercise_%04d", i), Thetas: th,
 			Rows: 100 + i, RowsSeen: 200 + i, Iterations: i % 50, Evaluations: i % 60, Converged: i%3 != 0,
 			Status: "GradientConverged", Loss: r.Float64(), TrainingSeconds: r.Float64() / 10}
+		if set == features.Extended {
+			out[i].ProblemTypeDifficulty = map[string]float64{"p1": r.NormFloat64(), "p/2": r.NormFloat64(), "": r.NormFloat64()}
+			out[i].UnseenProblemTypeDifficulty = r.NormFloat64()
+		}
 	}
 	return out
 }
