@@ -13,7 +13,9 @@
 // student and exercise kmpredict prints a CSV line user,exercise,p; p is
 // empty where the version has no thetas for the exercise (the webapp treats
 // such an exercise as infinitely difficult). Without --exercise it predicts
-// each exercise the student has attempted.
+// each exercise the student has attempted. A version trained with
+// --features=extended also reads the next problem's type (--problem_type)
+// and time (--at).
 package main
 
 import (
@@ -27,6 +29,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/predict"
@@ -40,6 +43,8 @@ var (
 	datastoreNamespace = flag.String("datastore_namespace", "", "Datastore namespace of the model.")
 	history            = flag.String("history", "", "ProblemLogs of the students to predict for (CSV with a header or NDJSON, optionally .gz).")
 	exercises          = flag.String("exercise", "", "Comma-separated exercises to predict (default: each exercise the student attempted).")
+	problemType        = flag.String("problem_type", "", "For a model trained with --features=extended: the problem type of the next problem (default: one training did not see, whose difficulty is the exercise's).")
+	nextAt             = flag.String("at", "", "For a model trained with --features=extended: when the next attempt is made, RFC 3339 (default: at the student's latest attempt).")
 	columns            = flag.String("columns", "", "History column names where they differ from the ProblemLog schema, as field=column pairs.")
 )
 
@@ -70,6 +75,12 @@ func run(ctx context.Context, out io.Writer) error {
 	if err != nil {
 		return err
 	}
+	var at time.Time
+	if *nextAt != "" {
+		if at, err = time.Parse(time.RFC3339Nano, *nextAt); err != nil {
+			return fmt.Errorf("--at: %v", err)
+		}
+	}
 	var want []string
 	if *exercises != "" {
 		want = strings.Split(*exercises, ",")
@@ -91,9 +102,18 @@ func run(ctx context.Context, out io.Writer) error {
 			slices.Sort(ex)
 			ex = slices.Compact(ex)
 		}
+		next := features.ProblemLog{User: u, ProblemType: *problemType, TimeDone: at}
+		if at.IsZero() {
+			for _, l := range logs {
+				if l.TimeDone.After(next.TimeDone) {
+					next.TimeDone = l.TimeDone
+				}
+			}
+		}
 		for _, e := range ex {
 			p := ""
-			if v, ok := m.Predict(logs, strings.TrimSpace(e)); ok {
+			next.Exercise = strings.TrimSpace(e)
+			if v, ok := m.PredictAttempt(logs, next); ok {
 				p = strconv.FormatFloat(v, 'g', 10, 64)
 			}
 			w.Write([]string{u, e, p})

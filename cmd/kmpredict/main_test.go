@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"io"
 	"flag"
 	"os"
 	"path/filepath"
@@ -115,4 +116,37 @@ func check(t *testing.T, got string) {
 		!strings.HasPrefix(lines[2], "bob,addition,0.268941421") {
 		t.Errorf("output:\n%s\nwant amy and bob on addition with p = sigmoid(-1) = 0.2689414214", got)
 	}
+}
+
+// TestPredictExtended predicts with a model of the extended feature set:
+// the problem type's difficulty comes from --problem_type, and one training
+// did not see gets the exercise's.
+func TestPredictExtended(t *testing.T) {
+	dir := t.TempDir()
+	th := make([]float64, features.Extended.Dim())
+	th[1+features.NumExerciseFeatures] = 1 // the difficulty's theta
+	b, _ := json.Marshal(model.ExerciseThetas{Version: "v1", Exercise: "addition", Thetas: th, Rows: 10, Converged: true,
+		ProblemTypeDifficulty: map[string]float64{"pt1": 2}, UnseenProblemTypeDifficulty: -1})
+	os.WriteFile(filepath.Join(dir, model.ThetasFile), append(b, '\n'), 0o644)
+	os.WriteFile(filepath.Join(dir, model.ComponentsFile), nil, 0o644)
+	for _, tc := range []struct{ problemType, p string }{
+		{"pt1", "0.880797078"}, // sigmoid(2)
+		{"", "0.268941421"},    // sigmoid(-1)
+		{"pt9", "0.268941421"},
+	} {
+		setFlags(t, map[string]string{"model": dir, "history": writeHistory(t), "exercise": "addition",
+			"problem_type": tc.problemType, "at": "2014-01-01T11:00:00Z"})
+		var out bytes.Buffer
+		if err := run(context.Background(), &out); err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(out.String(), "amy,addition,"+tc.p) {
+			t.Errorf("--problem_type=%q: output %q, want p %s for amy", tc.problemType, out.String(), tc.p)
+		}
+	}
+	setFlags(t, map[string]string{"at": "yesterday"})
+	if err := run(context.Background(), io.Discard); err == nil || !strings.Contains(err.Error(), "--at") {
+		t.Errorf("--at=yesterday: %v", err)
+	}
+	setFlags(t, map[string]string{"at": "", "problem_type": ""})
 }
