@@ -6,7 +6,10 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
+	"runtime"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -81,6 +84,13 @@ func ReplayStudents(s beam.Scope, logs beam.PCollection, opts ReplayOptions) Rep
 
 // replayFn replays students. Rows are buffered per exercise across the
 // bundle, so that the GroupByKey per exercise moves batches, not rows.
+//
+// The students of a bundle are replayed by Workers goroutines at once, each
+// with rows and components of its own, while the DoFn's own goroutine reads
+// the grouped logs and emits: a runner may hand the whole replay to one
+// bundle (prism does), and replaying is most of its CPU. Which goroutine
+// replays a student changes only how rows fall into batches; the trainer
+// orders rows by content.
 type replayFn struct {
 	Window     features.Window
 	KeepGaps   bool
@@ -90,136 +100,227 @@ type replayFn struct {
 	Components ComponentsSource
 	Features   features.FeatureSet
 	FlushRows  int
+	// Workers is how many students are replayed at once; 0: GOMAXPROCS.
+	// Exporting rows replays one at a time, in order.
+	Workers int
 
-	components *features.Components // loaded in Setup
-	rows       map[string]*RowBatch
-	buffered   int
-	stats      Stats
-	logs       []features.ProblemLog
-	lastLog    time.Time
+	table    []features.Component // loaded in Setup
+	workers  []*replayWorker
+	students chan replayJob
+	inFlight sync.WaitGroup
+	buffered atomic.Int64 // rows buffered by all workers
+	replayed atomic.Int64 // students replayed in this bundle
+	stats    Stats        // the DoFn goroutine's: held-out students
+	lastLog  time.Time
 }
+
+// replayJob is one student to replay.
+type replayJob struct {
+	user string
+	logs []features.ProblemLog
+}
+
+// replayWorker is the state of one replaying goroutine.
+type replayWorker struct {
+	fn         *replayFn
+	components *features.Components
+	rows       map[string]*RowBatch
+	stats      Stats
+	exports    []userLines // with ExportRows (one worker, run inline)
+	err        error       // the first failure
+}
+
+type userLines struct{ user, lines string }
 
 func (fn *replayFn) Setup(ctx context.Context) error {
 	var err error
-	if fn.components, err = fn.Components.table(ctx); err != nil {
-		return err
-	}
-	fn.components.Keying = fn.Keying
-	return nil
+	fn.table, err = fn.Components.Load(ctx)
+	return err
 }
 
 func (fn *replayFn) StartBundle(_ context.Context,
-	_ func(string, RowBatch), _ func(features.Component), _ func(Stats), _ func(string, string), _ func(string, LogBatch)) {
-	fn.rows = map[string]*RowBatch{}
-	fn.buffered = 0
-	fn.stats = Stats{}
+	_ func(string, RowBatch), _ func(features.Component), _ func(Stats), _ func(string, string), _ func(string, LogBatch)) error {
 	if fn.FlushRows <= 0 {
 		fn.FlushRows = DefaultFlushRows
 	}
+	n := fn.Workers
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	if fn.ExportRows {
+		n = 1
+	}
+	fn.stats = Stats{}
+	fn.buffered.Store(0)
+	fn.replayed.Store(0)
+	fn.workers = fn.workers[:0]
+	for range n {
+		c, err := features.NewComponents(fn.table)
+		if err != nil {
+			return err
+		}
+		c.Keying = fn.Keying
+		fn.workers = append(fn.workers, &replayWorker{fn: fn, components: c, rows: map[string]*RowBatch{}})
+	}
+	fn.students = nil
+	if n > 1 {
+		fn.students = make(chan replayJob, 4*n)
+		for _, w := range fn.workers {
+			go func() {
+				for j := range fn.students {
+					if w.err == nil {
+						w.err = w.replay(j)
+					}
+					fn.inFlight.Done()
+				}
+			}()
+		}
+	}
+	return nil
 }
 
 func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches func(*LogBatch) bool,
 	emitRows func(string, RowBatch), emitComponent func(features.Component), _ func(Stats), emitExport func(string, string),
 	emitHeldOut func(string, LogBatch)) error {
-	fn.logs = fn.logs[:0]
+	var logs []features.ProblemLog
 	var b LogBatch
 	for batches(&b) {
-		fn.logs = append(fn.logs, b.Logs...)
+		logs = append(logs, b.Logs...)
 	}
 	if fn.Holdout.Fraction > 0 && HeldOut(user, fn.Holdout.Fraction) {
 		fn.stats.Add(CountStudentsHeldOut, 1)
-		fn.stats.Add(CountLogsHeldOut, int64(len(fn.logs)))
-		emitHeldOut(user, LogBatch{Logs: slices.Clone(fn.logs)})
+		fn.stats.Add(CountLogsHeldOut, int64(len(logs)))
+		emitHeldOut(user, LogBatch{Logs: logs})
 		return nil
 	}
 	if !fn.Holdout.After.IsZero() {
 		// Train on the attempts before After; evaluate the rest with the
 		// whole history replayed.
-		features.SortLogs(fn.logs)
-		cut, _ := slices.BinarySearchFunc(fn.logs, fn.Holdout.After, func(l features.ProblemLog, t time.Time) int {
+		features.SortLogs(logs)
+		cut, _ := slices.BinarySearchFunc(logs, fn.Holdout.After, func(l features.ProblemLog, t time.Time) int {
 			return l.TimeDone.Compare(t)
 		})
-		if cut < len(fn.logs) {
-			fn.stats.Add(CountLogsHeldOut, int64(len(fn.logs)-cut))
-			emitHeldOut(user, LogBatch{Logs: slices.Clone(fn.logs)})
+		if cut < len(logs) {
+			fn.stats.Add(CountLogsHeldOut, int64(len(logs)-cut))
+			emitHeldOut(user, LogBatch{Logs: slices.Clone(logs)})
 		}
-		fn.logs = fn.logs[:cut]
+		logs = logs[:cut]
 		if cut == 0 {
 			return nil
 		}
 	}
+	job := replayJob{user: user, logs: logs}
+	if fn.students == nil {
+		w := fn.workers[0]
+		if w.err == nil {
+			w.err = w.replay(job)
+		}
+		for _, e := range w.exports {
+			emitExport(e.user, e.lines)
+		}
+		w.exports = w.exports[:0]
+	} else {
+		fn.inFlight.Add(1)
+		fn.students <- job
+	}
+	if fn.buffered.Load() >= int64(fn.FlushRows) {
+		if err := fn.flush(emitRows, emitComponent); err != nil {
+			return err
+		}
+	}
+	if time.Since(fn.lastLog) > 10*time.Second {
+		fn.lastLog = time.Now()
+		log.Infof(ctx, "replay: %d students replayed, %d held out in this bundle so far", fn.replayed.Load(), fn.stats.Counts[CountStudentsHeldOut])
+	}
+	return nil
+}
+
+// replay replays one student into the worker's batches.
+func (w *replayWorker) replay(j replayJob) error {
+	fn := w.fn
 	var export *bytes.Buffer
 	var csv *features.RowsCSVWriter
 	if fn.ExportRows {
 		export = &bytes.Buffer{}
 		csv = features.NewRowsCSVWriter(export)
 	}
+	defer fn.replayed.Add(1)
 	rows := 0
-	err := features.Replay(fn.logs, fn.components, features.ReplayOptions{Window: fn.Window, KeepGaps: fn.KeepGaps, Compact: !fn.ExportRows, Features: fn.Features},
-		func(r *features.Row) {
-			batch := fn.rows[r.Exercise]
-			if batch == nil {
-				batch = &RowBatch{Extended: fn.Features == features.Extended}
-				fn.rows[r.Exercise] = batch
-			}
-			batch.Add(r)
-			rows++
-			if csv != nil {
-				csv.Write(*r)
-			}
-		})
+	opts := features.ReplayOptions{Window: fn.Window, KeepGaps: fn.KeepGaps, Compact: !fn.ExportRows, Features: fn.Features}
+	err := features.Replay(j.logs, w.components, opts, func(r *features.Row) {
+		batch := w.rows[r.Exercise]
+		if batch == nil {
+			batch = &RowBatch{Extended: fn.Features == features.Extended}
+			w.rows[r.Exercise] = batch
+		}
+		batch.Add(r)
+		rows++
+		if csv != nil {
+			csv.Write(*r)
+		}
+	})
 	var gap *features.GapError
 	switch {
 	case errors.As(err, &gap):
-		fn.stats.Add(CountStudentsDropped, 1)
-		fn.stats.Add(CountLogsDropped, int64(len(fn.logs)))
-		fn.stats.Example(ExampleDropped, gap.Error())
-		if fn.stats.Counts[CountStudentsDropped] <= 3 {
-			log.Infof(ctx, "dropping %v", gap)
-		}
+		w.stats.Add(CountStudentsDropped, 1)
+		w.stats.Add(CountLogsDropped, int64(len(j.logs)))
+		w.stats.Example(ExampleDropped, gap.Error())
 		return nil
 	case err != nil:
 		return err
 	}
-	fn.stats.Add(CountStudentsKept, 1)
-	fn.stats.Add(CountRows, int64(rows))
+	w.stats.Add(CountStudentsKept, 1)
+	w.stats.Add(CountRows, int64(rows))
 	if csv != nil && rows > 0 {
 		if err := csv.Flush(); err != nil {
 			return err
 		}
 		_, lines, _ := bytes.Cut(export.Bytes(), []byte("\n")) // the header is written once, by WriteRowsCSV
-		emitExport(user, string(lines))
+		w.exports = append(w.exports, userLines{j.user, string(lines)})
 	}
-	fn.buffered += rows
-	if fn.buffered >= fn.FlushRows {
-		fn.flush(emitRows, emitComponent)
-	}
-	if time.Since(fn.lastLog) > 10*time.Second {
-		fn.lastLog = time.Now()
-		log.Infof(ctx, "replay: %d students kept, %d dropped, %d rows in this bundle so far",
-			fn.stats.Counts[CountStudentsKept], fn.stats.Counts[CountStudentsDropped], fn.stats.Counts[CountRows])
-	}
+	fn.buffered.Add(int64(rows))
 	return nil
 }
 
-func (fn *replayFn) flush(emitRows func(string, RowBatch), emitComponent func(features.Component)) {
-	for ex, b := range fn.rows {
-		emitRows(ex, *b)
+// flush waits for the students in flight and emits every worker's batches
+// and the components they derived.
+func (fn *replayFn) flush(emitRows func(string, RowBatch), emitComponent func(features.Component)) error {
+	fn.inFlight.Wait()
+	for _, w := range fn.workers {
+		if w.err != nil {
+			return w.err
+		}
+		for ex, b := range w.rows {
+			emitRows(ex, *b)
+		}
+		clear(w.rows)
+		for _, c := range w.components.TakeAdded() {
+			emitComponent(c)
+		}
 	}
-	clear(fn.rows)
-	fn.buffered = 0
-	for _, c := range fn.components.TakeAdded() {
-		emitComponent(c)
-	}
+	fn.buffered.Store(0)
+	return nil
 }
 
 func (fn *replayFn) FinishBundle(ctx context.Context,
 	emitRows func(string, RowBatch), emitComponent func(features.Component), emitStats func(Stats), _ func(string, string),
-	_ func(string, LogBatch)) {
-	fn.flush(emitRows, emitComponent)
-	if !fn.stats.Empty() {
-		fn.stats.publish(ctx)
-		emitStats(fn.stats)
+	_ func(string, LogBatch)) error {
+	if fn.students != nil {
+		close(fn.students)
+	}
+	err := fn.flush(emitRows, emitComponent)
+	st := fn.stats
+	for _, w := range fn.workers {
+		st.Merge(w.stats)
+		w.stats = Stats{}
+	}
+	if dropped := st.Counts[CountStudentsDropped]; dropped > 0 {
+		log.Infof(ctx, "dropped %d students whose problem numbers skip, e.g. %v", dropped, st.Examples[ExampleDropped])
+	}
+	if !st.Empty() {
+		st.publish(ctx)
+		emitStats(st)
 	}
 	fn.stats = Stats{}
+	return err
 }
