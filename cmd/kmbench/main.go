@@ -4,12 +4,21 @@
 //
 //	kmbench train --rows ROWS.csv[.gz] [--l2 0.001] [--min_rows 1]
 //	    [--max_iterations 1000] [--gradient_tolerance 1e-6] [--runs 1] [--workers N]
+//	kmbench features --train TRAIN.csv --test TEST.csv [--component_key exercise,correct]
+//	    [--configs khan2014,extended,...] [--workers 2] [--min_rows 100] [--max_rows 200000]
 //	kmbench pipeline [--logs 1000000] [--runner prism] [--which pipeline,baseline] [--input LOGS.csv]
 //
 // train fits one logistic regression per exercise of a training-rows CSV and
 // prints the lines of the reference SciPy trainer
 // (shared/anchors/scipy_train.py), so the two can be compared; see
 // compare_scipy.sh.
+//
+// features measures what each feature of the extended set adds: it trains
+// on the students of one file and evaluates on those of another, as kmtrain
+// --l2=auto --l2_knowledge=best --problem_numbers=all does, with Khan's 107
+// features, the extended set, the extended set without each extra feature
+// and Khan's features with each extra alone, and prints the pooled AUC and
+// log-likelihood of each.
 //
 // pipeline measures the throughput and peak memory of the whole training
 // pipeline on the in-process prism runner against a baseline pipeline that
@@ -44,6 +53,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "features":
+		if err := runFeatures(args[1:], stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "kmbench features:", err)
+			return 1
+		}
+		return 0
 	case "pipeline":
 		if err := runPipelineBench(args[1:], stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "kmbench pipeline:", err)
@@ -71,6 +86,9 @@ func usage(w io.Writer) {
 
 commands:
   train     fit one model per exercise of a training-rows CSV (see kmbench train -h)
+  features  ablation of the extended feature set: train on --train, evaluate on
+            --test's students, print "features config=NAME auc=A log_likelihood=L
+            attempts=N" per configuration (see kmbench features -h)
   pipeline  generate --logs N synthetic logs and time the training pipeline and a
             baseline (one element per log through a GroupByKey), each in its own
             process: prints "pipeline logs=N seconds=S logs_per_s=R peak_rss_mb=M"
