@@ -145,14 +145,14 @@ func TestDataflowDryRun(t *testing.T) {
 		t.Errorf("labels %v", job.Labels)
 	}
 	for _, step := range []string{
-		"ReadBigQuery",            // read: the query and its Storage Read streams
-		"ReadBigQuery/Reshuffle",  // streams spread over workers
-		"ReplayStudents/CoGBK",    // group per student
-		"ReplayStudents",          // features
-		"TrainExercises/CoGBK",    // group per exercise
-		"TrainExercises",          // train
-		"WriteModel",              // write
-		"ReadDatastoreComponents", // the components in use
+		"ReadBigQuery",           // read: the query and its Storage Read streams
+		"ReadBigQuery/Reshuffle", // streams spread over workers
+		"ReplayStudents/CoGBK",   // group per student
+		"ReplayStudents",         // features
+		"TrainExercises/CoGBK",   // group per exercise
+		"TrainExercises",         // train
+		"WriteModel",             // write
+		"ReadComponents",         // the components in use, for the sink
 	} {
 		if !strings.Contains(graph, fmt.Sprintf(`unique_name:"%s"`, step)) {
 			t.Errorf("the job's pipeline has no step %s", step)
