@@ -150,6 +150,7 @@ func (e *thetasEntity) Load(props []datastore.Property) error {
 	var err error
 	var types []string
 	var difficulty []float64
+	extended := false // a difficulty table, maybe empty, was stored
 	for _, p := range props {
 		switch p.Name {
 		case "version":
@@ -182,6 +183,7 @@ func (e *thetasEntity) Load(props []datastore.Property) error {
 			e.NoKnowledgeThetas, err = arrayToFloats(p)
 		case "difficulty_problem_types":
 			types, err = arrayToStrings(p)
+			extended = true
 		case "difficulty_values":
 			difficulty, err = arrayToFloats(p)
 		case "unseen_difficulty":
@@ -194,32 +196,13 @@ func (e *thetasEntity) Load(props []datastore.Property) error {
 	if len(types) != len(difficulty) {
 		return fmt.Errorf("%d difficulty_problem_types but %d difficulty_values", len(types), len(difficulty))
 	}
-	if types != nil {
+	if extended {
 		e.ProblemTypeDifficulty = make(map[string]float64, len(types))
 		for i, t := range types {
 			e.ProblemTypeDifficulty[t] = difficulty[i]
 		}
 	}
 	return nil
-}
-
-func arrayToStrings(p datastore.Property) ([]string, error) {
-	if p.Value == nil { // an empty array
-		return []string{}, nil
-	}
-	a, ok := p.Value.([]interface{})
-	if !ok {
-		return nil, fmt.Errorf("property %s is a %T, want an array of strings", p.Name, p.Value)
-	}
-	ss := make([]string, len(a))
-	for i, v := range a {
-		s, ok := v.(string)
-		if !ok {
-			return nil, fmt.Errorf("property %s[%d] is a %T, want a string", p.Name, i, v)
-		}
-		ss[i] = s
-	}
-	return ss, nil
 }
 
 // componentEntity is features.Component as a Datastore entity. Properties:
@@ -285,23 +268,29 @@ func floatsToArray(fs []float64) []interface{} {
 	return a
 }
 
-func arrayToFloats(p datastore.Property) ([]float64, error) {
+func arrayToFloats(p datastore.Property) ([]float64, error) { return arrayOf[float64](p, "double") }
+
+func arrayToStrings(p datastore.Property) ([]string, error) { return arrayOf[string](p, "string") }
+
+// arrayOf reads an array property whose elements are all of type T (what
+// names it in errors).
+func arrayOf[T any](p datastore.Property, what string) ([]T, error) {
 	if p.Value == nil { // an empty array
 		return nil, nil
 	}
 	a, ok := p.Value.([]interface{})
 	if !ok {
-		return nil, fmt.Errorf("property %s is a %T, want an array of doubles", p.Name, p.Value)
+		return nil, fmt.Errorf("property %s is a %T, want an array of %ss", p.Name, p.Value, what)
 	}
-	fs := make([]float64, len(a))
+	out := make([]T, len(a))
 	for i, v := range a {
-		f, ok := v.(float64)
+		t, ok := v.(T)
 		if !ok {
-			return nil, fmt.Errorf("property %s[%d] is a %T, want a double", p.Name, i, v)
+			return nil, fmt.Errorf("property %s[%d] is a %T, want a %s", p.Name, i, v, what)
 		}
-		fs[i] = f
+		out[i] = t
 	}
-	return fs, nil
+	return out, nil
 }
 
 // versionEntity is a KnowledgeModelVersion entity: the run's counts as

@@ -273,28 +273,40 @@ type rowCollector struct {
 	maxRows int
 	seen    int
 	rows    []compactRow
-	keys    []features.ComponentKey
-	ids     map[features.ComponentKey]uint32
+	keys    interner[features.ComponentKey]
 
 	extended bool // the rows are of the extended feature set
-	types    []string
-	typeIDs  map[string]uint32
+	types    interner[string]
+}
+
+// interner numbers distinct values densely, in the order first seen.
+type interner[T comparable] struct {
+	values []T
+	ids    map[T]uint32
+}
+
+// id returns v's number, giving it the next one if it is new.
+func (in *interner[T]) id(v T) uint32 {
+	id, ok := in.ids[v]
+	if !ok {
+		if in.ids == nil {
+			in.ids = map[T]uint32{}
+		}
+		id = uint32(len(in.values))
+		in.ids[v] = id
+		in.values = append(in.values, v)
+	}
+	return id
 }
 
 func newRowCollector(maxRows int) *rowCollector {
-	return &rowCollector{maxRows: maxRows, ids: map[features.ComponentKey]uint32{}}
+	return &rowCollector{maxRows: maxRows}
 }
 
 func (c *rowCollector) add(b *RowBatch) {
 	remap := make([]uint32, len(b.Keys))
 	for i, k := range b.Keys {
-		id, ok := c.ids[k]
-		if !ok {
-			id = uint32(len(c.keys))
-			c.ids[k] = id
-			c.keys = append(c.keys, k)
-		}
-		remap[i] = id
+		remap[i] = c.keys.id(k)
 	}
 	ids := make([]uint32, len(b.KnowledgeIDs))
 	for i, id := range b.KnowledgeIDs {
@@ -303,17 +315,8 @@ func (c *rowCollector) add(b *RowBatch) {
 	var typeRemap []uint32
 	if b.Extended {
 		c.extended = true
-		if c.typeIDs == nil {
-			c.typeIDs = map[string]uint32{}
-		}
 		for _, t := range b.ProblemTypes {
-			id, ok := c.typeIDs[t]
-			if !ok {
-				id = uint32(len(c.types))
-				c.typeIDs[t] = id
-				c.types = append(c.types, t)
-			}
-			typeRemap = append(typeRemap, id)
+			typeRemap = append(typeRemap, c.types.id(t))
 		}
 	}
 	start := uint32(0)
@@ -357,7 +360,7 @@ func (c *rowCollector) compare(a, b *compactRow) int {
 		}
 		return -1
 	}
-	return slices.CompareFunc(a.knowledge, b.knowledge, func(x, y uint32) int { return compareKeys(c.keys[x], c.keys[y]) })
+	return slices.CompareFunc(a.knowledge, b.knowledge, func(x, y uint32) int { return compareKeys(c.keys.values[x], c.keys.values[y]) })
 }
 
 func compareKeys(a, b features.ComponentKey) int {
@@ -390,12 +393,12 @@ func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, *fea
 	c.keep(keep)
 	// Compare component ids by rank: the order of their keys, whatever order
 	// the ids were given in.
-	order := make([]uint32, len(c.keys))
+	order := make([]uint32, len(c.keys.values))
 	for i := range order {
 		order[i] = uint32(i)
 	}
-	slices.SortFunc(order, func(a, b uint32) int { return compareKeys(c.keys[a], c.keys[b]) })
-	rank := make([]uint32, len(c.keys))
+	slices.SortFunc(order, func(a, b uint32) int { return compareKeys(c.keys.values[a], c.keys.values[b]) })
+	rank := make([]uint32, len(c.keys.values))
 	for r, id := range order {
 		rank[id] = uint32(r)
 	}
@@ -407,8 +410,8 @@ func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, *fea
 		return c.compare(&a, &b)
 	})
 
-	vectors := make([][]float64, len(c.keys))
-	for i, k := range c.keys {
+	vectors := make([][]float64, len(c.keys.values))
+	for i, k := range c.keys.values {
 		vectors[i] = comps.Vector(k)
 	}
 	if c.extended {
@@ -444,7 +447,7 @@ func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, *fea
 func (c *rowCollector) extendedDataset(vectors [][]float64) (*train.Dataset, *features.DifficultyCounts, error) {
 	var counts features.DifficultyCounts
 	for _, r := range c.rows {
-		counts.Add(c.types[r.problemType], r.fold, r.correct)
+		counts.Add(c.types.values[r.problemType], r.fold, r.correct)
 	}
 	set := features.Extended
 	d := train.NewDataset(set.Dim(), len(c.rows))
@@ -459,7 +462,7 @@ func (c *rowCollector) extendedDataset(vectors [][]float64) (*train.Dataset, *fe
 		for _, id := range r.knowledge {
 			vs = append(vs, vectors[id])
 		}
-		set.Expand(&h, counts.OutOfFold(c.types[r.problemType], r.fold), r.extras, vs, x)
+		set.Expand(&h, counts.OutOfFold(c.types.values[r.problemType], r.fold), r.extras, vs, x)
 		d.Add(x, r.correct)
 	}
 	return d, &counts, nil
