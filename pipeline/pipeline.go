@@ -10,16 +10,22 @@
 //     logs chronologically and replays them, dropping students whose problem
 //     numbers do not step by one (Khan's rule). Every attempt whose problem
 //     number is in the sampling window becomes a training row: its 107
-//     features computed before the attempt, and whether it was correct.
-//     KnowledgeState components come from an existing table, or are derived
-//     from their key. Rows leave batched per exercise.
+//     features computed before the attempt (with --features=extended, 8
+//     more), and whether it was correct. KnowledgeState components come from
+//     an existing table, or are derived from their key. Rows leave batched
+//     per exercise.
 //  3. TrainExercises groups the rows per exercise and fits each exercise's
-//     107 thetas by L2-regularised logistic regression (package train),
-//     skipping exercises with too few rows.
-//  4. WriteModel writes the thetas, the full components table and a summary
-//     of the run, all at once when everything else has succeeded: to a
-//     directory, and to Datastore, where the version becomes current in a
-//     transaction once all of it is written.
+//     thetas by L2-regularised logistic regression (package train),
+//     skipping exercises with too few rows; with the extended features it
+//     first estimates each problem type's difficulty on the rows.
+//  4. The students held out of training (or those of --eval_input) are
+//     replayed again and every attempt predicted before it is applied, by
+//     the new version, two baselines and the version in production.
+//  5. WriteModel writes the thetas, the full components table and a summary
+//     of the run with its evaluation, all at once when everything else has
+//     succeeded: to a directory, and to Datastore, where the version becomes
+//     current in a transaction once all of it is written and if it passes
+//     the promotion gate.
 //
 // Build only constructs the graph; cmd/kmtrain parses flags and runs it on
 // the runner the flags choose.
