@@ -14,6 +14,11 @@
 // The definitions follow Khan Academy's accuracy_model code exactly; the
 // conformance case in testdata/khan2014 checks them to within 1e-9.
 //
+// FeatureSet Extended adds NumExtras features (ExtraNames) between the
+// ExerciseState and the KnowledgeState: a problem type's difficulty, which
+// DifficultyCounts estimates on training answers, and counts of the
+// student's whole history (Student.Extras).
+//
 // This package knows nothing of Beam or of any cloud service.
 package features
 
