@@ -225,6 +225,7 @@ func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches fun
 	}
 	if fn.buffered.Load() >= int64(fn.FlushRows) {
 		if err := fn.flush(emitRows, emitComponent); err != nil {
+			fn.stop() // the bundle fails: FinishBundle will not run
 			return err
 		}
 	}
@@ -282,6 +283,14 @@ func (w *replayWorker) replay(j replayJob) error {
 	return nil
 }
 
+// stop lets the workers end once the students sent are replayed.
+func (fn *replayFn) stop() {
+	if fn.students != nil {
+		close(fn.students)
+		fn.students = nil
+	}
+}
+
 // flush waits for the students in flight and emits every worker's batches
 // and the components they derived.
 func (fn *replayFn) flush(emitRows func(string, RowBatch), emitComponent func(features.Component)) error {
@@ -305,9 +314,7 @@ func (fn *replayFn) flush(emitRows func(string, RowBatch), emitComponent func(fe
 func (fn *replayFn) FinishBundle(ctx context.Context,
 	emitRows func(string, RowBatch), emitComponent func(features.Component), emitStats func(Stats), _ func(string, string),
 	_ func(string, LogBatch)) error {
-	if fn.students != nil {
-		close(fn.students)
-	}
+	fn.stop()
 	err := fn.flush(emitRows, emitComponent)
 	st := fn.stats
 	for _, w := range fn.workers {
