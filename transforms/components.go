@@ -59,15 +59,6 @@ func (c ComponentsSource) Load(ctx context.Context) ([]features.Component, error
 	return nil, nil
 }
 
-// table loads the source as the table a DoFn looks components up in.
-func (c ComponentsSource) table(ctx context.Context) (*features.Components, error) {
-	comps, err := c.Load(ctx)
-	if err != nil {
-		return nil, err
-	}
-	return features.NewComponents(comps)
-}
-
 // String names the source, for logs.
 func (c ComponentsSource) String() string {
 	switch {

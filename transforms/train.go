@@ -5,6 +5,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -55,17 +56,70 @@ func TrainExercises(s beam.Scope, rows beam.PCollection, opts TrainOptions) (the
 	return beam.ParDo2(s, &trainFn{Options: opts}, grouped)
 }
 
-// trainFn fits one exercise's thetas from its grouped row batches.
+// trainFn fits the thetas of the exercises of a bundle, Parallel of them at
+// once: a runner may hand every exercise to one bundle (prism does), and
+// expanding an exercise's rows and fitting them is serial work that a
+// single fit's parallel evaluations leave partly idle. The DoFn's own
+// goroutine reads each exercise's grouped rows and emits the results, with
+// the counters and the log lines, as the fits end; FinishBundle emits the
+// rest.
 type trainFn struct {
 	Options TrainOptions
+	// Parallel is how many exercises are fitted at once; 0: GOMAXPROCS.
+	// Each fit's evaluations then use Options.Settings.Workers / Parallel
+	// goroutines (at least one).
+	Parallel int
 
-	components *features.Components // loaded in Setup
+	table      []features.Component // loaded in Setup
+	jobs       chan *fitJob
+	done       chan *fitJob
+	pending    int // jobs sent and not yet reported
+}
+
+// fitJob is one exercise to fit, and what became of it.
+type fitJob struct {
+	exercise string
+	rows     *rowCollector
+
+	thetas  model.ExerciseThetas
+	skipped *model.SkippedExercise
+	l2      string // the l2 selection, with AutoL2
+	err     error  // the run fails
 }
 
 func (fn *trainFn) Setup(ctx context.Context) error {
 	var err error
-	fn.components, err = fn.Options.Components.table(ctx)
+	fn.table, err = fn.Options.Components.Load(ctx)
 	return err
+}
+
+func (fn *trainFn) StartBundle(context.Context, func(model.ExerciseThetas), func(model.SkippedExercise)) error {
+	n := fn.Parallel
+	if n <= 0 {
+		n = runtime.GOMAXPROCS(0)
+	}
+	opts := fn.Options
+	opts.Settings.Workers = max(1, opts.Settings.Workers/n)
+	// done holds every result a bundle can have outstanding (n queued, n
+	// fitting), so fitters never block on a failed bundle's results.
+	jobs, done := make(chan *fitJob, n), make(chan *fitJob, 2*n)
+	fn.jobs, fn.done, fn.pending = jobs, done, 0
+	for range n {
+		// Each fitter derives the components the table lacks in its own
+		// copy: Components is not safe for concurrent use.
+		comps, err := features.NewComponents(fn.table)
+		if err != nil {
+			close(jobs)
+			return err
+		}
+		go func() {
+			for j := range jobs {
+				fn.fit(j, opts, comps)
+				done <- j
+			}
+		}()
+	}
+	return nil
 }
 
 func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches func(*RowBatch) bool,
@@ -75,25 +129,78 @@ func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches 
 	for batches(&b) {
 		c.add(&b)
 	}
+	// Hand the exercise to a fitter, reporting finished fits while the
+	// fitters are all busy.
+	j := &fitJob{exercise: exercise, rows: c}
+	for {
+		select {
+		case fn.jobs <- j:
+			fn.pending++
+			return fn.reportDone(ctx, false, emit, emitSkip)
+		case d := <-fn.done:
+			if err := fn.report(ctx, d, emit, emitSkip); err != nil {
+				fn.stop()
+				return err
+			}
+		}
+	}
+}
+
+func (fn *trainFn) FinishBundle(ctx context.Context, emit func(model.ExerciseThetas), emitSkip func(model.SkippedExercise)) error {
+	defer fn.stop()
+	return fn.reportDone(ctx, true, emit, emitSkip)
+}
+
+// reportDone reports the finished fits; with wait, all of them.
+func (fn *trainFn) reportDone(ctx context.Context, wait bool, emit func(model.ExerciseThetas), emitSkip func(model.SkippedExercise)) error {
+	for fn.pending > 0 {
+		var d *fitJob
+		if wait {
+			d = <-fn.done
+		} else {
+			select {
+			case d = <-fn.done:
+			default:
+				return nil
+			}
+		}
+		if err := fn.report(ctx, d, emit, emitSkip); err != nil {
+			fn.stop()
+			return err
+		}
+	}
+	return nil
+}
+
+// stop ends the fitters once the jobs sent are fitted. A failed bundle
+// does not wait for them: their results are dropped with the bundle.
+func (fn *trainFn) stop() {
+	if fn.jobs != nil {
+		close(fn.jobs)
+		fn.jobs = nil
+	}
+}
+
+// fit fits one exercise, on a fitter's goroutine.
+func (fn *trainFn) fit(j *fitJob, opts TrainOptions, comps *features.Components) {
+	c := j.rows
+	j.rows = nil
 	seen := c.seen
-	if seen < fn.Options.MinRows || seen == 0 {
-		skippedCounter.Inc(ctx, 1)
-		emitSkip(model.SkippedExercise{Exercise: exercise, Rows: seen,
-			Reason: fmt.Sprintf("%s: %d < %d", model.SkipTooFewRows, seen, fn.Options.MinRows)})
-		return nil
+	if seen < opts.MinRows || seen == 0 {
+		j.skipped = &model.SkippedExercise{Exercise: j.exercise, Rows: seen,
+			Reason: fmt.Sprintf("%s: %d < %d", model.SkipTooFewRows, seen, opts.MinRows)}
+		return
 	}
-	rows, difficulty, err := c.dataset(fn.components)
+	rows, difficulty, err := c.dataset(comps)
 	if err != nil {
-		return fmt.Errorf("exercise %s: %v", exercise, err)
+		j.err = fmt.Errorf("exercise %s: %v", j.exercise, err)
+		return
 	}
-	f, err := FitExercise(fn.Options.Version, exercise, rows, seen, fn.Options, fn.Options.Baselines)
+	f, err := FitExercise(opts.Version, j.exercise, rows, seen, opts, opts.Baselines)
 	if err != nil {
-		skippedCounter.Inc(ctx, 1)
-		log.Warnf(ctx, "exercise %s: %v", exercise, err)
-		emitSkip(model.SkippedExercise{Exercise: exercise, Rows: seen, Reason: fmt.Sprintf("%s: %v", model.SkipFitFailed, err)})
-		return nil
+		j.skipped = &model.SkippedExercise{Exercise: j.exercise, Rows: seen, Reason: fmt.Sprintf("%s: %v", model.SkipFitFailed, err)}
+		return
 	}
-	trainedCounter.Inc(ctx, 1)
 	t := f.Thetas
 	correct := 0
 	for i := range rows.Len() {
@@ -108,10 +215,32 @@ func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches 
 	if difficulty != nil {
 		t.ProblemTypeDifficulty, t.UnseenProblemTypeDifficulty = difficulty.Table()
 	}
+	j.thetas = t
+	if opts.AutoL2 != nil {
+		j.l2 = f.describeL2()
+	}
+}
+
+// report counts, logs and emits one fit's result, on the DoFn's goroutine.
+func (fn *trainFn) report(ctx context.Context, j *fitJob, emit func(model.ExerciseThetas), emitSkip func(model.SkippedExercise)) error {
+	fn.pending--
+	switch {
+	case j.err != nil:
+		return j.err
+	case j.skipped != nil:
+		skippedCounter.Inc(ctx, 1)
+		if strings.HasPrefix(j.skipped.Reason, model.SkipFitFailed) {
+			log.Warnf(ctx, "exercise %s: %s", j.exercise, j.skipped.Reason)
+		}
+		emitSkip(*j.skipped)
+		return nil
+	}
+	t := j.thetas
+	trainedCounter.Inc(ctx, 1)
 	log.Infof(ctx, "trained %s: %d rows, %d iterations, %s, loss %.6f, %.2fs",
-		exercise, t.Rows, t.Iterations, t.Status, t.Loss, t.TrainingSeconds)
-	if fn.Options.AutoL2 != nil {
-		log.Infof(ctx, "l2 of %s: %s", exercise, f.describeL2())
+		t.Exercise, t.Rows, t.Iterations, t.Status, t.Loss, t.TrainingSeconds)
+	if j.l2 != "" {
+		log.Infof(ctx, "l2 of %s: %s", t.Exercise, j.l2)
 	}
 	emit(t)
 	return nil
