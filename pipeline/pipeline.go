@@ -5,7 +5,7 @@
 //  1. ReadProblemLogs reads ProblemLogs from files (CSV with a header or
 //     newline-delimited JSON, gzipped or not), or ReadBigQuery from a
 //     BigQuery table or query (in parallel through the Storage Read API),
-//     counting every bad row, and batches the logs per student.
+//     counting every bad row, and batches the logs per group of students.
 //  2. ReplayStudents groups the batches per student, sorts the student's
 //     logs chronologically and replays them, dropping students whose problem
 //     numbers do not step by one (Khan's rule). Every attempt whose problem

@@ -5,16 +5,43 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
 )
 
-// LogBatch is some of one student's ProblemLogs, as one element. Sources
-// batch a file's logs per student so that the GroupByKey per student moves
-// one element per student and file, not one per log.
+// LogBatch is ProblemLogs as one element. Sources batch the logs they read
+// per group of students (StudentGroup) so that the GroupByKey that gathers
+// each student's logs moves a few large elements per reader, not one per
+// log or per student; after the replay, a held-out student's logs travel
+// as one LogBatch keyed by the user.
 type LogBatch struct {
 	Logs []features.ProblemLog
+}
+
+// eachStudent gathers the logs of a group of students and calls f with
+// each student's, students in order of user id and each student's logs in
+// the order they came. f may keep the slice it is given.
+func eachStudent(batches func(*LogBatch) bool, f func(user string, logs []features.ProblemLog) error) error {
+	var all []features.ProblemLog
+	var b LogBatch
+	for batches(&b) {
+		all = append(all, b.Logs...)
+	}
+	slices.SortStableFunc(all, func(x, y features.ProblemLog) int { return strings.Compare(x.User, y.User) })
+	for len(all) > 0 {
+		n := 1
+		for n < len(all) && all[n].User == all[0].User {
+			n++
+		}
+		if err := f(all[0].User, all[:n:n]); err != nil {
+			return err
+		}
+		all = all[n:]
+	}
+	return nil
 }
 
 // RowBatch is training rows of one exercise, as one element: the replay

@@ -20,7 +20,7 @@ type BigQueryStream struct {
 }
 
 // ReadBigQuery reads ProblemLogs from BigQuery and returns them batched per
-// student as KV<user, LogBatch>, with the Stats of what was read, exactly as
+// group of students as KV<StudentGroup, LogBatch>, with the Stats of what was read, exactly as
 // ReadProblemLogs does for files.
 //
 // One worker runs the query (standard SQL with parameters) into its

@@ -72,20 +72,19 @@ func EvaluateStudents(s beam.Scope, students, thetas, components beam.PCollectio
 	return Evaluated{Partials: partials, Predictions: preds}
 }
 
-// GroupStudents turns logs batched per student and file (as a source emits
-// them) into one KV<user, LogBatch> per student, for EvaluateStudents.
+// GroupStudents turns logs batched per group of students (as a source
+// emits them) into one KV<user, LogBatch> per student, for
+// EvaluateStudents.
 func GroupStudents(s beam.Scope, logs beam.PCollection) beam.PCollection {
 	s = s.Scope("GroupStudents")
-	return beam.ParDo(s, concatBatches, beam.GroupByKey(s, logs))
+	return beam.ParDo(s, splitStudents, beam.GroupByKey(s, logs))
 }
 
-func concatBatches(user string, batches func(*LogBatch) bool) (string, LogBatch) {
-	var all LogBatch
-	var b LogBatch
-	for batches(&b) {
-		all.Logs = append(all.Logs, b.Logs...)
-	}
-	return user, all
+func splitStudents(_ string, batches func(*LogBatch) bool, emit func(string, LogBatch)) error {
+	return eachStudent(batches, func(user string, logs []features.ProblemLog) error {
+		emit(user, LogBatch{Logs: logs})
+		return nil
+	})
 }
 
 type evaluateFn struct {

@@ -12,10 +12,42 @@ import (
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 )
 
+// StudentGroups is how many keys the GroupByKey that gathers each
+// student's logs groups students under. A key per student would make one
+// element per student and flush of a reader, and a runner pays for every
+// element (prism some 10 µs); a few keys would leave a distributed
+// runner's replay to few workers. A group holds about 1/StudentGroups of
+// the logs in memory while its students are replayed.
+const StudentGroups = 1024
+
+// groupKeys are the StudentGroup keys, made once.
+var groupKeys = func() []string {
+	keys := make([]string, StudentGroups)
+	for i := range keys {
+		keys[i] = fmt.Sprintf("students-%04d", i)
+	}
+	return keys
+}()
+
+// StudentGroup returns the key of the group of students user belongs to:
+// FNV-1a of the user id, modulo StudentGroups. Every log of a student has
+// the same key, on any worker.
+func StudentGroup(user string) string { return groupKeys[studentGroup(user)] }
+
+func studentGroup(user string) int {
+	const prime = 16777619
+	h := uint32(2166136261)
+	for i := 0; i < len(user); i++ {
+		h = (h ^ uint32(user[i])) * prime
+	}
+	return int(h % StudentGroups)
+}
+
 // logBatcher is what every source does with the rows it reads: it gathers
-// the ProblemLogs per student and emits them as LogBatches every flush
-// logs, and counts the logs and the bad rows (by reason, with examples) in
-// its Stats. A source adds its own counts (files, shards) to the same Stats.
+// the ProblemLogs per group of students (StudentGroup) and emits them as
+// KV<group, LogBatch> every flush logs, and counts the logs and the bad
+// rows (by reason, with examples) in its Stats. A source adds its own
+// counts (files, shards) to the same Stats.
 type logBatcher struct {
 	flush int
 	emit  func(string, LogBatch)
@@ -24,7 +56,7 @@ type logBatcher struct {
 	logs     int64 // added to stats at the end: a map update per log costs
 	bad      int64
 	buffered int
-	byUser   map[string][]features.ProblemLog
+	byGroup  [][]features.ProblemLog // StudentGroups of them
 	intern   map[string]string
 }
 
@@ -33,10 +65,10 @@ func newLogBatcher(flush int, emit func(string, LogBatch)) *logBatcher {
 		flush = DefaultFlushLogs
 	}
 	return &logBatcher{
-		flush:  flush,
-		emit:   emit,
-		byUser: map[string][]features.ProblemLog{},
-		intern: map[string]string{},
+		flush:   flush,
+		emit:    emit,
+		byGroup: make([][]features.ProblemLog, StudentGroups),
+		intern:  map[string]string{},
 	}
 }
 
@@ -47,7 +79,8 @@ func (b *logBatcher) add(l features.ProblemLog, intern bool) {
 		l.User, l.Exercise, l.ProblemType = b.str(l.User), b.str(l.Exercise), b.str(l.ProblemType)
 	}
 	b.logs++
-	b.byUser[l.User] = append(b.byUser[l.User], l)
+	g := studentGroup(l.User)
+	b.byGroup[g] = append(b.byGroup[g], l)
 	b.buffered++
 	if b.buffered >= b.flush {
 		b.flushBatches()
@@ -87,10 +120,12 @@ func (b *logBatcher) str(s string) string {
 }
 
 func (b *logBatcher) flushBatches() {
-	for user, logs := range b.byUser {
-		b.emit(user, LogBatch{Logs: logs})
+	for g, logs := range b.byGroup {
+		if len(logs) > 0 {
+			b.emit(groupKeys[g], LogBatch{Logs: logs})
+			b.byGroup[g] = nil
+		}
 	}
-	clear(b.byUser)
 	b.buffered = 0
 }
 

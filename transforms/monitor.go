@@ -249,8 +249,8 @@ func releaseModel(key string) {
 	}
 }
 
-// PredictAttempts groups logs (KV<user, LogBatch>, as the readers emit them)
-// per student and replays each student's history in time order
+// PredictAttempts groups logs (KV<StudentGroup, LogBatch>, as the readers
+// emit them) per student and replays each student's history in time order
 // (features.SortLogs) under the model: every attempt is predicted from the
 // attempts before it, then applied. Students are replayed whole, gaps in
 // problem numbers included, as the webapp predicts; a student's state starts
@@ -281,7 +281,6 @@ type predictAttemptsFn struct {
 	accs     map[string]*evaluate.Accumulator
 	buffered int
 	stats    Stats
-	logs     []features.ProblemLog
 	lastLog  time.Time
 }
 
@@ -313,19 +312,30 @@ func (fn *predictAttemptsFn) StartBundle(_ context.Context, _ func(string, []byt
 	}
 }
 
-func (fn *predictAttemptsFn) ProcessElement(ctx context.Context, user string, batches func(*LogBatch) bool,
+func (fn *predictAttemptsFn) ProcessElement(ctx context.Context, _ string, batches func(*LogBatch) bool,
 	emitDay func(string, []byte), _ func(Stats)) error {
-	fn.logs = fn.logs[:0]
-	var b LogBatch
-	for batches(&b) {
-		fn.logs = append(fn.logs, b.Logs...)
+	err := eachStudent(batches, func(user string, logs []features.ProblemLog) error {
+		return fn.student(user, logs, emitDay)
+	})
+	if err != nil {
+		return err
 	}
-	features.SortLogs(fn.logs)
+	if time.Since(fn.lastLog) > 10*time.Second {
+		fn.lastLog = time.Now()
+		log.Infof(ctx, "monitor: %d students, %d attempts scored in this bundle so far",
+			fn.stats.Counts[CountStudentsMonitored], fn.stats.Counts[CountAttemptsScored])
+	}
+	return nil
+}
+
+// student predicts one student's attempts.
+func (fn *predictAttemptsFn) student(user string, logs []features.ProblemLog, emitDay func(string, []byte)) error {
+	features.SortLogs(logs)
 	st := fn.model.NewStudent()
 	var acc *evaluate.Accumulator
 	lastDay := ""
 	var scored, noThetas int64
-	for _, l := range fn.logs {
+	for _, l := range logs {
 		day := l.TimeDone.UTC().Format(monitorDayLayout)
 		if day != lastDay || acc == nil {
 			acc = fn.accs[day]
@@ -349,16 +359,9 @@ func (fn *predictAttemptsFn) ProcessElement(ctx context.Context, user string, ba
 	fn.stats.Add(CountStudentsMonitored, 1)
 	fn.stats.Add(CountAttemptsScored, scored)
 	fn.stats.Add(CountAttemptsNoThetas, noThetas)
-	fn.buffered += len(fn.logs)
+	fn.buffered += len(logs)
 	if fn.buffered >= fn.FlushAttempts {
-		if err := fn.flush(emitDay); err != nil {
-			return err
-		}
-	}
-	if time.Since(fn.lastLog) > 10*time.Second {
-		fn.lastLog = time.Now()
-		log.Infof(ctx, "monitor: %d students, %d attempts scored in this bundle so far",
-			fn.stats.Counts[CountStudentsMonitored], fn.stats.Counts[CountAttemptsScored])
+		return fn.flush(emitDay)
 	}
 	return nil
 }

@@ -69,8 +69,9 @@ type Replayed struct {
 	HeldOut       beam.PCollection // KV<user, LogBatch>: the whole history of each student to evaluate on
 }
 
-// ReplayStudents groups logs per student, replays each student's history in
-// time order and emits the training rows batched per exercise. Components
+// ReplayStudents groups logs (KV<StudentGroup, LogBatch>, as the sources
+// emit them) per student, replays each student's history in time order and
+// emits the training rows batched per exercise. Components
 // come from opts.Components; keys it lacks get derived components, which
 // come out as NewComponents.
 func ReplayStudents(s beam.Scope, logs beam.PCollection, opts ReplayOptions) Replayed {
@@ -179,14 +180,28 @@ func (fn *replayFn) StartBundle(_ context.Context,
 	return nil
 }
 
-func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches func(*LogBatch) bool,
+func (fn *replayFn) ProcessElement(ctx context.Context, _ string, batches func(*LogBatch) bool,
 	emitRows func(string, RowBatch), emitComponent func(features.Component), _ func(Stats), emitExport func(string, string),
 	emitHeldOut func(string, LogBatch)) error {
-	var logs []features.ProblemLog
-	var b LogBatch
-	for batches(&b) {
-		logs = append(logs, b.Logs...)
+	err := eachStudent(batches, func(user string, logs []features.ProblemLog) error {
+		return fn.student(user, logs, emitRows, emitComponent, emitExport, emitHeldOut)
+	})
+	if err != nil {
+		fn.stop() // the bundle fails: FinishBundle will not run
+		return err
 	}
+	if time.Since(fn.lastLog) > 10*time.Second {
+		fn.lastLog = time.Now()
+		log.Infof(ctx, "replay: %d students replayed, %d held out in this bundle so far", fn.replayed.Load(), fn.stats.Counts[CountStudentsHeldOut])
+	}
+	return nil
+}
+
+// student holds one student's logs out, or hands them to a worker to
+// replay, and flushes the batches when enough rows are buffered.
+func (fn *replayFn) student(user string, logs []features.ProblemLog,
+	emitRows func(string, RowBatch), emitComponent func(features.Component), emitExport func(string, string),
+	emitHeldOut func(string, LogBatch)) error {
 	if fn.Holdout.Fraction > 0 && HeldOut(user, fn.Holdout.Fraction) {
 		fn.stats.Add(CountStudentsHeldOut, 1)
 		fn.stats.Add(CountLogsHeldOut, int64(len(logs)))
@@ -224,14 +239,7 @@ func (fn *replayFn) ProcessElement(ctx context.Context, user string, batches fun
 		fn.students <- job
 	}
 	if fn.buffered.Load() >= int64(fn.FlushRows) {
-		if err := fn.flush(emitRows, emitComponent); err != nil {
-			fn.stop() // the bundle fails: FinishBundle will not run
-			return err
-		}
-	}
-	if time.Since(fn.lastLog) > 10*time.Second {
-		fn.lastLog = time.Now()
-		log.Infof(ctx, "replay: %d students replayed, %d held out in this bundle so far", fn.replayed.Load(), fn.stats.Counts[CountStudentsHeldOut])
+		return fn.flush(emitRows, emitComponent)
 	}
 	return nil
 }

@@ -275,7 +275,8 @@ func readLine(br *bufio.Reader) ([]byte, error) {
 
 // ReadProblemLogs reads ProblemLogs from files matching comma-separated glob
 // patterns (CSV with a header or newline-delimited JSON, optionally gzipped)
-// and returns them batched per student as KV<user, LogBatch>, with the Stats
+// and returns them batched per group of students as KV<StudentGroup,
+// LogBatch>, with the Stats
 // of what was read (Stats.Complete says whether every shard was read). Large uncompressed local files are read in parallel byte
 // ranges of shardBytes (0: DefaultShardBytes).
 func ReadProblemLogs(s beam.Scope, patterns string, cols problemlogs.Columns, shardBytes int64) (logs, stats beam.PCollection) {

@@ -70,10 +70,10 @@ type trainFn struct {
 	// goroutines (at least one).
 	Parallel int
 
-	table      []features.Component // loaded in Setup
-	jobs       chan *fitJob
-	done       chan *fitJob
-	pending    int // jobs sent and not yet reported
+	table   []features.Component // loaded in Setup
+	jobs    chan *fitJob
+	done    chan *fitJob
+	pending int // jobs sent and not yet reported
 }
 
 // fitJob is one exercise to fit, and what became of it.
