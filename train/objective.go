@@ -53,12 +53,13 @@ type Objective struct {
 	// can differ from Share = 0 in the last bits.
 	Share int
 
-	prepared  bool        // the layout below matches Data
-	preparedN int         // Data.Len() when prepared
-	runs      *sharedRuns // nil: evaluate on Data's rows
-	theta     []float64   // θ padded to the stride; or its own and shared parts
-	partial   []float64   // per block: loss sum, then the gradient sums
-	scratch   []float64   // per worker: subRows scores, residuals and run sums
+	prepared  bool          // the layout below matches Data
+	preparedN int           // Data.Len() when prepared
+	runs      *sharedRuns   // nil: evaluate on Data's rows
+	fact      *factoredEval // Data is factored
+	theta     []float64     // θ padded to the stride; or its own and shared parts
+	partial   []float64     // per block: loss sum, then the gradient sums
+	scratch   []float64     // per worker: subRows scores, residuals and run sums
 }
 
 // Func returns L(θ).
@@ -88,11 +89,15 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 	if !o.prepared || o.preparedN != n {
 		o.prepare()
 	}
-	sr := o.runs
+	sr, fe := o.runs, o.fact
 	nb := (n + blockRows - 1) / blockRows
 	width := stride // gradient sums per block
 	var thOwn, thShared []float64
-	if sr != nil {
+	if fe != nil {
+		// The stored columns per block; the tail's products once per node.
+		copy(o.theta, theta[:d.stored()])
+		fe.values(d.tail, theta[d.stored():])
+	} else if sr != nil {
 		width = sr.ps + sr.ss
 		thOwn, thShared = o.theta[:sr.ps], o.theta[sr.ps:]
 		copy(thOwn, theta[:dim-sr.k])
@@ -115,9 +120,12 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 		for b := w; b < nb; b += workers {
 			lo, hi := b*blockRows, min((b+1)*blockRows, n)
 			out := o.partial[b*ps : (b+1)*ps]
-			if sr != nil {
+			switch {
+			case fe != nil:
+				o.factoredBlock(lo, hi, out, z, withGrad)
+			case sr != nil:
 				sr.block(d, lo, hi, out, thOwn, thShared, z, r, u, withGrad)
-			} else {
+			default:
 				o.block(lo, hi, out, z, r, withGrad)
 			}
 		}
@@ -161,10 +169,18 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 			own, off = dim-sr.k, sr.ps-(dim-sr.k)
 		}
 		clear(grad)
-		for b := 0; b < nb; b++ {
-			p := o.partial[b*ps+1 : (b+1)*ps]
-			floats.Add(grad[:own], p[:own])
-			floats.Add(grad[own:], p[own+off:off+dim])
+		if fe != nil {
+			own := d.stored()
+			for b := 0; b < nb; b++ {
+				floats.Add(grad[:own], o.partial[b*ps+1:b*ps+1+own])
+			}
+			fe.gradient(d.tail, grad[own:])
+		} else {
+			for b := 0; b < nb; b++ {
+				p := o.partial[b*ps+1 : (b+1)*ps]
+				floats.Add(grad[:own], p[:own])
+				floats.Add(grad[own:], p[own+off:off+dim])
+			}
 		}
 		floats.Scale(invN, grad)
 		floats.AddScaled(grad[1:head], o.L2, theta[1:head])
@@ -182,8 +198,11 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 // their last columns once per run of equal values (see Share).
 func (o *Objective) prepare() {
 	d := o.Data
-	o.runs = nil
-	if k := chooseShared(d, o.Share); k > 0 {
+	o.runs, o.fact = nil, nil
+	if d.tail != nil {
+		o.fact = newFactoredEval(d.tail, d.Len())
+		o.theta = make([]float64, d.stride)
+	} else if k := chooseShared(d, o.Share); k > 0 {
 		o.runs = newSharedRuns(d, k)
 		o.theta = make([]float64, o.runs.ps+o.runs.ss)
 	} else {
@@ -208,6 +227,31 @@ func (o *Objective) block(lo, hi int, out, z, r []float64, withGrad bool) {
 		loss += lossTerms(zz, d.y[s:t], rr)
 		if withGrad {
 			gemvT(a, stride, rr, g)
+		}
+	}
+	out[0] = loss
+}
+
+// factoredBlock is block for a factored Data: the stored columns' products
+// row by row, the tail's from the products of its nodes. The residuals are
+// kept per row, for the tail's gradient.
+func (o *Objective) factoredBlock(lo, hi int, out, z []float64, withGrad bool) {
+	d, e := o.Data, o.fact
+	stride, node := d.stride, d.tail.node
+	g := out[1:]
+	clear(g)
+	loss := 0.0
+	for a := lo; a < hi; a += subRows {
+		b := min(a+subRows, hi)
+		own := d.x[a*stride : b*stride]
+		zz, rr := z[:b-a], e.r[a:b]
+		gemvN(own, stride, o.theta, zz)
+		for i, n := range node[a:b] {
+			zz[i] += e.val[n]
+		}
+		loss += lossTerms(zz, d.y[a:b], rr)
+		if withGrad {
+			gemvT(own, stride, rr, g)
 		}
 	}
 	out[0] = loss

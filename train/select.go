@@ -485,9 +485,15 @@ func assignFolds(d *Dataset, k, group int) ([]int, int) {
 	r := -1
 	var prev []byte
 	for i := range n {
-		if group == 0 {
+		switch {
+		case group == 0:
 			r++
-		} else {
+		case d.tail != nil && group == d.tail.dim:
+			// The same sum of basis vectors: the same list of them.
+			if i == 0 || d.tail.node[i] != d.tail.node[i-1] {
+				r++
+			}
+		default:
 			tail := asBytes(d.Row(i)[dim-group:])
 			if i == 0 || !bytes.Equal(tail, prev) {
 				r++
@@ -504,22 +510,47 @@ func assignFolds(d *Dataset, k, group int) ([]int, int) {
 // order in d), and returns for each fold f the Dataset of the other folds'
 // rows, a contiguous range of the two copies (folds f+1 to k-1 of the
 // first, 0 to f-1 of the second), and the Dataset of its own.
+//
+// Of a factored d, the whole rows stay factored: the copies are of the
+// stored columns and of each row's node, the trie and the basis shared.
 func foldViews(d *Dataset, cols int, fold, start []int) (train, held []*Dataset) {
 	n, k := d.Len(), len(start)-1
-	stride := pad4(cols)
+	factored := d.tail != nil && cols == d.dim
+	stored := min(cols, d.stored())
+	if !factored {
+		stored = cols
+	}
+	stride := pad4(stored)
 	x := make([]float64, 2*n*stride)
 	y := make([]float64, 2*n)
+	var node []int32
+	if factored {
+		node = make([]int32, 2*n)
+	}
 	next := slices.Clone(start[:k])
 	for i, f := range fold {
+		var row []float64
+		if stored <= d.stored() {
+			row = d.head(i, stored)
+		} else {
+			row = d.Row(i)[:stored]
+		}
 		for c := 0; c < 2; c++ {
 			j := c*n + next[f]
-			copy(x[j*stride:], d.Row(i)[:cols])
+			copy(x[j*stride:], row)
 			y[j] = d.y[i]
+			if factored {
+				node[j] = d.tail.node[i]
+			}
 		}
 		next[f]++
 	}
 	view := func(lo, hi int) *Dataset {
-		return &Dataset{dim: cols, stride: stride, x: x[lo*stride : hi*stride : hi*stride], y: y[lo:hi:hi]}
+		v := &Dataset{dim: cols, stride: stride, x: x[lo*stride : hi*stride : hi*stride], y: y[lo:hi:hi]}
+		if factored {
+			v.tail = d.tail.view(node[lo:hi:hi])
+		}
+		return v
 	}
 	train, held = make([]*Dataset, k), make([]*Dataset, k)
 	for f := range k {
