@@ -3,8 +3,10 @@ package transforms
 import (
 	"fmt"
 	"maps"
+	"math"
 	"math/rand/v2"
 	"reflect"
+	"slices"
 	"testing"
 	"time"
 
@@ -191,6 +193,56 @@ func TestCollectRowsCap(t *testing.T) {
 					t.Fatalf("cap %d, order %d: row %d differs", cap, i, k)
 				}
 			}
+			// The fit sees the same Dataset, factored or not, bit for bit.
+			theta := make([]float64, d.Dim())
+			for j := range theta {
+				theta[j] = math.Sin(float64(j))
+			}
+			ga, gb := make([]float64, len(theta)), make([]float64, len(theta))
+			la := (&train.Objective{Data: d, L2: 1e-3}).FuncGrad(ga, theta)
+			lb := (&train.Objective{Data: first, L2: 1e-3}).FuncGrad(gb, theta)
+			if d.Factored() != first.Factored() || la != lb || !slices.Equal(ga, gb) {
+				t.Fatalf("cap %d, order %d: objective %v (factored %v), first order's %v (factored %v)",
+					cap, i, la, d.Factored(), lb, first.Factored())
+			}
+		}
+	}
+}
+
+// TestFactorKnowledge checks the choice between factored and summed
+// KnowledgeStates on the two shapes of data that favour each.
+func TestFactorKnowledge(t *testing.T) {
+	row := func(ids ...uint32) compactRow { return compactRow{knowledge: ids} }
+	// Many runs over few components, each run adding one.
+	var shared []compactRow
+	for s := range 200 {
+		list := []uint32{uint32(s % 3), uint32(3 + s%4)}
+		for range 3 {
+			shared = append(shared, row(list...))
+		}
+	}
+	slices.SortFunc(shared, func(a, b compactRow) int { return slices.Compare(a.knowledge, b.knowledge) })
+	// Every run adds many components of its own.
+	var spread []compactRow
+	for s := range 50 {
+		var list []uint32
+		for j := range 30 {
+			list = append(list, uint32(s*30+j))
+		}
+		spread = append(spread, row(list...))
+	}
+	for _, tc := range []struct {
+		name string
+		rows []compactRow
+		k    int
+		want bool
+	}{
+		{"few shared components", shared, 7, true},
+		{"many components a run", spread, 1500, false},
+		{"no component", []compactRow{row(), row()}, 0, false},
+	} {
+		if got := factorKnowledge(tc.rows, tc.k); got != tc.want {
+			t.Errorf("%s: factorKnowledge %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }
@@ -203,5 +255,66 @@ func TestComponentCoder(t *testing.T) {
 	}
 	if _, err := decodeComponent(encodeComponent(c)[:30]); err == nil {
 		t.Error("truncated component decoded without error")
+	}
+}
+
+// TestEachStudent checks that a group's batches are split into whole
+// students, in order of user id, each with its logs in arrival order.
+func TestEachStudent(t *testing.T) {
+	t0 := time.Date(2014, 1, 2, 3, 4, 5, 0, time.UTC)
+	log := func(user string, n int) features.ProblemLog {
+		return features.ProblemLog{User: user, TimeDone: t0.Add(time.Duration(n) * time.Minute), Exercise: "ex", ProblemNumber: n}
+	}
+	batches := []LogBatch{
+		{Logs: []features.ProblemLog{log("b", 1), log("a", 1), log("b", 2)}},
+		{},
+		{Logs: []features.ProblemLog{log("c", 1), log("a", 2)}},
+	}
+	i := 0
+	iter := func(b *LogBatch) bool {
+		if i == len(batches) {
+			return false
+		}
+		*b = batches[i]
+		i++
+		return true
+	}
+	var got []string
+	err := eachStudent(iter, func(user string, logs []features.ProblemLog) error {
+		s := user + ":"
+		for _, l := range logs {
+			if l.User != user {
+				t.Errorf("student %s got a log of %s", user, l.User)
+			}
+			s += fmt.Sprint(l.ProblemNumber)
+		}
+		got = append(got, s)
+		return nil
+	})
+	if want := []string{"a:12", "b:12", "c:1"}; err != nil || !slices.Equal(got, want) {
+		t.Errorf("students %v (%v), want %v", got, err, want)
+	}
+
+	// A student's error stops the split.
+	i = 0
+	calls := 0
+	err = eachStudent(iter, func(string, []features.ProblemLog) error { calls++; return fmt.Errorf("no") })
+	if err == nil || calls != 1 {
+		t.Errorf("after an error: %v, %d calls", err, calls)
+	}
+}
+
+func TestStudentGroup(t *testing.T) {
+	seen := map[string]bool{}
+	for i := range 20000 {
+		g := StudentGroup(fmt.Sprintf("student_%07d", i))
+		if g != StudentGroup(fmt.Sprintf("student_%07d", i)) {
+			t.Fatal("StudentGroup is not a function of the user")
+		}
+		seen[g] = true
+	}
+	// 20,000 users fill all but about 1024·e^(-20000/1024) groups.
+	if len(seen) < StudentGroups-1 {
+		t.Errorf("20000 users fell in %d of %d groups", len(seen), StudentGroups)
 	}
 }

@@ -508,12 +508,14 @@ func compareKeys(a, b features.ComponentKey) int {
 	return -1
 }
 
-// dataset expands the kept rows into the features the fit uses. The rows
-// are ordered by their KnowledgeState's components, then by sample key: a
-// total order on their content, so the fit is reproducible bit for bit, and
-// rows with the same KnowledgeState (a student's rows on one exercise,
-// mostly) are adjacent, which the trainer exploits (train.Settings.Share)
-// and which lets the expansion reuse the previous row's sum.
+// dataset expands the kept rows into the features the fit uses, the
+// KnowledgeState as the list of its components (train.NewFactoredDataset);
+// with the extended features it also counts the problem types' difficulty
+// and gives each row the estimate without its own fold of students. The
+// rows are ordered by their KnowledgeState's components, then by sample
+// key: a total order on their content, so the fit is reproducible bit for
+// bit, and rows with the same KnowledgeState (a student's rows on one
+// exercise, mostly) are adjacent, as are lists that share a prefix.
 func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, *features.DifficultyCounts, error) {
 	keep := len(c.rows)
 	if c.maxRows > 0 {
@@ -539,60 +541,94 @@ func (c *rowCollector) dataset(comps *features.Components) (*train.Dataset, *fea
 		return c.compare(&a, &b)
 	})
 
-	vectors := make([][]float64, len(c.keys.values))
-	for i, k := range c.keys.values {
-		vectors[i] = comps.Vector(k)
+	// The basis vectors in the order of their keys, whatever order the ids
+	// were given in: the fit sums over them in that order.
+	vectors := make([][]float64, len(order))
+	for r, id := range order {
+		vectors[r] = comps.Vector(c.keys.values[id])
 	}
+	set := features.Khan2014
+	var counts *features.DifficultyCounts
 	if c.extended {
-		return c.extendedDataset(vectors)
+		set = features.Extended
+		counts = &features.DifficultyCounts{}
+		for _, r := range c.rows {
+			counts.Add(c.types.values[r.problemType], r.fold, r.correct)
+		}
 	}
-	d := train.NewDataset(features.NumFeatures, len(c.rows))
-	var x [features.NumFeatures]float64
-	var vs [][]float64
+	dim := set.Dim()
+	head := dim - features.KnowledgeDim
+	var d *train.Dataset
+	if factorKnowledge(c.rows, len(vectors)) {
+		d = train.NewFactoredDataset(dim, vectors, len(c.rows))
+	} else {
+		d = train.NewDataset(dim, len(c.rows))
+	}
+	x := make([]float64, dim)
+	var ranks []uint32
+	var ks features.KnowledgeState
 	for i, r := range c.rows {
 		h, err := features.UnpackExerciseState(r.history)
 		if err != nil {
 			return nil, nil, err
 		}
-		if i > 0 && slices.Equal(r.knowledge, c.rows[i-1].knowledge) {
-			// Same KnowledgeState as the previous row: only the
-			// ExerciseState features change.
-			h.Features(x[1 : 1+features.NumExerciseFeatures])
-		} else {
-			vs = vs[:0]
+		difficulty := 0.0
+		if counts != nil {
+			difficulty = counts.OutOfFold(c.types.values[r.problemType], r.fold)
+		}
+		set.Expand(&h, difficulty, r.extras, nil, x)
+		if d.Factored() {
+			ranks = ranks[:0]
 			for _, id := range r.knowledge {
-				vs = append(vs, vectors[id])
+				ranks = append(ranks, rank[id])
 			}
-			features.ExpandFeatures(&h, vs, &x)
+			d.AddSum(x[:head], ranks, r.correct)
+			continue
 		}
-		d.Add(x[:], r.correct)
-	}
-	return d, nil, nil
-}
-
-// extendedDataset expands sorted rows into the extended features. The
-// problem types' difficulty is counted on the kept rows; each row gets the
-// difficulty estimated without its own fold of students.
-func (c *rowCollector) extendedDataset(vectors [][]float64) (*train.Dataset, *features.DifficultyCounts, error) {
-	var counts features.DifficultyCounts
-	for _, r := range c.rows {
-		counts.Add(c.types.values[r.problemType], r.fold, r.correct)
-	}
-	set := features.Extended
-	d := train.NewDataset(set.Dim(), len(c.rows))
-	x := make([]float64, set.Dim())
-	var vs [][]float64
-	for _, r := range c.rows {
-		h, err := features.UnpackExerciseState(r.history)
-		if err != nil {
-			return nil, nil, err
+		// The sum of the row's components, as Expand would add them, once
+		// per run of rows with one KnowledgeState.
+		if i == 0 || !slices.Equal(r.knowledge, c.rows[i-1].knowledge) {
+			ks = features.KnowledgeState{}
+			for _, id := range r.knowledge {
+				ks.Add(vectors[rank[id]])
+			}
 		}
-		vs = vs[:0]
-		for _, id := range r.knowledge {
-			vs = append(vs, vectors[id])
-		}
-		set.Expand(&h, counts.OutOfFold(c.types.values[r.problemType], r.fold), r.extras, vs, x)
+		copy(x[head:], ks[:])
 		d.Add(x, r.correct)
 	}
-	return d, &counts, nil
+	return d, counts, nil
+}
+
+// factorKnowledge reports whether the fit of sorted rows whose
+// KnowledgeStates sum some of k components is cheaper with the
+// KnowledgeState factored (train.NewFactoredDataset) than with its sums.
+// An evaluation with the sums takes θ's product with each run's sum (2·100
+// multiply-adds, forward and back); factored, with each component, plus
+// three passes over the nodes of the rows' trie of component lists (one
+// per component a run adds to the previous run's list), whose dependent
+// loads cost about as much as nodeCost multiply-adds each (measured on
+// ASSISTments and synthetic data). Few components shared by many students
+// (the synthetic data, Khan's exercises) favour the factors; students who
+// start many components between two runs (ASSISTments), the sums.
+func factorKnowledge(rows []compactRow, k int) bool {
+	const nodeCost = 48
+	if k == 0 {
+		return false
+	}
+	runs, nodes := 0, 0
+	for i, r := range rows {
+		if i > 0 && slices.Equal(r.knowledge, rows[i-1].knowledge) {
+			continue
+		}
+		runs++
+		p := 0
+		if i > 0 {
+			prev := rows[i-1].knowledge
+			for p < len(prev) && p < len(r.knowledge) && prev[p] == r.knowledge[p] {
+				p++
+			}
+		}
+		nodes += len(r.knowledge) - p
+	}
+	return 2*k*features.KnowledgeDim+nodeCost*nodes < 2*runs*features.KnowledgeDim
 }

@@ -399,19 +399,11 @@ func (b *featureBench) run(keep [features.NumExtras]bool, workers int, stderr io
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			x := make([]float64, len(cols))
 			for i := range next {
 				e := &b.exercises[i]
 				d := e.rows
 				if !all {
-					d = train.NewDataset(len(cols), e.rows.Len())
-					for r := range e.rows.Len() {
-						row := e.rows.Row(r)
-						for j, c := range cols {
-							x[j] = row[c]
-						}
-						d.Add(x, e.rows.Correct(r))
-					}
+					d = e.rows.Select(cols)
 				}
 				f, err := transforms.FitExercise("", e.name, d, e.seen, opts, false)
 				if err != nil {
