@@ -80,6 +80,11 @@ func (b *logBatcher) add(l features.ProblemLog, intern bool) {
 	}
 	b.logs++
 	g := studentGroup(l.User)
+	if b.byGroup[g] == nil {
+		// Room for a little more than a group's share of a flush: most
+		// groups then never grow.
+		b.byGroup[g] = make([]features.ProblemLog, 0, b.flush/StudentGroups*5/4+1)
+	}
 	b.byGroup[g] = append(b.byGroup[g], l)
 	b.buffered++
 	if b.buffered >= b.flush {

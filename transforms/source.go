@@ -244,7 +244,7 @@ func (r *shardReader) read(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("read %s at byte %d: %v", path, pos, err)
 		}
-		if time.Since(last) > 10*time.Second {
+		if dataLines%4096 == 0 && time.Since(last) > 10*time.Second {
 			last = time.Now()
 			log.Infof(ctx, "reading %s: %d logs so far, at byte %d", path, r.logs, pos)
 		}
