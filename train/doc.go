@@ -33,6 +33,13 @@
 // run of equal rows, doing their products with θ and with the residuals once
 // per run.
 //
+// A Dataset can also keep such columns factored (NewFactoredDataset): each
+// row's are the sum of a list of basis vectors (the components the
+// KnowledgeState sums), kept as a trie of the rows' lists. An evaluation
+// then takes θ's product with each basis vector once and one addition per
+// trie node, which is cheaper when few vectors are shared by many rows and
+// consecutive lists share their prefixes.
+//
 // The penalty need not be guessed. Settings.Tail gives the last features
 // (the KnowledgeState) their own penalty, TailL2, +Inf to leave them out.
 // SelectL2 chooses one penalty from a grid by K-fold cross-validation on
