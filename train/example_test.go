@@ -40,3 +40,22 @@ func Example() {
 	// loss: 0.179171
 	// P(correct | x=[1 0.85 0]): 0.941
 }
+
+// Keep the last columns of the rows as sums of basis vectors: here two
+// 2-value "components", each row summing the ones its student has started.
+// A row reads as the sums; a fit takes each basis vector's product with θ
+// once per evaluation.
+func ExampleNewFactoredDataset() {
+	components := [][]float64{{0.6, 0.8}, {1, 0}}
+	d := train.NewFactoredDataset(4, components, 3) // bias, one feature, 2 summed
+	d.AddSum([]float64{1, 0.5}, []uint32{0}, true)
+	d.AddSum([]float64{1, 0.2}, []uint32{0, 1}, false)
+	d.AddSum([]float64{1, 0.9}, nil, true)
+	for i := range d.Len() {
+		fmt.Println(d.Row(i), d.Correct(i))
+	}
+	// Output:
+	// [1 0.5 0.6 0.8] true
+	// [1 0.2 1.6 0.8] false
+	// [1 0.9 0 0] true
+}
