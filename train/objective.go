@@ -50,7 +50,9 @@ type Objective struct {
 	// that would not save at least a fifth of the work. Sharing copies the
 	// shared columns once per run (a fraction of the Dataset's size) for the
 	// Objective's lifetime, and changes the order of some sums, so results
-	// can differ from Share = 0 in the last bits.
+	// can differ from Share = 0 in the last bits. A factored Data
+	// (NewFactoredDataset) shares its factored columns its own way and
+	// ignores Share.
 	Share int
 
 	prepared  bool          // the layout below matches Data
