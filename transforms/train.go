@@ -83,6 +83,7 @@ type fitJob struct {
 
 	thetas  model.ExerciseThetas
 	skipped *model.SkippedExercise
+	failed  bool   // skipped because the fit failed: worth a warning
 	l2      string // the l2 selection, with AutoL2
 	err     error  // the run fails
 }
@@ -199,6 +200,7 @@ func (fn *trainFn) fit(j *fitJob, opts TrainOptions, comps *features.Components)
 	f, err := FitExercise(opts.Version, j.exercise, rows, seen, opts, opts.Baselines)
 	if err != nil {
 		j.skipped = &model.SkippedExercise{Exercise: j.exercise, Rows: seen, Reason: fmt.Sprintf("%s: %v", model.SkipFitFailed, err)}
+		j.failed = true
 		return
 	}
 	t := f.Thetas
@@ -229,7 +231,7 @@ func (fn *trainFn) report(ctx context.Context, j *fitJob, emit func(model.Exerci
 		return j.err
 	case j.skipped != nil:
 		skippedCounter.Inc(ctx, 1)
-		if strings.HasPrefix(j.skipped.Reason, model.SkipFitFailed) {
+		if j.failed {
 			log.Warnf(ctx, "exercise %s: %s", j.exercise, j.skipped.Reason)
 		}
 		emitSkip(*j.skipped)
