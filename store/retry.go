@@ -68,7 +68,6 @@ func (p RetryPolicy) do(ctx context.Context, what string, f func(ctx context.Con
 	if retryable == nil {
 		retryable = Transient
 	}
-	wait := p.InitialBackoff
 	for n := 1; ; n++ {
 		err := f(ctx)
 		if err == nil {
@@ -83,20 +82,39 @@ func (p RetryPolicy) do(ctx context.Context, what string, f func(ctx context.Con
 		if n >= attempts {
 			return fmt.Errorf("%s: giving up after %d attempts: %w", what, n, err)
 		}
-		if p.MaxBackoff > 0 && wait > p.MaxBackoff {
-			wait = p.MaxBackoff
-		}
-		d := wait
+		d := p.backoff(n)
 		if d > 0 {
 			d = d/2 + rand.N(d/2+1)
 		}
-		t := time.NewTimer(d)
-		select {
-		case <-ctx.Done():
-			t.Stop()
-			return fmt.Errorf("%s: %w (while waiting to retry after: %v)", what, ctx.Err(), err)
-		case <-t.C:
+		if werr := sleep(ctx, d); werr != nil {
+			return fmt.Errorf("%s: %w (while waiting to retry after: %v)", what, werr, err)
 		}
-		wait = time.Duration(float64(wait) * max(p.Multiplier, 1))
+	}
+}
+
+// backoff is the longest wait before retry n (n = 1, 2, ...).
+func (p RetryPolicy) backoff(n int) time.Duration {
+	d := float64(p.InitialBackoff)
+	for range n - 1 {
+		d *= max(p.Multiplier, 1)
+		if p.MaxBackoff > 0 && d > float64(p.MaxBackoff) {
+			break
+		}
+	}
+	if p.MaxBackoff > 0 && d > float64(p.MaxBackoff) {
+		return p.MaxBackoff
+	}
+	return time.Duration(d)
+}
+
+// sleep waits d or until ctx is done, whichever is first; tests replace it.
+var sleep = func(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
 	}
 }

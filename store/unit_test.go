@@ -88,18 +88,17 @@ func TestRetryDo(t *testing.T) {
 		t.Errorf("cancelled while waiting: %d attempts, %v after %v", n, err, time.Since(start))
 	}
 	// The waits grow and stay within [d/2, d].
-	var waits []time.Duration
-	last := time.Now()
-	p = store.RetryPolicy{MaxAttempts: 4, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Multiplier: 2}
-	store.Do(p, context.Background(), func(context.Context) error {
-		waits = append(waits, time.Since(last))
-		last = time.Now()
-		return transient
-	})
-	for i, lim := range []time.Duration{0, 20, 40, 50} {
-		lo, hi := lim*time.Millisecond/2, lim*time.Millisecond+30*time.Millisecond
-		if waits[i] < lo || waits[i] > hi {
-			t.Errorf("wait %d = %v, want within [%v, %v]", i, waits[i], lo, hi)
+	p = store.RetryPolicy{MaxAttempts: 5, InitialBackoff: 20 * time.Millisecond, MaxBackoff: 50 * time.Millisecond, Multiplier: 2}
+	for range 100 {
+		waits, _ := store.DoWithoutSleeping(p, context.Background(), func(context.Context) error { return transient })
+		if len(waits) != 4 {
+			t.Fatalf("%d waits, want 4", len(waits))
+		}
+		for i, lim := range []time.Duration{20, 40, 50, 50} {
+			lo, hi := lim*time.Millisecond/2, lim*time.Millisecond
+			if waits[i] < lo || waits[i] > hi {
+				t.Errorf("wait %d = %v, want within [%v, %v]", i+1, waits[i], lo, hi)
+			}
 		}
 	}
 }
