@@ -165,19 +165,26 @@ func (fn *replayFn) StartBundle(_ context.Context,
 	}
 	fn.students = nil
 	if n > 1 {
-		fn.students = make(chan replayJob, 4*n)
+		// The workers get the channel and the WaitGroup as arguments: stop
+		// sets fn.students to nil, possibly before a worker has started
+		// (see the package's concurrency contract).
+		students := make(chan replayJob, 4*n)
+		fn.students = students
 		for _, w := range fn.workers {
-			go func() {
-				for j := range fn.students {
-					if w.err == nil {
-						w.err = w.replay(j)
-					}
-					fn.inFlight.Done()
-				}
-			}()
+			go w.run(students, &fn.inFlight)
 		}
 	}
 	return nil
+}
+
+// run replays the students it receives until students is closed.
+func (w *replayWorker) run(students <-chan replayJob, inFlight *sync.WaitGroup) {
+	for j := range students {
+		if w.err == nil {
+			w.err = w.replay(j)
+		}
+		inFlight.Done()
+	}
 }
 
 func (fn *replayFn) ProcessElement(ctx context.Context, _ string, batches func(*LogBatch) bool,

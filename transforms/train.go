@@ -73,7 +73,8 @@ type trainFn struct {
 	table   []features.Component // loaded in Setup
 	jobs    chan *fitJob
 	done    chan *fitJob
-	pending int // jobs sent and not yet reported
+	quit    chan struct{} // closed when the bundle fails
+	pending int           // jobs sent and not yet reported
 }
 
 // fitJob is one exercise to fit, and what became of it.
@@ -101,26 +102,40 @@ func (fn *trainFn) StartBundle(context.Context, func(model.ExerciseThetas), func
 	}
 	opts := fn.Options
 	opts.Settings.Workers = max(1, opts.Settings.Workers/n)
-	// done holds every result a bundle can have outstanding (n queued, n
-	// fitting), so fitters never block on a failed bundle's results.
-	jobs, done := make(chan *fitJob, n), make(chan *fitJob, 2*n)
-	fn.jobs, fn.done, fn.pending = jobs, done, 0
+	// The fitters get the channels as their own: stop sets fn.jobs to nil,
+	// possibly before a fitter has started. A failed bundle stops reading
+	// done and closes quit, which ends the fitters without a send that
+	// nobody receives (see the package's concurrency contract).
+	jobs, done, quit := make(chan *fitJob, n), make(chan *fitJob, n), make(chan struct{})
+	fn.jobs, fn.done, fn.quit, fn.pending = jobs, done, quit, 0
 	for range n {
 		// Each fitter derives the components the table lacks in its own
 		// copy: Components is not safe for concurrent use.
 		comps, err := features.NewComponents(fn.table)
 		if err != nil {
-			close(jobs)
+			fn.abort()
 			return err
 		}
-		go func() {
-			for j := range jobs {
-				fn.fit(j, opts, comps)
-				done <- j
-			}
-		}()
+		go fitter(jobs, done, quit, opts, comps)
 	}
 	return nil
+}
+
+// fitter fits the exercises it receives until jobs is closed or quit.
+func fitter(jobs <-chan *fitJob, done chan<- *fitJob, quit <-chan struct{}, opts TrainOptions, comps *features.Components) {
+	for j := range jobs {
+		select {
+		case <-quit:
+			return
+		default:
+		}
+		fitOne(j, opts, comps)
+		select {
+		case done <- j:
+		case <-quit:
+			return
+		}
+	}
 }
 
 func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches func(*RowBatch) bool,
@@ -137,10 +152,14 @@ func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches 
 		select {
 		case fn.jobs <- j:
 			fn.pending++
-			return fn.reportDone(ctx, false, emit, emitSkip)
+			if err := fn.reportDone(ctx, false, emit, emitSkip); err != nil {
+				fn.abort()
+				return err
+			}
+			return nil
 		case d := <-fn.done:
 			if err := fn.report(ctx, d, emit, emitSkip); err != nil {
-				fn.stop()
+				fn.abort()
 				return err
 			}
 		}
@@ -148,8 +167,12 @@ func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches 
 }
 
 func (fn *trainFn) FinishBundle(ctx context.Context, emit func(model.ExerciseThetas), emitSkip func(model.SkippedExercise)) error {
-	defer fn.stop()
-	return fn.reportDone(ctx, true, emit, emitSkip)
+	fn.stop()
+	if err := fn.reportDone(ctx, true, emit, emitSkip); err != nil {
+		fn.abort()
+		return err
+	}
+	return nil
 }
 
 // reportDone reports the finished fits; with wait, all of them.
@@ -166,15 +189,13 @@ func (fn *trainFn) reportDone(ctx context.Context, wait bool, emit func(model.Ex
 			}
 		}
 		if err := fn.report(ctx, d, emit, emitSkip); err != nil {
-			fn.stop()
 			return err
 		}
 	}
 	return nil
 }
 
-// stop ends the fitters once the jobs sent are fitted. A failed bundle
-// does not wait for them: their results are dropped with the bundle.
+// stop ends the fitters once the jobs sent are fitted.
 func (fn *trainFn) stop() {
 	if fn.jobs != nil {
 		close(fn.jobs)
@@ -182,8 +203,18 @@ func (fn *trainFn) stop() {
 	}
 }
 
-// fit fits one exercise, on a fitter's goroutine.
-func (fn *trainFn) fit(j *fitJob, opts TrainOptions, comps *features.Components) {
+// abort ends the fitters of a failed bundle without waiting for them:
+// their results are dropped with the bundle.
+func (fn *trainFn) abort() {
+	fn.stop()
+	if fn.quit != nil {
+		close(fn.quit)
+		fn.quit = nil
+	}
+}
+
+// fitOne fits one exercise, on a fitter's goroutine.
+func fitOne(j *fitJob, opts TrainOptions, comps *features.Components) {
 	c := j.rows
 	j.rows = nil
 	seen := c.seen

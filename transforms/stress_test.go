@@ -1,0 +1,142 @@
+package transforms
+
+import (
+	"context"
+	"fmt"
+	"runtime"
+	"testing"
+	"time"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
+	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/train"
+)
+
+// stressLogs returns n students' logs, each with a few attempts at one of
+// two exercises.
+func stressLogs(n, seed int) [][]features.ProblemLog {
+	t0 := time.Date(2014, 1, 1, 0, 0, 0, 0, time.UTC)
+	var students [][]features.ProblemLog
+	for i := range n {
+		user := fmt.Sprintf("u%d-%d", seed, i)
+		var logs []features.ProblemLog
+		for k := range 1 + (seed+i)%3 {
+			logs = append(logs, features.ProblemLog{User: user, TimeDone: t0.Add(time.Duration(k) * time.Minute),
+				Exercise: fmt.Sprintf("ex%d", i%2), ProblemType: "pt", ProblemNumber: k + 1, Correct: (i+k)%2 == 0})
+		}
+		students = append(students, logs)
+	}
+	return students
+}
+
+// TestReplayBundleStress runs the replay DoFn over thousands of bundles of
+// 0 to 3 students each, with several workers, the way a runner with small
+// bundles (Dataflow) calls it. A worker that read the DoFn's channel after
+// the bundle had ended hung FinishBundle forever.
+func TestReplayBundleStress(t *testing.T) {
+	ctx := context.Background()
+	fn := &replayFn{Window: features.DefaultWindow, Workers: 4, FlushRows: 2}
+	if err := fn.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var rows, comps, stats int
+	emitRows := func(string, RowBatch) { rows++ }
+	emitComponent := func(features.Component) { comps++ }
+	emitStats := func(Stats) { stats++ }
+	emitExport := func(string, string) {}
+	emitHeldOut := func(string, LogBatch) {}
+	bundles := 3000
+	if testing.Short() {
+		bundles = 300
+	}
+	testutil.WithDeadline(t, time.Minute, fmt.Sprintf("%d replay bundles", bundles), func() {
+		for b := range bundles {
+			if err := fn.StartBundle(ctx, emitRows, emitComponent, emitStats, emitExport, emitHeldOut); err != nil {
+				t.Error(err)
+				return
+			}
+			for _, logs := range stressLogs(b%4, b) {
+				if err := fn.ProcessElement(ctx, StudentGroup(logs[0].User), iterOf(LogBatch{Logs: logs}),
+					emitRows, emitComponent, emitStats, emitExport, emitHeldOut); err != nil {
+					t.Error(err)
+					return
+				}
+			}
+			if err := fn.FinishBundle(ctx, emitRows, emitComponent, emitStats, emitExport, emitHeldOut); err != nil {
+				t.Error(err)
+				return
+			}
+		}
+	})
+	if rows == 0 || comps == 0 || stats == 0 {
+		t.Errorf("%d bundles emitted %d row batches, %d components, %d stats; want some of each", bundles, rows, comps, stats)
+	}
+}
+
+// TestTrainBundleStress runs the training DoFn over thousands of bundles of
+// 0 to 3 exercises each, some of which fail, and checks that every bundle
+// ends, a failed one without waiting for its fitters, and that no fitter
+// is left behind.
+func TestTrainBundleStress(t *testing.T) {
+	ctx := context.Background()
+	goroutines := runtime.NumGoroutine()
+	fn := &trainFn{Options: TrainOptions{Version: "v", MinRows: 1, Settings: train.Settings{L2: 1e-3}}, Parallel: 3}
+	if err := fn.Setup(ctx); err != nil {
+		t.Fatal(err)
+	}
+	var trained, skipped, failed int
+	emit := func(model.ExerciseThetas) { trained++ }
+	emitSkip := func(model.SkippedExercise) { skipped++ }
+	rowsOf := func(ex string, n int) []RowBatch {
+		b := RowBatch{}
+		for i := range n {
+			b.Add(&features.Row{User: fmt.Sprintf("u%d", i), Exercise: ex, ProblemType: "pt", ProblemNumber: 1, Correct: i%2 == 0})
+		}
+		return []RowBatch{b}
+	}
+	bad := rowsOf("bad", 2)
+	bad[0].History[1] = ^uint32(0) // not an ExerciseState: the bundle fails
+	bundles := 2000
+	if testing.Short() {
+		bundles = 200
+	}
+	testutil.WithDeadline(t, time.Minute, fmt.Sprintf("%d training bundles", bundles), func() {
+		for b := range bundles {
+			if err := fn.StartBundle(ctx, emit, emitSkip); err != nil {
+				t.Error(err)
+				return
+			}
+			var err error
+			for e := range b % 4 {
+				in := rowsOf(fmt.Sprintf("ex%d", e), e) // ex0 has no rows: skipped
+				if b%7 == 3 && e == 2 {
+					in = bad
+				}
+				if err = fn.ProcessElement(ctx, fmt.Sprintf("ex%d", e), iterOf(in...), emit, emitSkip); err != nil {
+					break
+				}
+			}
+			if err == nil {
+				err = fn.FinishBundle(ctx, emit, emitSkip)
+			}
+			if err != nil {
+				failed++
+			}
+		}
+	})
+	if trained == 0 || skipped == 0 {
+		t.Errorf("%d bundles: %d trained, %d skipped, %d failed; want some trained and skipped", bundles, trained, skipped, failed)
+	}
+	// Fitters of every bundle, failed ones too, end.
+	deadline := time.Now().Add(30 * time.Second)
+	for runtime.NumGoroutine() > goroutines+2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n := runtime.NumGoroutine(); n > goroutines+2 {
+		t.Errorf("%d goroutines left after the bundles, %d before:\n%s", n, goroutines, testutil.Goroutines())
+	}
+	if failed == 0 {
+		t.Error("no bundle failed; want some to")
+	}
+}
