@@ -31,20 +31,7 @@ func (fn *writeModelFn) evaluation(v *version, evalIter func(*EvalPartial) bool)
 		return nil
 	}
 	g := &model.Gate{CurrentVersion: current, Comparison: cmp.Comparison(), MaxRegression: fn.Out.MaxRegression}
-	switch {
-	case !ok:
-		g.Passed, g.Reason = false, "no held-out student was evaluated (nothing held out had any logs): the version cannot be compared"
-	case current == "":
-		g.Passed, g.Reason = true, "no version is current: nothing to compare with"
-	case g.Attempts == 0:
-		g.Passed, g.Reason = false, fmt.Sprintf("no held-out attempt could be scored by both this version and %s", current)
-	case g.Passes(fn.Out.MaxRegression):
-		g.Passed, g.Reason = true, fmt.Sprintf("mean log-likelihood %.5f vs %.5f for %s on %d held-out attempts (change %+.5f, at most -%g allowed)",
-			g.New, g.Comparison.Current, current, g.Attempts, g.Delta, fn.Out.MaxRegression)
-	default:
-		g.Passed, g.Reason = false, fmt.Sprintf("mean log-likelihood %.5f is worse than %.5f for %s on %d held-out attempts by %.5f, more than the %g allowed",
-			g.New, g.Comparison.Current, current, g.Attempts, -g.Delta, fn.Out.MaxRegression)
-	}
+	g.Decide(ok, fmt.Sprintf("on %d held-out attempts", g.Attempts))
 	if !g.Passed && fn.Out.ForcePromote {
 		g.Forced = true
 		g.Reason += "; promoted anyway by --force_promote"
