@@ -23,7 +23,9 @@
 //     are left alone: a version that reused them sees the same vectors);
 //  2. PutThetas: the version's thetas;
 //  3. PutVersion(summary, StatusStaged);
-//  4. Promote: one transaction switches KnowledgeModelCurrent.
+//  4. PromoteWith: one transaction switches KnowledgeModelCurrent, if the
+//     version the gate compared against is still current (a
+//     compare-and-swap), and records the change in the versions' histories.
 //
 // Nothing a reader of the current version sees changes before step 4: steps
 // 1-3 only add entities of a version nobody serves and components under keys
@@ -34,6 +36,10 @@
 // same entities (the keys are deterministic) and completes the version.
 // Promote refuses a version whose stored thetas do not number its summary's
 // exercises_trained.
+//
+// Every status change (PutVersion, PromoteWith, Rollback, Reject) is
+// recorded in the version's history: the newest MaxHistory StatusChanges,
+// with Store.By and why.
 //
 // Writes are committed in batches of at most MaxBatch mutations. Every
 // Datastore call is retried on Transient errors according to Store.Retry
