@@ -7,6 +7,7 @@
 package model
 
 import (
+	"fmt"
 	"sort"
 	"time"
 
@@ -107,6 +108,35 @@ type Gate struct {
 	Passed        bool    `json:"passed"`
 	Forced        bool    `json:"forced,omitempty"` // promoted by --force_promote although it did not pass
 	Reason        string  `json:"reason"`
+}
+
+// DefaultMaxRegression is the promotion gate's default MaxRegression, in
+// nats per attempt: kmtrain's --max_regression and kmmodel's.
+const DefaultMaxRegression = 0.002
+
+// Decide applies the promotion gate's rule to g.Comparison, the new
+// version against g.CurrentVersion ("" when none is current), and sets
+// Passed and Reason: with nothing current the version passes; otherwise it
+// passes if some attempts were compared (evaluated says whether any
+// held-out student was evaluated at all) and Comparison.Passes(MaxRegression).
+// on says what was compared, for the reason: "on 1203 held-out attempts".
+// Decide leaves Forced alone.
+func (g *Gate) Decide(evaluated bool, on string) {
+	cur, maxDrop := g.CurrentVersion, g.MaxRegression
+	switch {
+	case !evaluated:
+		g.Passed, g.Reason = false, "no held-out student was evaluated (nothing held out had any logs): the version cannot be compared"
+	case cur == "":
+		g.Passed, g.Reason = true, "no version is current: nothing to compare with"
+	case g.Attempts == 0:
+		g.Passed, g.Reason = false, fmt.Sprintf("no held-out attempt could be scored by both this version and %s", cur)
+	case g.Passes(maxDrop):
+		g.Passed, g.Reason = true, fmt.Sprintf("mean log-likelihood %.5f vs %.5f for %s %s (change %+.5f, at most -%g allowed)",
+			g.New, g.Comparison.Current, cur, on, g.Delta, maxDrop)
+	default:
+		g.Passed, g.Reason = false, fmt.Sprintf("mean log-likelihood %.5f is worse than %.5f for %s %s by %.5f, more than the %g allowed",
+			g.New, g.Comparison.Current, cur, on, -g.Delta, maxDrop)
+	}
 }
 
 // Settings records the options a version was trained with.

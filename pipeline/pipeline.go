@@ -122,7 +122,7 @@ func DefaultOptions() Options {
 		Train:   t,
 		Holdout: transforms.Holdout{Fraction: 0.1},
 
-		MaxRegression: 0.002,
+		MaxRegression: model.DefaultMaxRegression,
 	}
 }
 

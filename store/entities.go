@@ -318,6 +318,9 @@ type versionEntity struct {
 	Written            time.Time `datastore:"written"`                  // first PutVersion
 	Promoted           time.Time `datastore:"promoted,omitempty"`       // last Promote
 	Rejected           time.Time `datastore:"rejected,omitempty"`       // Reject
+
+	// History is the version's []StatusChange as JSON, bounded (history.go).
+	History string `datastore:"history,noindex,omitempty"`
 }
 
 func newVersionEntity(s model.Summary) (*versionEntity, error) {
@@ -356,6 +359,9 @@ type VersionInfo struct {
 	Promoted time.Time // when it last became current; zero if never
 	Rejected time.Time // when it was rejected; zero if not
 	Summary  model.Summary
+	// History is the version's status changes, oldest first: the newest
+	// MaxHistory of them.
+	History []StatusChange
 }
 
 func (e *versionEntity) info() (VersionInfo, error) {
@@ -364,7 +370,9 @@ func (e *versionEntity) info() (VersionInfo, error) {
 	if err := json.Unmarshal([]byte(e.Summary), &v.Summary); err != nil {
 		return v, fmt.Errorf("version %s: summary: %v", e.Version, err)
 	}
-	return v, nil
+	var err error
+	v.History, err = e.history()
+	return v, err
 }
 
 // currentEntity is the KnowledgeModelCurrent entity.

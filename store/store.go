@@ -23,7 +23,9 @@
 //     are left alone: a version that reused them sees the same vectors);
 //  2. PutThetas: the version's thetas;
 //  3. PutVersion(summary, StatusStaged);
-//  4. Promote: one transaction switches KnowledgeModelCurrent.
+//  4. PromoteWith: one transaction switches KnowledgeModelCurrent, if the
+//     version the gate compared against is still current (a
+//     compare-and-swap), and records the change in the versions' histories.
 //
 // Nothing a reader of the current version sees changes before step 4: steps
 // 1-3 only add entities of a version nobody serves and components under keys
@@ -34,6 +36,10 @@
 // same entities (the keys are deterministic) and completes the version.
 // Promote refuses a version whose stored thetas do not number its summary's
 // exercises_trained.
+//
+// Every status change (PutVersion, PromoteWith, Rollback, Reject) is
+// recorded in the version's history: the newest MaxHistory StatusChanges,
+// with Store.By and why.
 //
 // Writes are committed in batches of at most MaxBatch mutations. Every
 // Datastore call is retried on Transient errors according to Store.Retry
@@ -46,6 +52,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"cloud.google.com/go/datastore"
@@ -74,12 +81,20 @@ var (
 	ErrIsCurrent = errors.New("knowledge model version is current")
 	// ErrIncomplete: the version's stored thetas do not match its summary.
 	ErrIncomplete = errors.New("knowledge model version is incomplete")
+	// ErrCurrentChanged: another version became current after the caller
+	// compared with the one it expected (PromoteOptions.Expect).
+	ErrCurrentChanged = errors.New("the current knowledge model version changed")
+	// ErrNoPrevious: Rollback found no version the current one replaced.
+	ErrNoPrevious = errors.New("no previous knowledge model version")
 )
 
 // Store reads and writes model versions in one Datastore namespace.
 type Store struct {
 	// Retry is the policy for transient errors; Open sets DefaultRetry.
 	Retry RetryPolicy
+	// By names who changes versions' statuses through the store, in their
+	// histories (StatusChange.By); Open sets the program and $USER.
+	By string
 
 	client    *datastore.Client
 	namespace string
@@ -94,7 +109,7 @@ func Open(ctx context.Context, project, namespace string, opts ...option.ClientO
 	if err != nil {
 		return nil, fmt.Errorf("datastore: %w", err)
 	}
-	return &Store{Retry: DefaultRetry, client: c, namespace: namespace}, nil
+	return &Store{Retry: DefaultRetry, By: defaultBy(), client: c, namespace: namespace}, nil
 }
 
 // Close closes the connection.
@@ -371,6 +386,7 @@ func (s *Store) PutVersion(ctx context.Context, sum model.Summary, status string
 			return err
 		default:
 			e.Written, e.Promoted, e.Rejected, e.Reason = old.Written, old.Promoted, old.Rejected, old.Reason
+			e.History = old.History
 			switch {
 			case old.Status == StatusCurrent && status == StatusRejected:
 				return fmt.Errorf("version %s: %w: cannot store it as rejected", sum.Version, ErrIsCurrent)
@@ -383,6 +399,11 @@ func (s *Store) PutVersion(ctx context.Context, sum model.Summary, status string
 			}
 			if e.Status != StatusRejected {
 				e.Reason, e.Rejected = "", time.Time{}
+			}
+		}
+		if e.Status != old.Status {
+			if err := e.record(StatusChange{Time: now, From: old.Status, To: e.Status, By: s.By, Why: "written"}); err != nil {
+				return err
 			}
 		}
 		_, err := tx.Put(key, &e)
@@ -454,22 +475,62 @@ func (s *Store) Current(ctx context.Context) (string, error) {
 	return c.Version, nil
 }
 
-// Promote makes version the one served, in one transaction: version must
-// exist with status staged (or be current already: then nothing changes);
-// it becomes current, the version current before goes back to staged, and
-// KnowledgeModelCurrent names version. previous is the version current
+// PromoteOptions says when Promote may switch to a version, and why.
+type PromoteOptions struct {
+	// Expect is the version that must still be current when the switch
+	// commits: the one a gate compared the version with ("" when nothing
+	// was current, and nothing may be). Whatever is current otherwise is
+	// ErrCurrentChanged: the version was never compared with it.
+	Expect string
+	// Compared says, for a refusal, how the caller came to expect Expect:
+	// "... changed from A to B after " + Compared + " A". Empty: "the gate
+	// compared against".
+	Compared string
+	// AnyCurrent replaces whatever is current: for a caller whose decision
+	// did not depend on it. Expect is ignored.
+	AnyCurrent bool
+	// AllowRejected promotes a rejected version too (an operator
+	// overriding a gate); otherwise it is ErrRejected.
+	AllowRejected bool
+	// Why is recorded in the histories of the version and of the one it
+	// replaces.
+	Why string
+}
+
+// Promote makes version the one served, whatever is current: PromoteWith
+// with AnyCurrent. A caller that compared version with the current one
+// must use PromoteWith and Expect instead.
+func (s *Store) Promote(ctx context.Context, version string) (previous string, err error) {
+	return s.PromoteWith(ctx, version, PromoteOptions{AnyCurrent: true})
+}
+
+// PromoteWith makes version the one served, in one transaction that reads
+// KnowledgeModelCurrent, checks it against o.Expect and writes: version
+// must exist with status staged (or rejected, with o.AllowRejected; or be
+// current already: then nothing changes); it becomes current, the version
+// current before goes back to staged, and KnowledgeModelCurrent names
+// version and, as previous, the one it replaced. Both versions' histories
+// record the change, with s.By and o.Why. previous is the version current
 // before the call ("" if none; version itself when it already was, or when
 // a commit whose reply was lost had already switched it and was retried).
 //
-// Before the transaction Promote counts the version's stored thetas: fewer
-// or more than its summary's exercises_trained (or none) is ErrIncomplete.
-// Unknown versions are ErrNotFound, rejected ones ErrRejected.
-func (s *Store) Promote(ctx context.Context, version string) (previous string, err error) {
+// When another version than o.Expect is current, nothing is switched: the
+// same transaction records the refusal in version's history (its status
+// stays) and PromoteWith returns an error wrapping ErrCurrentChanged that
+// says "current changed from A to B after the gate compared against A".
+// Of two callers that compared with the same current version and promote
+// at once, one switches and the other is refused.
+//
+// Before the transaction PromoteWith counts the version's stored thetas:
+// fewer or more than its summary's exercises_trained (or none) is
+// ErrIncomplete. Unknown versions are ErrNotFound, rejected ones
+// ErrRejected.
+func (s *Store) PromoteWith(ctx context.Context, version string, o PromoteOptions) (previous string, err error) {
 	info, err := s.Version(ctx, version)
 	if err != nil {
 		return "", err
 	}
-	if info.Status == StatusRejected {
+	if info.Status == StatusRejected && !o.AllowRejected {
 		return "", fmt.Errorf("version %s: %w (%s)", version, ErrRejected, info.Reason)
 	}
 	n, err := s.countThetas(ctx, version)
@@ -481,7 +542,9 @@ func (s *Store) Promote(ctx context.Context, version string) (previous string, e
 			version, ErrIncomplete, n, info.Summary.ExercisesTrained)
 	}
 	curKey, verKey := s.key(KindCurrent, CurrentKeyName), s.key(KindVersion, version)
+	var refused error // set by the attempt that committed a refusal
 	err = s.transaction(ctx, "version "+version+": promoting", func(tx *datastore.Transaction) error {
+		refused = nil
 		now := time.Now()
 		var cur currentEntity
 		if err := tx.Get(curKey, &cur); err != nil && !errors.Is(err, datastore.ErrNoSuchEntity) {
@@ -494,11 +557,23 @@ func (s *Store) Promote(ctx context.Context, version string) (previous string, e
 			return fmt.Errorf("version %s: %w", version, ErrNotFound)
 		case err != nil:
 			return err
-		case v.Status == StatusRejected:
-			return fmt.Errorf("version %s: %w (%s)", version, ErrRejected, v.Reason)
 		case v.Status == StatusCurrent && cur.Version == version:
 			return nil // already current
+		case v.Status == StatusRejected && !o.AllowRejected:
+			return fmt.Errorf("version %s: %w (%s)", version, ErrRejected, v.Reason)
 		}
+		if !o.AnyCurrent && cur.Version != o.Expect {
+			compared := cmp.Or(o.Compared, "the gate compared against")
+			refused = fmt.Errorf("version %s: not promoted: %w from %s to %s after %s %s",
+				version, ErrCurrentChanged, orNone(o.Expect), orNone(cur.Version), compared, orNone(o.Expect))
+			if err := v.record(StatusChange{Time: now, From: v.Status, To: v.Status, By: s.By,
+				Why: strings.TrimPrefix(refused.Error(), "version "+version+": ")}); err != nil {
+				return err
+			}
+			_, err := tx.Put(verKey, &v)
+			return err
+		}
+		why := o.Why
 		if previous != "" && previous != version {
 			prevKey := s.key(KindVersion, previous)
 			var p versionEntity
@@ -506,6 +581,10 @@ func (s *Store) Promote(ctx context.Context, version string) (previous string, e
 			case err == nil:
 				if p.Status == StatusCurrent {
 					p.Status = StatusStaged
+					if err := p.record(StatusChange{Time: now, From: StatusCurrent, To: StatusStaged, By: s.By,
+						Why: "replaced by " + version}); err != nil {
+						return err
+					}
 					if _, err := tx.Put(prevKey, &p); err != nil {
 						return err
 					}
@@ -513,6 +592,13 @@ func (s *Store) Promote(ctx context.Context, version string) (previous string, e
 			case !errors.Is(err, datastore.ErrNoSuchEntity):
 				return err
 			}
+			why = joinWhy("replaces "+previous, why)
+		}
+		if err := v.record(StatusChange{Time: now, From: v.Status, To: StatusCurrent, By: s.By, Why: why}); err != nil {
+			return err
+		}
+		if v.Status == StatusRejected {
+			v.Reason, v.Rejected = "", time.Time{}
 		}
 		v.Status, v.Promoted = StatusCurrent, now
 		if _, err := tx.Put(verKey, &v); err != nil {
@@ -521,15 +607,83 @@ func (s *Store) Promote(ctx context.Context, version string) (previous string, e
 		_, err := tx.Put(curKey, &currentEntity{Version: version, Previous: previous, Switched: now})
 		return err
 	})
+	if err == nil {
+		err = refused
+	}
 	if err != nil {
 		return "", err
 	}
 	return previous, nil
 }
 
-// Reject marks a version rejected, with the reason: Promote will refuse it.
-// The current version cannot be rejected (ErrIsCurrent): promote another
-// first. Rejecting a rejected version updates the reason.
+// orNone names a version, or says that there was none.
+func orNone(version string) string {
+	if version == "" {
+		return "none"
+	}
+	return version
+}
+
+// joinWhy joins the parts of a reason that are not empty.
+func joinWhy(parts ...string) string {
+	var out []string
+	for _, p := range parts {
+		if p != "" {
+			out = append(out, p)
+		}
+	}
+	return strings.Join(out, "; ")
+}
+
+// CurrentInfo is the KnowledgeModelCurrent entity: the version served,
+// the one it replaced and when it was switched.
+type CurrentInfo struct {
+	Version  string
+	Previous string // "" if it replaced none
+	Switched time.Time
+}
+
+// CurrentRecord returns KnowledgeModelCurrent, or an error wrapping
+// ErrNoCurrent when no version has been promoted.
+func (s *Store) CurrentRecord(ctx context.Context) (CurrentInfo, error) {
+	var c currentEntity
+	err := s.Retry.do(ctx, "reading the current version", func(ctx context.Context) error {
+		return s.client.Get(ctx, s.key(KindCurrent, CurrentKeyName), &c)
+	})
+	if errors.Is(err, datastore.ErrNoSuchEntity) || (err == nil && c.Version == "") {
+		return CurrentInfo{}, ErrNoCurrent
+	}
+	if err != nil {
+		return CurrentInfo{}, err
+	}
+	return CurrentInfo(c), nil
+}
+
+// Rollback makes the version the current one replaced (its previous)
+// current again: PromoteWith, expecting the current version read first, so
+// that a switch in between is ErrCurrentChanged rather than undone blindly.
+// There is no gate: it returns to a version that was served before. Rolling
+// back twice returns to where it started (the rolled-back version is the
+// new previous). A previous version rejected since is ErrRejected.
+func (s *Store) Rollback(ctx context.Context, why string) (from, to string, err error) {
+	cur, err := s.CurrentRecord(ctx)
+	if err != nil {
+		return "", "", err
+	}
+	if cur.Previous == "" {
+		return cur.Version, "", fmt.Errorf("version %s: %w: it replaced none", cur.Version, ErrNoPrevious)
+	}
+	if _, err := s.PromoteWith(ctx, cur.Previous, PromoteOptions{Expect: cur.Version, Compared: "the rollback read",
+		Why: joinWhy("rollback from "+cur.Version, why)}); err != nil {
+		return cur.Version, cur.Previous, err
+	}
+	return cur.Version, cur.Previous, nil
+}
+
+// Reject marks a version rejected, with the reason, recorded in its
+// history: Promote will refuse it. The current version cannot be rejected
+// (ErrIsCurrent): promote another first. Rejecting a rejected version
+// updates the reason.
 func (s *Store) Reject(ctx context.Context, version, why string) error {
 	if err := CheckVersionID(version); err != nil {
 		return err
@@ -550,8 +704,12 @@ func (s *Store) Reject(ctx context.Context, version, why string) error {
 		if v.Status == StatusCurrent || cur.Version == version {
 			return fmt.Errorf("version %s: %w: promote another version before rejecting it", version, ErrIsCurrent)
 		}
+		now := time.Now()
+		if err := v.record(StatusChange{Time: now, From: v.Status, To: StatusRejected, By: s.By, Why: why}); err != nil {
+			return err
+		}
 		if v.Status != StatusRejected {
-			v.Rejected = time.Now()
+			v.Rejected = now
 		}
 		v.Status, v.Reason = StatusRejected, why
 		_, err := tx.Put(verKey, &v)

@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 
@@ -73,14 +74,35 @@ func writeDatastore(ctx context.Context, ds Datastore, v version) error {
 	if !ds.Promote {
 		return nil
 	}
-	if g := v.summary.Gate; g != nil && !g.Passed && !g.Forced {
+	st.By = "kmtrain run " + id
+	g := v.summary.Gate
+	if g != nil && !g.Passed && !g.Forced {
 		if err := st.Reject(ctx, id, g.Reason); err != nil {
 			return fmt.Errorf("rejecting: %v", err)
 		}
 		log.Warnf(ctx, "%s: version %s rejected, %s stays current: %s", ds, id, g.CurrentVersion, g.Reason)
 		return nil
 	}
-	previous, err := st.Promote(ctx, id)
+	// The gate compared the version with g.CurrentVersion: promote it only
+	// if that one is still current. Without a gate (nothing was held out)
+	// nothing was compared, and the version replaces whatever is current.
+	opts := store.PromoteOptions{AnyCurrent: true, Why: "no held-out evaluation: promoted without a gate"}
+	if g != nil {
+		verdict := "gate passed: "
+		if !g.Passed {
+			verdict = "gate failed, forced: "
+		}
+		opts = store.PromoteOptions{Expect: g.CurrentVersion, Why: verdict + g.Reason}
+	}
+	previous, err := st.PromoteWith(ctx, id, opts)
+	if errors.Is(err, store.ErrCurrentChanged) {
+		// Another run or an operator switched versions after the gate read
+		// the current one. The version stays staged, its history says why,
+		// and an operator can gate and promote it with kmmodel. The run did
+		// its work: failing it would only make the runner retry the write.
+		log.Warnf(ctx, "%s: %v; it stays staged (kmmodel promote %s gates it against the current version)", ds, err, id)
+		return nil
+	}
 	if err != nil {
 		return fmt.Errorf("promoting: %v", err)
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -256,8 +257,10 @@ func csvField(s string) string {
 }
 
 // mergePartials merges the partial evaluations of a run. It reports ok
-// false when there were none (nothing was held out).
-func mergePartials(iter func(*EvalPartial) bool) (acc *evaluate.Accumulator, cmp *evaluate.Comparer, current string, ok bool, err error) {
+// false when there were none (nothing was held out), and the current
+// versions the partials were compared with, sorted ("" for none): more than
+// one when the current version changed while workers loaded it.
+func mergePartials(iter func(*EvalPartial) bool) (acc *evaluate.Accumulator, cmp *evaluate.Comparer, currents []string, ok bool, err error) {
 	acc = evaluate.NewAccumulator(BaselineCorrectRate, BaselineNoKnowledge)
 	cmp = &evaluate.Comparer{}
 	var p EvalPartial
@@ -265,21 +268,22 @@ func mergePartials(iter func(*EvalPartial) bool) (acc *evaluate.Accumulator, cmp
 		ok = true
 		a := &evaluate.Accumulator{}
 		if err := a.UnmarshalBinary(p.Accumulator); err != nil {
-			return nil, nil, "", false, err
+			return nil, nil, nil, false, err
 		}
 		if err := acc.Merge(a); err != nil {
-			return nil, nil, "", false, err
+			return nil, nil, nil, false, err
 		}
 		c := &evaluate.Comparer{}
 		if err := c.UnmarshalBinary(p.Comparer); err != nil {
-			return nil, nil, "", false, err
+			return nil, nil, nil, false, err
 		}
 		cmp.Merge(c)
-		if p.Current != "" {
-			current = p.Current
+		if !slices.Contains(currents, p.Current) {
+			currents = append(currents, p.Current)
 		}
 	}
-	return acc, cmp, current, ok, nil
+	slices.Sort(currents)
+	return acc, cmp, currents, ok, nil
 }
 
 func encodeEvalPartial(v EvalPartial) ([]byte, error) { return json.Marshal(v) }

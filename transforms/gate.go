@@ -6,6 +6,7 @@ import (
 	"math"
 	"sort"
 	"strconv"
+	"strings"
 
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/model"
@@ -19,7 +20,7 @@ const ReportFile = "report.html"
 // evaluation merges the held-out evaluation into the version's summary and
 // decides the promotion gate.
 func (fn *writeModelFn) evaluation(v *version, evalIter func(*EvalPartial) bool) error {
-	acc, cmp, current, ok, err := mergePartials(evalIter)
+	acc, cmp, currents, ok, err := mergePartials(evalIter)
 	if err != nil || (!ok && !fn.Out.Evaluated) {
 		return err
 	}
@@ -27,23 +28,23 @@ func (fn *writeModelFn) evaluation(v *version, evalIter func(*EvalPartial) bool)
 	// such, not left out of the summary.
 	rep := acc.Report()
 	v.summary.Evaluation = &rep
-	if fn.Out.Datastore == nil {
+	// Only a run that promotes compares with the current version (the
+	// evaluation loads it): a staged version gets no gate, rather than one
+	// that says nothing was current.
+	if fn.Out.Datastore == nil || !fn.Out.Datastore.Promote {
 		return nil
 	}
+	var current string
+	if len(currents) == 1 {
+		current = currents[0]
+	}
 	g := &model.Gate{CurrentVersion: current, Comparison: cmp.Comparison(), MaxRegression: fn.Out.MaxRegression}
-	switch {
-	case !ok:
-		g.Passed, g.Reason = false, "no held-out student was evaluated (nothing held out had any logs): the version cannot be compared"
-	case current == "":
-		g.Passed, g.Reason = true, "no version is current: nothing to compare with"
-	case g.Attempts == 0:
-		g.Passed, g.Reason = false, fmt.Sprintf("no held-out attempt could be scored by both this version and %s", current)
-	case g.Passes(fn.Out.MaxRegression):
-		g.Passed, g.Reason = true, fmt.Sprintf("mean log-likelihood %.5f vs %.5f for %s on %d held-out attempts (change %+.5f, at most -%g allowed)",
-			g.New, g.Comparison.Current, current, g.Attempts, g.Delta, fn.Out.MaxRegression)
-	default:
-		g.Passed, g.Reason = false, fmt.Sprintf("mean log-likelihood %.5f is worse than %.5f for %s on %d held-out attempts by %.5f, more than the %g allowed",
-			g.New, g.Comparison.Current, current, g.Attempts, -g.Delta, fn.Out.MaxRegression)
+	g.Decide(ok, fmt.Sprintf("on %d held-out attempts", g.Attempts))
+	if len(currents) > 1 {
+		// Workers loaded the current version at different times and found
+		// different ones: the sums mix comparisons with each.
+		g.Passed, g.Reason = false, fmt.Sprintf("the current version changed while the held-out students were re-scored (workers compared with %s): the comparison is not of one version",
+			strings.Join(namesOrNone(currents), " and "))
 	}
 	if !g.Passed && fn.Out.ForcePromote {
 		g.Forced = true
@@ -131,4 +132,16 @@ func deref(p *float64) float64 {
 		return math.NaN()
 	}
 	return *p
+}
+
+// namesOrNone names versions, "none" for "".
+func namesOrNone(versions []string) []string {
+	out := make([]string, len(versions))
+	for i, v := range versions {
+		out[i] = v
+		if v == "" {
+			out[i] = "none"
+		}
+	}
+	return out
 }

@@ -40,6 +40,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	"github.com/kmtrain/knowledgemodel/runners"
+	"github.com/kmtrain/knowledgemodel/store"
 	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
@@ -198,12 +199,34 @@ func destinations(opts pipeline.Options) string {
 	return strings.Join(d, " or ")
 }
 
+// promotedState says what became of a version the run was to promote: the
+// gate may have rejected it, or another version become current meanwhile.
+func promotedState(opts pipeline.Options) string {
+	ctx := context.Background()
+	st, err := store.Open(ctx, opts.Datastore.Project, opts.Datastore.Namespace)
+	if err != nil {
+		return "status unknown: " + err.Error()
+	}
+	defer st.Close()
+	v, err := st.Version(ctx, opts.Version)
+	switch {
+	case err != nil:
+		return "status unknown: " + err.Error()
+	case v.Status == store.StatusRejected:
+		return "rejected: " + v.Reason
+	case v.Status == store.StatusStaged && len(v.History) > 0 && v.History[len(v.History)-1].From == store.StatusStaged &&
+		v.History[len(v.History)-1].To == store.StatusStaged:
+		return "staged, " + v.History[len(v.History)-1].Why
+	}
+	return v.Status
+}
+
 // report prints the run's summary, when the output is local.
 func report(opts pipeline.Options, elapsed time.Duration) {
 	if opts.Datastore != nil {
 		state := "staged"
 		if opts.Datastore.Promote {
-			state = "current"
+			state = promotedState(opts)
 		}
 		fmt.Printf("version %s written to %s (%s) in %.1fs\n", opts.Version, opts.Datastore, state, elapsed.Seconds())
 		if opts.Output == "" {
