@@ -43,9 +43,6 @@ const (
 	StatusRejected = "rejected"
 )
 
-// maxKeyNameBytes is Datastore's limit on a key name.
-const maxKeyNameBytes = 1500
-
 // CheckVersionID reports whether id can name a version: not empty, no "/"
 // (it prefixes the thetas' key names), at most 500 bytes, not __reserved__.
 func CheckVersionID(id string) error {

@@ -36,7 +36,12 @@
 // exercises_trained.
 //
 // Writes are committed in batches of at most MaxBatch mutations. Every
-// Datastore call is retried on Transient errors according to Store.Retry
+// commit and lookup is checked against the limits Cloud Datastore enforces
+// (entity and value sizes, key names, mutations and bytes per request; see
+// CheckCommit) before it is sent, since the emulator does not enforce most
+// of them: a write over one fails with ErrLimit, naming the entity and the
+// limit, in tests as it would in production. Every Datastore call is
+// retried on Transient errors according to Store.Retry
 // (exponential backoff with jitter, bounded attempts, ctx-aware).
 package store
 
@@ -50,6 +55,7 @@ import (
 
 	"cloud.google.com/go/datastore"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -90,6 +96,9 @@ type Store struct {
 // connects to the emulator at DATASTORE_EMULATOR_HOST when that is set;
 // opts are passed on to the client.
 func Open(ctx context.Context, project, namespace string, opts ...option.ClientOption) (*Store, error) {
+	// Every request the client sends goes through checkLimits first (an
+	// option.WithGRPCConn among opts would bypass it).
+	opts = append([]option.ClientOption{option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(checkLimits))}, opts...)
 	c, err := datastore.NewClient(ctx, project, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("datastore: %w", err)
@@ -177,8 +186,8 @@ func (s *Store) PutNewComponents(ctx context.Context, comps []features.Component
 		if c.Exercise == "" {
 			return 0, fmt.Errorf("component %s has no exercise", c.ComponentKey)
 		}
-		if len(ComponentKeyName(c.ComponentKey)) > maxKeyNameBytes {
-			return 0, fmt.Errorf("component %.60s...: key name longer than %d bytes", c.ComponentKey, maxKeyNameBytes)
+		if err := CheckKeyName(KindComponent, ComponentKeyName(c.ComponentKey)); err != nil {
+			return 0, err
 		}
 		if old, ok := byKey[c.ComponentKey]; ok && !slices.Equal(old.Vector, c.Vector) {
 			return 0, fmt.Errorf("component %s given twice with different vectors", c.ComponentKey)
@@ -265,7 +274,8 @@ func (s *Store) missing(ctx context.Context, keys []*datastore.Key) ([]int, erro
 
 // PutThetas stores a version's thetas, in batches of MaxBatch. Each must
 // have finite thetas, as many as a feature set has (predict.CheckThetas),
-// and name this version or none.
+// name this version or none, and an exercise that fits in a key name
+// (CheckKeyName): all are checked before anything is written.
 // Rewriting them writes the same entities.
 func (s *Store) PutThetas(ctx context.Context, version string, thetas []model.ExerciseThetas) error {
 	if err := CheckVersionID(version); err != nil {
@@ -284,6 +294,9 @@ func (s *Store) PutThetas(ctx context.Context, version string, thetas []model.Ex
 			return fmt.Errorf("version %s: exercise %q has thetas twice", version, t.Exercise)
 		}
 		seen[t.Exercise] = true
+		if err := CheckKeyName(KindThetas, ThetasKeyName(version, t.Exercise)); err != nil {
+			return fmt.Errorf("version %s: exercise %s: %w", version, short(t.Exercise), err)
+		}
 		if err := predict.CheckThetas(t.Thetas); err != nil {
 			return fmt.Errorf("version %s: exercise %q: %v", version, t.Exercise, err)
 		}
