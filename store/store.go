@@ -3,10 +3,15 @@
 //
 // Entities, all in the Store's namespace:
 //
-//   - KnowledgeModelVersion, key name the version id: the run's summary
-//     (counts as properties, the full model.Summary as JSON), its status
-//     (staged, current, rejected) and when it was written, promoted and
-//     rejected.
+//   - KnowledgeModelVersion, key name the version id: small whatever the
+//     run: its status (staged, current, rejected), when it was written,
+//     promoted and rejected, the run's headline counts, evaluation and gate
+//     as properties, and which KnowledgeModelSummary pieces hold its
+//     model.Summary.
+//   - KnowledgeModelSummary, key name SummaryChunkKeyName,
+//     "<version>/<digest>/<n>": piece n of the model.Summary's JSON (which
+//     grows with the exercises, ~7 KB each, past what one entity may hold),
+//     at most ~1 MB each; Version reads them back whole.
 //   - ExerciseThetas, key name "<version>/<exercise>": one
 //     model.ExerciseThetas, version and exercise indexed.
 //   - RandomComponent, key name ComponentKeyName, e.g.
@@ -22,7 +27,8 @@
 //  1. PutNewComponents: the components the run derived (keys already stored
 //     are left alone: a version that reused them sees the same vectors);
 //  2. PutThetas: the version's thetas;
-//  3. PutVersion(summary, StatusStaged);
+//  3. PutVersion(summary, StatusStaged): the summary's pieces, then the
+//     version entity;
 //  4. Promote: one transaction switches KnowledgeModelCurrent.
 //
 // Nothing a reader of the current version sees changes before step 4: steps
@@ -48,6 +54,8 @@ package store
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -360,6 +368,10 @@ func (s *Store) countThetas(ctx context.Context, version string) (int, error) {
 // status StatusStaged or StatusRejected. Rewriting a version keeps when it
 // was first written, and keeps a current version current (its summary is
 // updated): only Promote changes what is served.
+//
+// The summary's JSON is written first, in KindSummary pieces keyed by its
+// digest; then, in one transaction, the version entity that names them;
+// then the pieces of the summary it named before, if another, are removed.
 func (s *Store) PutVersion(ctx context.Context, sum model.Summary, status string) error {
 	if err := CheckVersionID(sum.Version); err != nil {
 		return err
@@ -368,12 +380,17 @@ func (s *Store) PutVersion(ctx context.Context, sum model.Summary, status string
 		return fmt.Errorf("version %s: PutVersion status %q: want %q or %q (Promote makes a version current)",
 			sum.Version, status, StatusStaged, StatusRejected)
 	}
-	base, err := newVersionEntity(sum)
+	j, err := json.Marshal(sum)
 	if err != nil {
 		return fmt.Errorf("version %s: %v", sum.Version, err)
 	}
+	base := newVersionEntity(sum, j)
+	if err := s.putSummary(ctx, sum.Version, j); err != nil {
+		return err
+	}
 	key := s.key(KindVersion, sum.Version)
-	return s.transaction(ctx, "version "+sum.Version+": writing", func(tx *datastore.Transaction) error {
+	var replaced versionEntity // what the committed transaction replaced
+	err = s.transaction(ctx, "version "+sum.Version+": writing", func(tx *datastore.Transaction) error {
 		now := time.Now()
 		e := *base
 		var old versionEntity
@@ -398,9 +415,17 @@ func (s *Store) PutVersion(ctx context.Context, sum model.Summary, status string
 				e.Reason, e.Rejected = "", time.Time{}
 			}
 		}
+		replaced = old
 		_, err := tx.Put(key, &e)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	if replaced.SummaryChunks > 0 && replaced.SummarySHA256 != base.SummarySHA256 && len(replaced.SummarySHA256) == sha256.Size*2 {
+		return s.deleteSummary(ctx, sum.Version, replaced.SummarySHA256, int(replaced.SummaryChunks))
+	}
+	return nil
 }
 
 // transaction runs f in a transaction, retried per s.Retry on transient
@@ -427,7 +452,7 @@ func (s *Store) Version(ctx context.Context, id string) (VersionInfo, error) {
 	if err != nil {
 		return VersionInfo{}, err
 	}
-	return e.info()
+	return s.versionInfo(ctx, &e)
 }
 
 // Versions returns every stored version, oldest (by id) first.
@@ -443,7 +468,7 @@ func (s *Store) Versions(ctx context.Context) ([]VersionInfo, error) {
 	}
 	out := make([]VersionInfo, len(ents))
 	for i := range ents {
-		if out[i], err = ents[i].info(); err != nil {
+		if out[i], err = s.versionInfo(ctx, &ents[i]); err != nil {
 			return nil, err
 		}
 	}
