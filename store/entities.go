@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"cloud.google.com/go/datastore"
 
@@ -28,6 +29,9 @@ const (
 	// KindCurrent is the single entity (key name CurrentKeyName) naming the
 	// version the webapp serves.
 	KindCurrent = "KnowledgeModelCurrent"
+	// KindSummary is one piece of a version's model.Summary JSON
+	// (summaryChunk), key name SummaryChunkKeyName.
+	KindSummary = "KnowledgeModelSummary"
 	// CurrentKeyName is the key name of the KindCurrent entity.
 	CurrentKeyName = "current"
 )
@@ -42,9 +46,6 @@ const (
 	// StatusRejected is a version that must not be served (Reject).
 	StatusRejected = "rejected"
 )
-
-// maxKeyNameBytes is Datastore's limit on a key name.
-const maxKeyNameBytes = 1500
 
 // CheckVersionID reports whether id can name a version: not empty, no "/"
 // (it prefixes the thetas' key names), at most 500 bytes, not __reserved__.
@@ -293,12 +294,18 @@ func arrayOf[T any](p datastore.Property, what string) ([]T, error) {
 	return out, nil
 }
 
-// versionEntity is a KnowledgeModelVersion entity: the run's counts as
-// properties (for the console and queries), the full model.Summary as JSON.
+// versionEntity is a KnowledgeModelVersion entity: small and bounded
+// whatever the run, so that it stays far from Datastore's entity limit
+// (MaxEntityBytes). It holds the version's status and history, the run's
+// headline counts, evaluation and gate as properties (for the console and
+// queries), and where its model.Summary is: the summary's JSON, which grows
+// with the number of exercises (~7 KB each), is stored apart in
+// SummaryChunks KindSummary entities (summaryChunk) whose concatenation has
+// SummaryBytes bytes and SHA-256 SummarySHA256.
 type versionEntity struct {
 	Version            string    `datastore:"version"`
 	Created            time.Time `datastore:"created"`
-	Input              string    `datastore:"input,noindex"`
+	Input              string    `datastore:"input,noindex"` // at most headlineBytes; the summary has it whole
 	FilesRead          int64     `datastore:"files_read,noindex"`
 	LogsRead           int64     `datastore:"logs_read,noindex"`
 	BadRows            int64     `datastore:"bad_rows,noindex"`
@@ -312,7 +319,7 @@ type versionEntity struct {
 	ExercisesTrained   int64     `datastore:"exercises_trained,noindex"`
 	ExercisesConverged int64     `datastore:"exercises_converged,noindex"`
 	ExercisesSkipped   int64     `datastore:"exercises_skipped,noindex"`
-	Summary            string    `datastore:"summary,noindex"` // model.Summary as JSON
+	Summary            string    `datastore:"summary,noindex,omitempty"` // model.Summary as JSON, in versions written before the pieces
 	Status             string    `datastore:"status"`
 	Reason             string    `datastore:"reason,noindex,omitempty"` // why it was rejected
 	Written            time.Time `datastore:"written"`                  // first PutVersion
@@ -321,17 +328,38 @@ type versionEntity struct {
 
 	// History is the version's []StatusChange as JSON, bounded (history.go).
 	History string `datastore:"history,noindex,omitempty"`
+
+	// Where the summary is: SummaryChunks pieces (none in a version written
+	// before the pieces, whose Summary holds the JSON: it is read, and kept
+	// by Promote and Reject, as it is).
+	SummaryChunks int64  `datastore:"summary_chunks,noindex"`
+	SummaryBytes  int64  `datastore:"summary_bytes,noindex"`
+	SummarySHA256 string `datastore:"summary_sha256,noindex"`
+
+	// The headline of the held-out evaluation (absent without one; a
+	// metric that is undefined is absent too) and of the promotion gate.
+	EvalAttempts       *int64   `datastore:"eval_attempts,noindex,omitempty"`
+	EvalLogLikelihood  *float64 `datastore:"eval_log_likelihood,noindex,omitempty"`
+	EvalAUC            *float64 `datastore:"eval_auc,noindex,omitempty"`
+	EvalAccuracy       *float64 `datastore:"eval_accuracy,noindex,omitempty"`
+	EvalNoThetas       *int64   `datastore:"eval_no_thetas_attempts,noindex,omitempty"`
+	GatePassed         *bool    `datastore:"gate_passed,noindex,omitempty"`
+	GateForced         bool     `datastore:"gate_forced,noindex,omitempty"`
+	GateCurrentVersion string   `datastore:"gate_current_version,noindex,omitempty"`
+	GateDelta          *float64 `datastore:"gate_delta,noindex,omitempty"`
+	GateReason         string   `datastore:"gate_reason,noindex,omitempty"` // at most headlineBytes
 }
 
-func newVersionEntity(s model.Summary) (*versionEntity, error) {
-	j, err := json.Marshal(s)
-	if err != nil {
-		return nil, err
-	}
-	return &versionEntity{
+// headlineBytes bounds the free-text headline properties (input,
+// gate_reason): the summary holds them whole.
+const headlineBytes = 1500
+
+// newVersionEntity returns the version entity of s, whose JSON is j.
+func newVersionEntity(s model.Summary, j []byte) *versionEntity {
+	e := &versionEntity{
 		Version:            s.Version,
 		Created:            s.Created,
-		Input:              s.Input,
+		Input:              truncate(s.Input, headlineBytes),
 		FilesRead:          s.FilesRead,
 		LogsRead:           s.LogsRead,
 		BadRows:            s.BadRows,
@@ -345,8 +373,32 @@ func newVersionEntity(s model.Summary) (*versionEntity, error) {
 		ExercisesTrained:   int64(s.ExercisesTrained),
 		ExercisesConverged: int64(s.ExercisesConverged),
 		ExercisesSkipped:   int64(s.ExercisesSkipped),
-		Summary:            string(j),
-	}, nil
+		SummaryChunks:      int64(len(splitSummary(j))),
+		SummaryBytes:       int64(len(j)),
+		SummarySHA256:      summaryDigest(j),
+	}
+	if ev := s.Evaluation; ev != nil {
+		e.EvalAttempts, e.EvalNoThetas = &ev.Overall.Attempts, &ev.NoThetas.Attempts
+		e.EvalLogLikelihood, e.EvalAUC, e.EvalAccuracy = ev.Overall.LogLikelihood, ev.Overall.AUC, ev.Overall.Accuracy
+	}
+	if g := s.Gate; g != nil {
+		e.GatePassed, e.GateForced, e.GateCurrentVersion = &g.Passed, g.Forced, g.CurrentVersion
+		e.GateDelta, e.GateReason = &g.Delta, truncate(g.Reason, headlineBytes)
+	}
+	return e
+}
+
+// truncate cuts s to at most n bytes, at a character boundary, marking the
+// cut with "...".
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	cut := n - len("...")
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // VersionInfo is a model version as stored: its status and history, and
@@ -364,10 +416,12 @@ type VersionInfo struct {
 	History []StatusChange
 }
 
-func (e *versionEntity) info() (VersionInfo, error) {
+// info returns the version e describes, with summary, its model.Summary's
+// JSON (readSummary).
+func (e *versionEntity) info(summary []byte) (VersionInfo, error) {
 	v := VersionInfo{ID: e.Version, Status: e.Status, Reason: e.Reason,
 		Written: e.Written, Promoted: e.Promoted, Rejected: e.Rejected}
-	if err := json.Unmarshal([]byte(e.Summary), &v.Summary); err != nil {
+	if err := json.Unmarshal(summary, &v.Summary); err != nil {
 		return v, fmt.Errorf("version %s: summary: %v", e.Version, err)
 	}
 	var err error

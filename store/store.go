@@ -3,10 +3,15 @@
 //
 // Entities, all in the Store's namespace:
 //
-//   - KnowledgeModelVersion, key name the version id: the run's summary
-//     (counts as properties, the full model.Summary as JSON), its status
-//     (staged, current, rejected) and when it was written, promoted and
-//     rejected.
+//   - KnowledgeModelVersion, key name the version id: small whatever the
+//     run: its status (staged, current, rejected), when it was written,
+//     promoted and rejected, the run's headline counts, evaluation and gate
+//     as properties, and which KnowledgeModelSummary pieces hold its
+//     model.Summary.
+//   - KnowledgeModelSummary, key name SummaryChunkKeyName,
+//     "<version>/<digest>/<n>": piece n of the model.Summary's JSON (which
+//     grows with the exercises, ~7 KB each, past what one entity may hold),
+//     at most ~1 MB each; Version reads them back whole.
 //   - ExerciseThetas, key name "<version>/<exercise>": one
 //     model.ExerciseThetas, version and exercise indexed.
 //   - RandomComponent, key name ComponentKeyName, e.g.
@@ -22,7 +27,8 @@
 //  1. PutNewComponents: the components the run derived (keys already stored
 //     are left alone: a version that reused them sees the same vectors);
 //  2. PutThetas: the version's thetas;
-//  3. PutVersion(summary, StatusStaged);
+//  3. PutVersion(summary, StatusStaged): the summary's pieces, then the
+//     version entity;
 //  4. PromoteWith: one transaction switches KnowledgeModelCurrent, if the
 //     version the gate compared against is still current (a
 //     compare-and-swap), and records the change in the versions' histories.
@@ -42,13 +48,20 @@
 // with Store.By and why.
 //
 // Writes are committed in batches of at most MaxBatch mutations. Every
-// Datastore call is retried on Transient errors according to Store.Retry
+// commit and lookup is checked against the limits Cloud Datastore enforces
+// (entity and value sizes, key names, mutations and bytes per request; see
+// CheckCommit) before it is sent, since the emulator does not enforce most
+// of them: a write over one fails with ErrLimit, naming the entity and the
+// limit, in tests as it would in production. Every Datastore call is
+// retried on Transient errors according to Store.Retry
 // (exponential backoff with jitter, bounded attempts, ctx-aware).
 package store
 
 import (
 	"cmp"
 	"context"
+	"crypto/sha256"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"slices"
@@ -57,6 +70,7 @@ import (
 
 	"cloud.google.com/go/datastore"
 	"google.golang.org/api/option"
+	"google.golang.org/grpc"
 	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/status"
 
@@ -105,6 +119,9 @@ type Store struct {
 // connects to the emulator at DATASTORE_EMULATOR_HOST when that is set;
 // opts are passed on to the client.
 func Open(ctx context.Context, project, namespace string, opts ...option.ClientOption) (*Store, error) {
+	// Every request the client sends goes through checkLimits first (an
+	// option.WithGRPCConn among opts would bypass it).
+	opts = append([]option.ClientOption{option.WithGRPCDialOption(grpc.WithChainUnaryInterceptor(checkLimits))}, opts...)
 	c, err := datastore.NewClient(ctx, project, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("datastore: %w", err)
@@ -192,8 +209,8 @@ func (s *Store) PutNewComponents(ctx context.Context, comps []features.Component
 		if c.Exercise == "" {
 			return 0, fmt.Errorf("component %s has no exercise", c.ComponentKey)
 		}
-		if len(ComponentKeyName(c.ComponentKey)) > maxKeyNameBytes {
-			return 0, fmt.Errorf("component %.60s...: key name longer than %d bytes", c.ComponentKey, maxKeyNameBytes)
+		if err := CheckKeyName(KindComponent, ComponentKeyName(c.ComponentKey)); err != nil {
+			return 0, err
 		}
 		if old, ok := byKey[c.ComponentKey]; ok && !slices.Equal(old.Vector, c.Vector) {
 			return 0, fmt.Errorf("component %s given twice with different vectors", c.ComponentKey)
@@ -280,7 +297,8 @@ func (s *Store) missing(ctx context.Context, keys []*datastore.Key) ([]int, erro
 
 // PutThetas stores a version's thetas, in batches of MaxBatch. Each must
 // have finite thetas, as many as a feature set has (predict.CheckThetas),
-// and name this version or none.
+// name this version or none, and an exercise that fits in a key name
+// (CheckKeyName): all are checked before anything is written.
 // Rewriting them writes the same entities.
 func (s *Store) PutThetas(ctx context.Context, version string, thetas []model.ExerciseThetas) error {
 	if err := CheckVersionID(version); err != nil {
@@ -299,6 +317,9 @@ func (s *Store) PutThetas(ctx context.Context, version string, thetas []model.Ex
 			return fmt.Errorf("version %s: exercise %q has thetas twice", version, t.Exercise)
 		}
 		seen[t.Exercise] = true
+		if err := CheckKeyName(KindThetas, ThetasKeyName(version, t.Exercise)); err != nil {
+			return fmt.Errorf("version %s: exercise %s: %w", version, short(t.Exercise), err)
+		}
 		if err := predict.CheckThetas(t.Thetas); err != nil {
 			return fmt.Errorf("version %s: exercise %q: %v", version, t.Exercise, err)
 		}
@@ -362,6 +383,10 @@ func (s *Store) countThetas(ctx context.Context, version string) (int, error) {
 // status StatusStaged or StatusRejected. Rewriting a version keeps when it
 // was first written, and keeps a current version current (its summary is
 // updated): only Promote changes what is served.
+//
+// The summary's JSON is written first, in KindSummary pieces keyed by its
+// digest; then, in one transaction, the version entity that names them;
+// then the pieces of the summary it named before, if another, are removed.
 func (s *Store) PutVersion(ctx context.Context, sum model.Summary, status string) error {
 	if err := CheckVersionID(sum.Version); err != nil {
 		return err
@@ -370,12 +395,17 @@ func (s *Store) PutVersion(ctx context.Context, sum model.Summary, status string
 		return fmt.Errorf("version %s: PutVersion status %q: want %q or %q (Promote makes a version current)",
 			sum.Version, status, StatusStaged, StatusRejected)
 	}
-	base, err := newVersionEntity(sum)
+	j, err := json.Marshal(sum)
 	if err != nil {
 		return fmt.Errorf("version %s: %v", sum.Version, err)
 	}
+	base := newVersionEntity(sum, j)
+	if err := s.putSummary(ctx, sum.Version, j); err != nil {
+		return err
+	}
 	key := s.key(KindVersion, sum.Version)
-	return s.transaction(ctx, "version "+sum.Version+": writing", func(tx *datastore.Transaction) error {
+	var replaced versionEntity // what the committed transaction replaced
+	err = s.transaction(ctx, "version "+sum.Version+": writing", func(tx *datastore.Transaction) error {
 		now := time.Now()
 		e := *base
 		var old versionEntity
@@ -406,9 +436,17 @@ func (s *Store) PutVersion(ctx context.Context, sum model.Summary, status string
 				return err
 			}
 		}
+		replaced = old
 		_, err := tx.Put(key, &e)
 		return err
 	})
+	if err != nil {
+		return err
+	}
+	if replaced.SummaryChunks > 0 && replaced.SummarySHA256 != base.SummarySHA256 && len(replaced.SummarySHA256) == sha256.Size*2 {
+		return s.deleteSummary(ctx, sum.Version, replaced.SummarySHA256, int(replaced.SummaryChunks))
+	}
+	return nil
 }
 
 // transaction runs f in a transaction, retried per s.Retry on transient
@@ -435,7 +473,7 @@ func (s *Store) Version(ctx context.Context, id string) (VersionInfo, error) {
 	if err != nil {
 		return VersionInfo{}, err
 	}
-	return e.info()
+	return s.versionInfo(ctx, &e)
 }
 
 // Versions returns every stored version, oldest (by id) first.
@@ -451,7 +489,7 @@ func (s *Store) Versions(ctx context.Context) ([]VersionInfo, error) {
 	}
 	out := make([]VersionInfo, len(ents))
 	for i := range ents {
-		if out[i], err = ents[i].info(); err != nil {
+		if out[i], err = s.versionInfo(ctx, &ents[i]); err != nil {
 			return nil, err
 		}
 	}
