@@ -31,7 +31,7 @@ const (
 	MaxBytes = 300
 	// MaxQuoted bounds the bytes of a quoted value kept in a line, and in
 	// Quote.
-	MaxQuoted = 64
+	MaxQuoted = 100
 	// EnvDebug is the environment variable that makes Print write the
 	// whole error too: KMTRAIN_DEBUG=1.
 	EnvDebug = "KMTRAIN_DEBUG"
