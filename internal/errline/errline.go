@@ -231,18 +231,18 @@ func Cut(s string, limit int) string {
 	return s[:n] + Ellipsis
 }
 
-// Quote returns s quoted as strconv.Quote quotes it, cut after MaxQuoted
-// bytes of s with Ellipsis inside the quotes: for values in error messages,
-// which must stay short whatever the input holds.
+// Quote returns s quoted as strconv.Quote quotes it, cut to at most
+// MaxQuoted bytes of quoted text with Ellipsis inside the quotes: for values
+// in error messages, which must stay short whatever the input holds.
 func Quote(s string) string {
-	if len(s) <= MaxQuoted {
-		return strconv.Quote(s)
-	}
-	n := MaxQuoted
-	for n > 0 && !utf8.RuneStart(s[n]) {
+	n := min(len(s), MaxQuoted)
+	for n > 0 && n < len(s) && !utf8.RuneStart(s[n]) {
 		n--
 	}
 	q := strconv.Quote(s[:n])
+	if c := cutQuoted(q, MaxQuoted); c != q || n == len(s) {
+		return c
+	}
 	return q[:len(q)-1] + Ellipsis + `"`
 }
 

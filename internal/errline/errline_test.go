@@ -94,8 +94,11 @@ func TestQuote(t *testing.T) {
 		{strings.Repeat("a", MaxQuoted), `"` + strings.Repeat("a", MaxQuoted) + `"`},
 		{strings.Repeat("a", 5<<20), `"` + strings.Repeat("a", MaxQuoted) + `…"`},
 		{strings.Repeat("a", MaxQuoted-1) + "é", `"` + strings.Repeat("a", MaxQuoted-1) + `…"`},
+		{strings.Repeat("\x0e", 75), `"` + strings.Repeat(`\x0e`, MaxQuoted/4) + `…"`}, // found by FuzzCSV
+		{strings.Repeat("\x0e", 25), `"` + strings.Repeat(`\x0e`, 25) + `"`},
+		{"a\x00" + strings.Repeat("b", 2*MaxQuoted), `"a\x00` + strings.Repeat("b", MaxQuoted-5) + `…"`},
 	} {
-		if got := Quote(tt.in); got != tt.want {
+		if got := Quote(tt.in); got != tt.want || len(got) > MaxQuoted+2+len(Ellipsis) {
 			t.Errorf("Quote(%.80q) = %q, want %q", tt.in, got, tt.want)
 		}
 	}
