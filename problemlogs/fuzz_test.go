@@ -76,6 +76,7 @@ func FuzzCSV(f *testing.F) {
 	f.Add(defaultHeader, "u,2014-01-02T03:04:05Z,e\xffx,pt,1,0")
 	f.Add(defaultHeader, "u,2014-01-02T03:04:05Z,"+strings.Repeat("%", 200)+",pt,1,0")
 	f.Add(defaultHeader, `u,"2014-01-02T03:04:05Z,ex,pt,1,0`)
+	f.Add(defaultHeader, "u,0001-01-01T00:00:00+01:00,ex,pt,1,0")
 	f.Add("user,time_done,exercise", "u,2014-01-02T03:04:05Z,ex")
 	f.Fuzz(func(t *testing.T, header, line string) {
 		p, err := NewCSVParser([]byte(header), DefaultColumns)

@@ -242,12 +242,19 @@ var timeLayouts = []string{
 }
 
 // ParseTime parses a time_done as RFC 3339 or in BigQuery's formats
-// ("2014-01-02 03:04:05.678 UTC"). A time without a zone is UTC.
+// ("2014-01-02 03:04:05.678 UTC"). A time without a zone is UTC. The time in
+// UTC must fall in the years 0000-9999, which RFC 3339 can write: with an
+// offset, "0000-01-01T00:00:00+01:00" is in the year -1, which no export
+// (rows CSV, predictions) could write readably.
 func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
+			t = t.UTC()
+			if y := t.Year(); y < 0 || y > 9999 {
+				break
+			}
+			return t, nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("unparsable time %s", errline.Quote(s))

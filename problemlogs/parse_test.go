@@ -29,6 +29,7 @@ func TestCSVParser(t *testing.T) {
 		{`0,,2014-01-02T03:04:05.678Z,ex,pt,3,true`, ReasonMissing},
 		{`0,u,2014-01-02T03:04:05.678Z,ex,,3,true`, ReasonMissing},
 		{`0,u,01/02/2014,ex,pt,3,true`, ReasonTime},
+		{`0,u,0000-01-01T00:00:00+01:00,ex,pt,3,true`, ReasonTime}, // the year -1 in UTC
 		{`0,u,2014-01-02T03:04:05.678Z,ex,pt,3.5,true`, ReasonProblemNumber},
 		{`0,u,2014-01-02T03:04:05.678Z,ex,pt,3,yes`, ReasonCorrect},
 		{"0,u\x00,2014-01-02T03:04:05.678Z,ex,pt,3,true", ReasonControl},
