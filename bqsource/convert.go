@@ -219,7 +219,7 @@ func (cv *converter) convert(cells *[numFields]cell) (features.ProblemLog, error
 
 	switch c := &cells[fTimeDone]; c.kind {
 	case kTime:
-		if !problemlogs.TimeInRange(c.t) {
+		if !features.TimeInRange(c.t) {
 			return features.ProblemLog{}, &problemlogs.RowError{Reason: problemlogs.ReasonTime, Detail: describe(c)}
 		}
 		log.TimeDone = c.t.UTC()

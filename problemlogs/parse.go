@@ -251,20 +251,13 @@ func ParseTime(s string) (time.Time, error) {
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
 			t = t.UTC()
-			if !TimeInRange(t) {
+			if !features.TimeInRange(t) {
 				break
 			}
 			return t, nil
 		}
 	}
 	return time.Time{}, fmt.Errorf("unparsable time %s", errline.Quote(s))
-}
-
-// TimeInRange reports whether t, in UTC, falls in the years 0000-9999, which
-// RFC 3339 can write. A time_done must (ParseTime; BigQuery's rows too).
-func TimeInRange(t time.Time) bool {
-	y := t.UTC().Year()
-	return y >= 0 && y <= 9999
 }
 
 // ParseCorrect reads true/false, t/f, 1/0 in any case.
