@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/errline"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 )
 
@@ -147,13 +148,14 @@ const internLimit = 1 << 18
 // exercises and problem types, which repeat from row to row, and copies them
 // out of the cells (whose strings may alias a decoder's buffers).
 type converter struct {
+	cols   problemlogs.Columns
 	names  [numFields]string // the columns, for the details of RowErrors
 	intern map[string]string
 	buf    []byte
 }
 
 func newConverter(cols problemlogs.Columns) *converter {
-	return &converter{names: columnNames(cols), intern: make(map[string]string)}
+	return &converter{cols: cols, names: columnNames(cols), intern: make(map[string]string)}
 }
 
 // str returns a copy of s shared by all equal strings (s may alias a buffer
@@ -161,6 +163,9 @@ func newConverter(cols problemlogs.Columns) *converter {
 func (cv *converter) str(s string) string {
 	if v, ok := cv.intern[s]; ok {
 		return v
+	}
+	if len(s) > features.MaxNameBytes {
+		return strings.Clone(s) // the row is bad (CheckNames): keep it out of the table
 	}
 	if len(cv.intern) >= internLimit {
 		clear(cv.intern)
@@ -190,7 +195,9 @@ func (cv *converter) text(c *cell) (string, bool) {
 }
 
 // convert turns the six cells of a row, in field order, into a ProblemLog or a
-// *problemlogs.RowError.
+// *problemlogs.RowError: for a missing or unreadable value, or, as the file
+// parsers do (problemlogs.CheckNames), for a user, exercise or problem type
+// that could never be stored.
 func (cv *converter) convert(cells *[numFields]cell) (features.ProblemLog, error) {
 	for f := range cells {
 		c := &cells[f]
@@ -212,11 +219,14 @@ func (cv *converter) convert(cells *[numFields]cell) (features.ProblemLog, error
 
 	switch c := &cells[fTimeDone]; c.kind {
 	case kTime:
+		if !features.TimeInRange(c.t) {
+			return features.ProblemLog{}, &problemlogs.RowError{Reason: problemlogs.ReasonTime, Detail: describe(c)}
+		}
 		log.TimeDone = c.t.UTC()
 	case kString:
 		t, err := problemlogs.ParseTime(c.s)
 		if err != nil {
-			return features.ProblemLog{}, &problemlogs.RowError{Reason: problemlogs.ReasonTime, Detail: strconv.Quote(c.s)}
+			return features.ProblemLog{}, &problemlogs.RowError{Reason: problemlogs.ReasonTime, Detail: errline.Quote(c.s)}
 		}
 		log.TimeDone = t
 	default:
@@ -232,7 +242,7 @@ func (cv *converter) convert(cells *[numFields]cell) (features.ProblemLog, error
 	case kString:
 		n, err := strconv.Atoi(strings.TrimSpace(c.s))
 		if err != nil {
-			return features.ProblemLog{}, &problemlogs.RowError{Reason: problemlogs.ReasonProblemNumber, Detail: strconv.Quote(c.s)}
+			return features.ProblemLog{}, &problemlogs.RowError{Reason: problemlogs.ReasonProblemNumber, Detail: errline.Quote(c.s)}
 		}
 		log.ProblemNumber = n
 	case kFloat:
@@ -255,11 +265,14 @@ func (cv *converter) convert(cells *[numFields]cell) (features.ProblemLog, error
 	case kString:
 		b, err := problemlogs.ParseCorrect(c.s)
 		if err != nil {
-			return features.ProblemLog{}, &problemlogs.RowError{Reason: problemlogs.ReasonCorrect, Detail: strconv.Quote(c.s)}
+			return features.ProblemLog{}, &problemlogs.RowError{Reason: problemlogs.ReasonCorrect, Detail: errline.Quote(c.s)}
 		}
 		log.Correct = b
 	default:
 		return features.ProblemLog{}, &problemlogs.RowError{Reason: problemlogs.ReasonCorrect, Detail: describe(c)}
+	}
+	if err := problemlogs.CheckNames(log, cv.cols); err != nil {
+		return features.ProblemLog{}, err
 	}
 	return log, nil
 }
@@ -268,7 +281,7 @@ func (cv *converter) convert(cells *[numFields]cell) (features.ProblemLog, error
 func describe(c *cell) string {
 	switch c.kind {
 	case kString:
-		return strconv.Quote(c.s)
+		return errline.Quote(c.s)
 	case kInt:
 		return strconv.FormatInt(c.i, 10)
 	case kFloat:

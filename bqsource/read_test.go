@@ -220,6 +220,32 @@ func TestConversion(t *testing.T) {
 				{Reason: problemlogs.ReasonProblemNumber, Detail: `"x1"`},
 				{Reason: problemlogs.ReasonCorrect, Detail: "2"}},
 		},
+		{
+			// As the file parsers do (problemlogs.CheckNames).
+			name: "names that could never be stored",
+			schema: []bqfake.Field{fld("user", bqfake.String), fld("time_done", bqfake.Timestamp), fld("exercise", bqfake.String),
+				fld("problem_type", bqfake.String), fld("problem_number", bqfake.Int64), fld("correct", bqfake.Bool)},
+			rows: [][]any{
+				{"u\x00", ts, "ex", "pt", 1, true},
+				{"u", ts, "e\tx", "pt", 1, true},
+				{"u", ts, strings.Repeat("e", 5<<20), "pt", 1, true},
+				{"u", ts, strings.Repeat("e", features.MaxExerciseBytes), "pt", 1, true},
+				{"u", ts, strings.Repeat("/", features.MaxExerciseBytes/3+1), "pt", 1, true},
+				{"u", ts, "ex", strings.Repeat("p", features.MaxProblemTypeBytes+1), 1, true},
+				{strings.Repeat("u", features.MaxUserBytes+1), ts, "ex", "pt", 1, true},
+				{"u\u0085", ts, "ex", "pt", 1, true},
+			},
+			want: []result{
+				{Reason: problemlogs.ReasonControl, Detail: `user: '\x00' at byte 1`},
+				{Reason: problemlogs.ReasonControl, Detail: `exercise: '\t' at byte 1`},
+				{Reason: problemlogs.ReasonTooLong, Detail: "exercise: 5242880 bytes, at most 500 escaped"},
+				{Log: features.ProblemLog{User: "u", TimeDone: ts, Exercise: strings.Repeat("e", features.MaxExerciseBytes), ProblemType: "pt", ProblemNumber: 1, Correct: true}},
+				{Reason: problemlogs.ReasonTooLong, Detail: "exercise: 167 bytes, at most 500 escaped"},
+				{Reason: problemlogs.ReasonTooLong, Detail: "problem_type: 501 bytes, at most 500 escaped"},
+				{Reason: problemlogs.ReasonTooLong, Detail: "user: 1501 bytes, at most 1500"},
+				{Reason: problemlogs.ReasonControl, Detail: `user: '\u0085' at byte 1`},
+			},
+		},
 	}
 	for _, tt := range tests {
 		for _, path := range paths() {

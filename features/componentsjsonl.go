@@ -34,7 +34,9 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 
 // ReadComponentsJSONL reads a components table, one JSON object per line.
 // Blank lines are skipped; anything else that is not a valid component is an
-// error naming the line.
+// error naming the line, as is an exercise or a problem type that a
+// ProblemLog could not hold (CheckExercise, CheckProblemType; the problem
+// type may be empty).
 func ReadComponentsJSONL(r io.Reader) ([]Component, error) {
 	var out []Component
 	sc := bufio.NewScanner(r)
@@ -50,6 +52,14 @@ func ReadComponentsJSONL(r io.Reader) ([]Component, error) {
 		}
 		if c.Exercise == "" {
 			return nil, fmt.Errorf("components line %d: no exercise", line)
+		}
+		// The names of ProblemLogs' (features/names.go): a component is
+		// stored under them.
+		if e := CheckExercise(c.Exercise); e != nil {
+			return nil, fmt.Errorf("components line %d: exercise: %v", line, e)
+		}
+		if e := CheckProblemType(c.ProblemType, true); e != nil {
+			return nil, fmt.Errorf("components line %d: problem_type: %v", line, e)
 		}
 		if err := c.Validate(); err != nil {
 			return nil, fmt.Errorf("components line %d: %v", line, err)

@@ -36,3 +36,12 @@ type Row struct {
 	// (Student.Extras), with ReplayOptions.Features = Extended.
 	Extras [NumStudentExtras]float64
 }
+
+// TimeInRange reports whether t, in UTC, falls in the years 0000-9999, which
+// RFC 3339 can write. A ProblemLog's time_done must, wherever it is read
+// (problemlogs.ParseTime, BigQuery's rows, ReadRowsCSV), so that every
+// export of it reads back.
+func TimeInRange(t time.Time) bool {
+	y := t.UTC().Year()
+	return y >= 0 && y <= 9999
+}

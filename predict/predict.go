@@ -53,7 +53,8 @@ type Model struct {
 }
 
 // New returns the model of a version from its thetas and components. Every
-// exercise must have features.NumFeatures finite thetas and appear once;
+// exercise must have thetas that pass CheckThetas and appear once, and the
+// difficulties and components' values be bounded as the thetas are;
 // thetas records that name a version must name this one; components must be
 // valid and not contradict each other.
 func New(version string, thetas []model.ExerciseThetas, components []features.Component) (*Model, error) {
@@ -75,11 +76,26 @@ func New(version string, thetas []model.ExerciseThetas, components []features.Co
 			return nil, fmt.Errorf("model version %q: exercise %q has thetas twice", version, t.Exercise)
 		}
 		m.Thetas[t.Exercise] = slices.Clone(t.Thetas)
+		for pt, d := range t.ProblemTypeDifficulty {
+			if err := checkValue(d); err != nil {
+				return nil, fmt.Errorf("model version %q: exercise %q: the difficulty of problem type %q %v", version, t.Exercise, pt, err)
+			}
+		}
+		if err := checkValue(t.UnseenProblemTypeDifficulty); err != nil {
+			return nil, fmt.Errorf("model version %q: exercise %q: the unseen problem types' difficulty %v", version, t.Exercise, err)
+		}
 		if len(t.Thetas) == features.Extended.Dim() {
 			if m.Difficulty == nil {
 				m.Difficulty = map[string]Difficulty{}
 			}
 			m.Difficulty[t.Exercise] = Difficulty{ByProblemType: t.ProblemTypeDifficulty, Unseen: t.UnseenProblemTypeDifficulty}
+		}
+	}
+	for _, c := range components {
+		for i, v := range c.Vector {
+			if err := checkValue(v); err != nil {
+				return nil, fmt.Errorf("model version %q: component %s: value %d %v", version, c.ComponentKey, i, err)
+			}
 		}
 	}
 	c, err := features.NewComponents(components)
@@ -90,16 +106,36 @@ func New(version string, thetas []model.ExerciseThetas, components []features.Co
 	return m, nil
 }
 
-// CheckThetas reports whether thetas has features.NumFeatures finite values.
+// MaxAbsValue bounds the magnitude of every theta, problem type difficulty
+// and component value of a model. Trained ones are a few units at most; the
+// bound keeps θ·x finite for any history (features count attempts, and a
+// KnowledgeState sums components), so that a prediction is never NaN, as
+// sigmoid(+Inf - Inf) would be.
+const MaxAbsValue = 1e100
+
+// CheckThetas reports whether thetas has as many values as a feature set
+// has features, each finite and at most MaxAbsValue in magnitude.
 func CheckThetas(thetas []float64) error {
 	if len(thetas) != features.Khan2014.Dim() && len(thetas) != features.Extended.Dim() {
 		return fmt.Errorf("%d thetas, want %d (%s) or %d (%s)", len(thetas),
 			features.Khan2014.Dim(), features.Khan2014, features.Extended.Dim(), features.Extended)
 	}
 	for i, v := range thetas {
-		if math.IsNaN(v) || math.IsInf(v, 0) {
-			return fmt.Errorf("theta %d is %v", i, v)
+		if err := checkValue(v); err != nil {
+			return fmt.Errorf("theta %d %v", i, err)
 		}
+	}
+	return nil
+}
+
+// checkValue reports whether v is finite and at most MaxAbsValue in
+// magnitude.
+func checkValue(v float64) error {
+	if math.IsNaN(v) || math.IsInf(v, 0) {
+		return fmt.Errorf("is %v", v)
+	}
+	if math.Abs(v) > MaxAbsValue {
+		return fmt.Errorf("is %g, beyond ±%g", v, MaxAbsValue)
 	}
 	return nil
 }

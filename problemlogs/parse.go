@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/errline"
 )
 
 // Columns names the ProblemLog fields in the input.
@@ -74,6 +75,8 @@ const (
 	ReasonTime          = "unparsable time_done"
 	ReasonProblemNumber = "unparsable problem_number"
 	ReasonCorrect       = "unknown correct value"
+	// ReasonInvalidUTF8, ReasonControl and ReasonTooLong (CheckNames) are
+	// in names.go.
 )
 
 // RowError says why a line is not a ProblemLog.
@@ -106,7 +109,7 @@ type MissingColumnError struct {
 }
 
 func (e *MissingColumnError) Error() string {
-	return fmt.Sprintf("header %q has no column %q", e.Header, e.Column)
+	return fmt.Sprintf("header %s has no column %q", errline.Quote(e.Header), e.Column)
 }
 
 // NewCSVParser reads a CSV header line. Columns other than the six of a
@@ -115,7 +118,7 @@ func NewCSVParser(header []byte, cols Columns) (*CSVParser, error) {
 	header = bytes.TrimPrefix(trimEOL(header), []byte("\xef\xbb\xbf")) // a BOM
 	names, err := splitCSV(header, nil)
 	if err != nil {
-		return nil, fmt.Errorf("header %q: %v", header, err)
+		return nil, fmt.Errorf("header %s: %v", errline.Quote(string(header)), err)
 	}
 	p := &CSVParser{ncols: len(names), intern: map[string]string{}}
 	for i, want := range cols.names() {
@@ -159,6 +162,9 @@ func (p *CSVParser) Parse(line []byte) (features.ProblemLog, error) {
 func (p *CSVParser) str(b []byte) string {
 	if s, ok := p.intern[string(b)]; ok {
 		return s
+	}
+	if len(b) > features.MaxNameBytes {
+		return string(b) // the row is bad (CheckNames): keep it out of the table
 	}
 	if len(p.intern) >= 1<<20 { // bound the table on files with many users
 		clear(p.intern)
@@ -209,17 +215,21 @@ func fromStrings(raw [6]string, cols Columns) (features.ProblemLog, error) {
 	}
 	t, err := ParseTime(raw[1])
 	if err != nil {
-		return features.ProblemLog{}, &RowError{ReasonTime, fmt.Sprintf("%q", raw[1])}
+		return features.ProblemLog{}, &RowError{ReasonTime, errline.Quote(raw[1])}
 	}
 	n, err := strconv.Atoi(strings.TrimSpace(raw[4]))
 	if err != nil {
-		return features.ProblemLog{}, &RowError{ReasonProblemNumber, fmt.Sprintf("%q", raw[4])}
+		return features.ProblemLog{}, &RowError{ReasonProblemNumber, errline.Quote(raw[4])}
 	}
 	c, err := ParseCorrect(raw[5])
 	if err != nil {
-		return features.ProblemLog{}, &RowError{ReasonCorrect, fmt.Sprintf("%q", raw[5])}
+		return features.ProblemLog{}, &RowError{ReasonCorrect, errline.Quote(raw[5])}
 	}
-	return features.ProblemLog{User: raw[0], TimeDone: t, Exercise: raw[2], ProblemType: raw[3], ProblemNumber: n, Correct: c}, nil
+	l := features.ProblemLog{User: raw[0], TimeDone: t, Exercise: raw[2], ProblemType: raw[3], ProblemNumber: n, Correct: c}
+	if err := CheckNames(l, cols); err != nil {
+		return features.ProblemLog{}, err
+	}
+	return l, nil
 }
 
 var timeLayouts = []string{
@@ -232,15 +242,22 @@ var timeLayouts = []string{
 }
 
 // ParseTime parses a time_done as RFC 3339 or in BigQuery's formats
-// ("2014-01-02 03:04:05.678 UTC"). A time without a zone is UTC.
+// ("2014-01-02 03:04:05.678 UTC"). A time without a zone is UTC. The time in
+// UTC must fall in the years 0000-9999, which RFC 3339 can write: with an
+// offset, "0000-01-01T00:00:00+01:00" is in the year -1, which no export
+// (rows CSV, predictions) could write readably.
 func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, layout := range timeLayouts {
 		if t, err := time.Parse(layout, s); err == nil {
-			return t.UTC(), nil
+			t = t.UTC()
+			if !features.TimeInRange(t) {
+				break
+			}
+			return t, nil
 		}
 	}
-	return time.Time{}, fmt.Errorf("unparsable time %q", s)
+	return time.Time{}, fmt.Errorf("unparsable time %s", errline.Quote(s))
 }
 
 // ParseCorrect reads true/false, t/f, 1/0 in any case.

@@ -2,6 +2,7 @@ package problemlogs
 
 import (
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -28,8 +29,17 @@ func TestCSVParser(t *testing.T) {
 		{`0,,2014-01-02T03:04:05.678Z,ex,pt,3,true`, ReasonMissing},
 		{`0,u,2014-01-02T03:04:05.678Z,ex,,3,true`, ReasonMissing},
 		{`0,u,01/02/2014,ex,pt,3,true`, ReasonTime},
+		{`0,u,0000-01-01T00:00:00+01:00,ex,pt,3,true`, ReasonTime}, // the year -1 in UTC
 		{`0,u,2014-01-02T03:04:05.678Z,ex,pt,3.5,true`, ReasonProblemNumber},
 		{`0,u,2014-01-02T03:04:05.678Z,ex,pt,3,yes`, ReasonCorrect},
+		{"0,u\x00,2014-01-02T03:04:05.678Z,ex,pt,3,true", ReasonControl},
+		{"0,u,2014-01-02T03:04:05.678Z,e\x1bx,pt,3,true", ReasonControl},
+		{"0,u,2014-01-02T03:04:05.678Z,ex,\"p\rt\",3,true", ReasonControl},
+		{"0,u\xff,2014-01-02T03:04:05.678Z,ex,pt,3,true", ReasonInvalidUTF8},
+		{"0,u,2014-01-02T03:04:05.678Z,\xe2\x82,pt,3,true", ReasonInvalidUTF8},
+		{"0,u,2014-01-02T03:04:05.678Z," + strings.Repeat("e", 5<<20) + ",pt,3,true", ReasonTooLong},
+		{"0,u,2014-01-02T03:04:05.678Z,ex," + strings.Repeat("%", 167) + ",3,true", ReasonTooLong},
+		{"0," + strings.Repeat("u", 1501) + ",2014-01-02T03:04:05.678Z,ex,pt,3,true", ReasonTooLong},
 	}
 	for _, tt := range tests {
 		got, err := p.Parse([]byte(tt.line))
@@ -81,6 +91,11 @@ func TestJSONParser(t *testing.T) {
 		{`{"user":"u","time_done":"2014-01-02T03:04:05.678Z","exercise":"ex","problem_type":"pt","correct":true}`, ReasonMissing},
 		{`{"user":"u",`, ReasonJSON},
 		{`[1,2]`, ReasonJSON},
+		{`{"user":"u\u0000","time_done":"2014-01-02T03:04:05.678Z","exercise":"ex","problem_type":"pt","problem_number":3,"correct":true}`, ReasonControl},
+		{`{"user":"u","time_done":"2014-01-02T03:04:05.678Z","exercise":"ex","problem_type":"p\nt","problem_number":3,"correct":true}`, ReasonControl},
+		{`{"user":"u","time_done":"2014-01-02T03:04:05.678Z","exercise":"` + strings.Repeat("x", 501) + `","problem_type":"pt","problem_number":3,"correct":true}`, ReasonTooLong},
+		// encoding/json reads invalid UTF-8 in a string as U+FFFD: a valid name.
+		{"{\"user\":\"u\",\"time_done\":\"2014-01-02T03:04:05.678Z\",\"exercise\":\"ex\xff\",\"problem_type\":\"pt\",\"problem_number\":3,\"correct\":true}", ""},
 	}
 	for _, tt := range tests {
 		got, err := p.Parse([]byte(tt.line))
@@ -104,6 +119,39 @@ func TestDetectFormat(t *testing.T) {
 	} {
 		if got := DetectFormat(tt.name, []byte(tt.first)); got != tt.want {
 			t.Errorf("DetectFormat(%q, %q) = %v", tt.name, tt.first, got)
+		}
+	}
+}
+
+func TestCheckNames(t *testing.T) {
+	ok := features.ProblemLog{User: "u", Exercise: "ex", ProblemType: "pt"}
+	long := func(n int) string { return strings.Repeat("a", n) }
+	tests := []struct {
+		l      features.ProblemLog
+		reason string
+		detail string
+	}{
+		{ok, "", ""},
+		{features.ProblemLog{User: long(features.MaxUserBytes), Exercise: long(features.MaxExerciseBytes), ProblemType: long(features.MaxProblemTypeBytes)}, "", ""},
+		{features.ProblemLog{User: "é✓", Exercise: "a b", ProblemType: "\u00a0"}, "", ""},
+		{features.ProblemLog{User: long(features.MaxUserBytes + 1), Exercise: "ex", ProblemType: "pt"}, ReasonTooLong, "user: 1501 bytes, at most 1500"},
+		{features.ProblemLog{User: "u", Exercise: long(498) + "%", ProblemType: "pt"}, ReasonTooLong, "exercise: 499 bytes, at most 500 escaped"},
+		{features.ProblemLog{User: "u", Exercise: long(497) + "/", ProblemType: "pt"}, "", ""},
+		{features.ProblemLog{User: "u", Exercise: "ex", ProblemType: long(499) + "/"}, ReasonTooLong, "problem_type: 500 bytes, at most 500 escaped"},
+		{features.ProblemLog{User: "", Exercise: "ex", ProblemType: "pt"}, ReasonMissing, "user: empty"},
+		{features.ProblemLog{User: "u", Exercise: "ex", ProblemType: "p\x00t"}, ReasonControl, `problem_type: '\x00' at byte 1`},
+		{features.ProblemLog{User: "u", Exercise: "e\x7f", ProblemType: "pt"}, ReasonControl, `exercise: '\x7f' at byte 1`},
+		{features.ProblemLog{User: "\xc3", Exercise: "ex", ProblemType: "pt"}, ReasonInvalidUTF8, "user: byte 0 is 0xc3"},
+		{features.ProblemLog{User: "u", Exercise: "ex\xed\xa0\x80", ProblemType: "pt"}, ReasonInvalidUTF8, "exercise: byte 2 is 0xed"}, // a surrogate
+	}
+	for _, tt := range tests {
+		err := CheckNames(tt.l, Columns{User: "user", Exercise: "exercise", ProblemType: "problem_type"})
+		var re *RowError
+		switch {
+		case tt.reason == "" && err != nil:
+			t.Errorf("CheckNames(%.60q, %.60q, %.60q): %v", tt.l.User, tt.l.Exercise, tt.l.ProblemType, err)
+		case tt.reason != "" && (!errors.As(err, &re) || re.Reason != tt.reason || re.Detail != tt.detail):
+			t.Errorf("CheckNames(%.60q, %.60q, %.60q) = %v, want %s: %s", tt.l.User, tt.l.Exercise, tt.l.ProblemType, err, tt.reason, tt.detail)
 		}
 	}
 }

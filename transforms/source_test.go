@@ -71,6 +71,9 @@ func TestReadProblemLogsBadInput(t *testing.T) {
 			"3,u3,yesterday,ex1,pt0,1,true,0\n" + // bad time
 			"3,u3,2014-01-01T00:01:00Z,ex1,pt0,one,true,0\n" + // bad problem number
 			"3,u3,2014-01-01T00:01:00Z,ex1\n" + // short row
+			"3,u3\x00,2014-01-01T00:01:00Z,ex1,pt0,1,true,0\n" + // NUL in the user
+			"3,u3,2014-01-01T00:01:00Z,ex1,pt\xff,1,true,0\n" + // invalid UTF-8
+			"3,u3,2014-01-01T00:01:00Z," + strings.Repeat("x", 5<<20) + ",pt0,1,true,0\n" + // could never be a key
 			"\n",
 		"b.json.gz": `{"user":"u4","time_done":"2014-01-02 03:04:05.678 UTC","exercise":"ex2","problem_type":"pt1","problem_number":"1","correct":true}` + "\n" +
 			`{"user":"u4","time_done":"2014-01-02 03:05:05.678 UTC","exercise":"ex2","problem_type":"pt1","problem_number":2,"correct":"false","extra":[1]}` + "\n" +
@@ -81,9 +84,10 @@ func TestReadProblemLogsBadInput(t *testing.T) {
 	p, s := beam.NewPipelineWithRoot()
 	logs, stats := ReadProblemLogs(s, filepath.Join(dir, "*"), problemlogs.DefaultColumns, 0)
 	passert.Sum(s, beam.ParDo(s, countLogs, logs), "logs", 2, 4) // u1 and u4: one batch each
-	want := "bad_rows/malformed JSON=1 bad_rows/missing field=1 bad_rows/unknown correct value=1 " +
-		"bad_rows/unparsable problem_number=1 bad_rows/unparsable time_done=1 bad_rows/wrong number of columns=1 " +
-		"bad_rows=6 empty_files=1 files_read=4 header_only_files=1 logs_read=4 shards=4 shards_read=4"
+	want := "bad_rows/control character=1 bad_rows/invalid UTF-8=1 " +
+		"bad_rows/malformed JSON=1 bad_rows/missing field=1 bad_rows/unknown correct value=1 " +
+		"bad_rows/unparsable problem_number=1 bad_rows/unparsable time_done=1 bad_rows/value too long=1 bad_rows/wrong number of columns=1 " +
+		"bad_rows=9 empty_files=1 files_read=4 header_only_files=1 logs_read=4 shards=4 shards_read=4"
 	passert.Equals(s, beam.ParDo(s, describe, MergeStats(s, stats)), want)
 	ptest.RunAndValidate(t, p)
 }

@@ -24,6 +24,9 @@
 //	          [--output=gs://bucket/monitor] [--bq_output=project.dataset.monitor]
 //
 // The input flags are kmtrain's, with the same names and meanings.
+//
+// On failure kmmonitor prints one line, "kmmonitor: <the cause>", without the
+// runner's frames around it; KMTRAIN_DEBUG=1 prints the whole error as well.
 package main
 
 import (
@@ -39,6 +42,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 
 	"github.com/kmtrain/knowledgemodel/cmd/internal/sourceflags"
+	"github.com/kmtrain/knowledgemodel/internal/errline"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	"github.com/kmtrain/knowledgemodel/runners"
@@ -66,7 +70,7 @@ func main() {
 	explicit := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	if err := run(context.Background(), explicit); err != nil {
-		fmt.Fprintln(os.Stderr, "kmmonitor:", err)
+		errline.Print(os.Stderr, "kmmonitor", err)
 		os.Exit(1)
 	}
 }

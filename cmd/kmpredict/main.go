@@ -16,6 +16,9 @@
 // each exercise the student has attempted. A version trained with
 // --features=extended also reads the next problem's type (--problem_type)
 // and time (--at).
+//
+// On failure kmpredict prints one line, "kmpredict: <the cause>", without the
+// runner's frames around it; KMTRAIN_DEBUG=1 prints the whole error as well.
 package main
 
 import (
@@ -32,6 +35,7 @@ import (
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/errline"
 	"github.com/kmtrain/knowledgemodel/predict"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 	"github.com/kmtrain/knowledgemodel/store"
@@ -51,7 +55,7 @@ var (
 func main() {
 	flag.Parse()
 	if err := run(context.Background(), os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, "kmpredict:", err)
+		errline.Print(os.Stderr, "kmpredict", err)
 		os.Exit(1)
 	}
 }
@@ -153,22 +157,28 @@ func readHistory(path string, cols problemlogs.Columns) (map[string][]features.P
 		defer zr.Close()
 		r = zr
 	}
+	return parseHistory(r, path, cols, os.Stderr)
+}
+
+// parseHistory reads the ProblemLogs of the file name from r per student.
+// Bad rows are reported on warn and left out.
+func parseHistory(r io.Reader, name string, cols problemlogs.Columns, warn io.Writer) (map[string][]features.ProblemLog, error) {
 	students := map[string][]features.ProblemLog{}
 	bad := 0
-	err = problemlogs.Read(r, path, cols, func(line int, l features.ProblemLog, err error) error {
+	err := problemlogs.Read(r, name, cols, func(line int, l features.ProblemLog, err error) error {
 		if err != nil {
 			bad++
-			fmt.Fprintf(os.Stderr, "kmpredict: %s:%d: skipped: %v\n", path, line, err)
+			fmt.Fprintf(warn, "kmpredict: %s:%d: skipped: %v\n", name, line, err)
 			return nil
 		}
 		students[l.User] = append(students[l.User], l)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
+		return nil, fmt.Errorf("%s: %v", name, err)
 	}
 	if len(students) == 0 {
-		return nil, fmt.Errorf("%s holds no ProblemLogs (%d bad rows)", path, bad)
+		return nil, fmt.Errorf("%s holds no ProblemLogs (%d bad rows)", name, bad)
 	}
 	return students, nil
 }

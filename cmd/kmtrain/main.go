@@ -18,6 +18,9 @@
 //
 //	kmtrain --bq_table=project.dataset.problemlogs --start=2014-01-01 --end=2014-04-01 \
 //	        --datastore_project=project [--components=datastore] [--promote=true]
+//
+// On failure kmtrain prints one line, "kmtrain: <the cause>", without the
+// runner's frames around it; KMTRAIN_DEBUG=1 prints the whole error as well.
 package main
 
 import (
@@ -37,6 +40,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/cmd/internal/sourceflags"
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/errline"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	"github.com/kmtrain/knowledgemodel/runners"
@@ -81,7 +85,7 @@ func main() {
 	explicit := map[string]bool{}
 	flag.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
 	if err := run(context.Background(), explicit); err != nil {
-		fmt.Fprintln(os.Stderr, "kmtrain:", err)
+		errline.Print(os.Stderr, "kmtrain", err)
 		os.Exit(1)
 	}
 }
