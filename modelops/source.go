@@ -14,11 +14,13 @@
 package modelops
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
@@ -122,10 +124,38 @@ type Dirs struct{ Root string }
 
 func (d Dirs) String() string { return d.Root }
 
-// isModel reports whether dir holds a model.
+// isModel reports whether dir holds a model (a publish killed past its
+// commit point may have left its thetas under their temporary name).
 func isModel(dir string) bool {
-	st, err := os.Stat(filepath.Join(dir, model.ThetasFile))
-	return err == nil && st.Mode().IsRegular()
+	rc, err := model.OpenFile(openFile, dir, model.ThetasFile)
+	if err != nil {
+		return false
+	}
+	rc.Close()
+	return true
+}
+
+// openFile opens a local file as model.OpenFile wants, and only a file.
+func openFile(path string) (io.ReadCloser, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	if st, err := f.Stat(); err != nil || !st.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: not a file", path)
+	}
+	return f, nil
+}
+
+// readFile reads the file name of the model in dir.
+func readFile(dir, name string) ([]byte, error) {
+	rc, err := model.OpenFile(openFile, dir, name)
+	if err != nil {
+		return nil, err
+	}
+	defer rc.Close()
+	return io.ReadAll(rc)
 }
 
 // models returns the directories of Dirs that hold a model.
@@ -150,7 +180,7 @@ func (d Dirs) models() ([]string, error) {
 // is named by its thetas (or, without any, its name) and counted from them.
 func readDir(dir string) (Version, error) {
 	v := Version{Path: dir}
-	b, err := os.ReadFile(filepath.Join(dir, model.SummaryFile))
+	b, err := readFile(dir, model.SummaryFile)
 	switch {
 	case err == nil:
 		if err := json.Unmarshal(b, &v.Summary); err != nil {
@@ -174,12 +204,11 @@ func readDir(dir string) (Version, error) {
 
 func readThetas(dir string) ([]model.ExerciseThetas, error) {
 	path := filepath.Join(dir, model.ThetasFile)
-	f, err := os.Open(path)
+	b, err := readFile(dir, model.ThetasFile)
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
-	th, err := predict.ReadThetasJSONL(f)
+	th, err := predict.ReadThetasJSONL(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
@@ -237,8 +266,8 @@ func (d Dirs) Version(ctx context.Context, id string) (Version, error) {
 }
 
 // Thetas implements Source. Thetas that name another version than the
-// summary mean that two runs wrote the directory at once (each file is
-// replaced on its own): that is an error.
+// summary mean that two runs wrote the directory at once: that is an
+// error.
 func (d Dirs) Thetas(ctx context.Context, v Version) ([]model.ExerciseThetas, error) {
 	th, err := readThetas(v.Path)
 	if err != nil {

@@ -20,10 +20,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"math"
 	"os"
-	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -269,33 +270,53 @@ func (s *Student) Features(exercise string) []float64 {
 	return slices.Clone(s.x[:])
 }
 
-// LoadDir loads the model a kmtrain run wrote in dir: model.ThetasFile,
-// model.ComponentsFile and, if present, model.SummaryFile. The version is
-// the summary's, else the thetas'.
+// LoadDir loads the model a kmtrain run wrote in the local directory dir
+// (Load with os.Open).
 func LoadDir(dir string) (*Model, error) {
-	thetas, err := readThetas(filepath.Join(dir, model.ThetasFile))
-	if err != nil {
-		return nil, err
-	}
-	f, err := os.Open(filepath.Join(dir, model.ComponentsFile))
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	comps, err := features.ReadComponentsJSONL(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", f.Name(), err)
-	}
-	version, keying := "", ""
-	if b, err := os.ReadFile(filepath.Join(dir, model.SummaryFile)); err == nil {
-		var sum model.Summary
-		if err := json.Unmarshal(b, &sum); err != nil {
-			return nil, fmt.Errorf("%s: %v", filepath.Join(dir, model.SummaryFile), err)
+	return Load(func(path string) (io.ReadCloser, error) { return os.Open(path) }, dir)
+}
+
+// Load loads the model a kmtrain run wrote in dir, opening its files with
+// open: model.ThetasFile, model.ComponentsFile and, if present,
+// model.SummaryFile, through model.OpenFile (so a publish killed after its
+// commit point reads as the new model). The version is the summary's, else
+// the thetas'.
+func Load(open model.Opener, dir string) (*Model, error) {
+	dir = strings.TrimSuffix(dir, "/")
+	read := func(name string, parse func(io.Reader) error) error {
+		rc, err := model.OpenFile(open, dir, name)
+		if err != nil {
+			return err
 		}
-		version, keying = sum.Version, sum.Settings.ComponentKey
-	} else if !errors.Is(err, os.ErrNotExist) {
+		defer rc.Close()
+		if err := parse(rc); err != nil {
+			return fmt.Errorf("%s/%s: %v", dir, name, err)
+		}
+		return nil
+	}
+	var thetas []model.ExerciseThetas
+	var comps []features.Component
+	var sum model.Summary
+	err := read(model.ThetasFile, func(r io.Reader) (err error) { thetas, err = ReadThetasJSONL(r); return err })
+	if err == nil {
+		err = read(model.ComponentsFile, func(r io.Reader) (err error) { comps, err = features.ReadComponentsJSONL(r); return err })
+	}
+	if err == nil {
+		err = read(model.SummaryFile, func(r io.Reader) error {
+			b, err := io.ReadAll(r)
+			if err != nil {
+				return err
+			}
+			return json.Unmarshal(b, &sum)
+		})
+		if errors.Is(err, fs.ErrNotExist) {
+			err = nil
+		}
+	}
+	if err != nil {
 		return nil, err
 	}
+	version := sum.Version
 	if version == "" && len(thetas) > 0 {
 		version = thetas[0].Version
 	}
@@ -303,24 +324,10 @@ func LoadDir(dir string) (*Model, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", dir, err)
 	}
-	if err := m.SetComponentKey(keying); err != nil {
+	if err := m.SetComponentKey(sum.Settings.ComponentKey); err != nil {
 		return nil, fmt.Errorf("%s: %v", dir, err)
 	}
 	return m, nil
-}
-
-// readThetas reads a thetas file, one model.ExerciseThetas per line.
-func readThetas(path string) ([]model.ExerciseThetas, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	out, err := ReadThetasJSONL(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", path, err)
-	}
-	return out, nil
 }
 
 // ReadThetasJSONL reads thetas written one JSON object per line (the format

@@ -75,6 +75,7 @@ import (
 	"google.golang.org/grpc/status"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/failpoint"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/predict"
 )
@@ -342,6 +343,7 @@ func (s *Store) PutThetas(ctx context.Context, version string, thetas []model.Ex
 		}); err != nil {
 			return err
 		}
+		failpoint.Hit("store/thetas-batch")
 	}
 	return nil
 }

@@ -10,6 +10,8 @@ import (
 	"unicode/utf8"
 
 	"cloud.google.com/go/datastore"
+
+	"github.com/kmtrain/knowledgemodel/internal/failpoint"
 )
 
 // A version's model.Summary is stored as its JSON (the same bytes as
@@ -99,6 +101,7 @@ func (s *Store) putSummary(ctx context.Context, version string, j []byte) error 
 		}); err != nil {
 			return err
 		}
+		failpoint.Hit("store/summary-pieces")
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/failpoint"
 	"github.com/kmtrain/knowledgemodel/store"
 )
 
@@ -64,12 +65,15 @@ func writeDatastore(ctx context.Context, ds Datastore, v version) error {
 	if err != nil {
 		return fmt.Errorf("writing components: %v", err)
 	}
+	failpoint.Hit("datastore/components")
 	if err := st.PutThetas(ctx, id, v.thetas); err != nil {
 		return fmt.Errorf("writing thetas: %v", err)
 	}
+	failpoint.Hit("datastore/thetas")
 	if err := st.PutVersion(ctx, v.summary, store.StatusStaged); err != nil {
 		return fmt.Errorf("writing the version: %v", err)
 	}
+	failpoint.Hit("datastore/staged")
 	log.Infof(ctx, "%s: staged version %s: %d exercises, %d components (%d added)", ds, id, len(v.thetas), len(v.components), added)
 	if !ds.Promote {
 		return nil
@@ -95,6 +99,7 @@ func writeDatastore(ctx context.Context, ds Datastore, v version) error {
 		opts = store.PromoteOptions{Expect: g.CurrentVersion, Why: verdict + g.Reason}
 	}
 	previous, err := st.PromoteWith(ctx, id, opts)
+	failpoint.Hit("datastore/promoted")
 	if errors.Is(err, store.ErrCurrentChanged) {
 		// Another run or an operator switched versions after the gate read
 		// the current one. The version stays staged, its history says why,

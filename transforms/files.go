@@ -4,11 +4,18 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+
+	"github.com/kmtrain/knowledgemodel/internal/failpoint"
+	"github.com/kmtrain/knowledgemodel/model"
 )
 
 // openFile opens a file through Beam's filesystems, decompressing .gz.
@@ -55,23 +62,104 @@ type stagedFile struct {
 	Content []byte
 }
 
-// publishFiles writes every file to a temporary name beside it, and only
-// once all are written renames them into place, so that a failure leaves the
-// previous files as they were rather than a mix of old and new. A .gz path
-// is gzipped.
+// publishFiles publishes files so that a reader, and the next run, sees
+// either the files that were there or all of the new ones, even if the
+// process is killed midway: one file is written under a temporary name and
+// renamed; several, which must share a directory, through the protocol of
+// model.PublishingFile, which first completes a publish an earlier run left
+// after its commit point. A .gz path is gzipped. suffix (the version or run
+// id) names the temporary files.
 func publishFiles(ctx context.Context, suffix string, files []stagedFile) error {
-	type staged struct{ tmp, final string }
-	var done []staged
-	for _, f := range files {
-		tmp := f.Path + ".tmp-" + suffix
+	if len(files) == 1 {
+		f := files[0]
+		tmp := model.TempName(f.Path, suffix)
 		if err := writeFile(ctx, tmp, f.Content, strings.HasSuffix(f.Path, ".gz")); err != nil {
 			return fmt.Errorf("write %s: %v", tmp, err)
 		}
-		done = append(done, staged{tmp, f.Path})
+		failpoint.Hit("publish/written")
+		if err := renameFile(ctx, tmp, f.Path); err != nil {
+			return fmt.Errorf("rename %s to %s: %v", tmp, f.Path, err)
+		}
+		return nil
 	}
-	for _, s := range done {
-		if err := renameFile(ctx, s.tmp, s.final); err != nil {
-			return fmt.Errorf("rename %s to %s: %v", s.tmp, s.final, err)
+	dir, _ := splitPath(files[0].Path)
+	record := model.Publishing{Version: suffix}
+	for _, f := range files {
+		d, name := splitPath(f.Path)
+		if d != dir || name == "" {
+			return fmt.Errorf("publish %s: %s and %s are not files of one directory", suffix, files[0].Path, f.Path)
+		}
+		record.Files = append(record.Files, model.PublishingEntry{Name: name, Temp: model.TempName(name, suffix)})
+	}
+	if err := completePublish(ctx, dir); err != nil {
+		return err
+	}
+	for i, f := range files {
+		tmp := dir + "/" + record.Files[i].Temp
+		if err := writeFile(ctx, tmp, f.Content, strings.HasSuffix(f.Path, ".gz")); err != nil {
+			return fmt.Errorf("write %s: %v", tmp, err)
+		}
+		failpoint.Hit("publish/temp")
+	}
+	failpoint.Hit("publish/written")
+	// The commit point: from here the new files are the directory's.
+	j, err := json.MarshalIndent(record, "", "  ")
+	if err != nil {
+		return err
+	}
+	manifest := dir + "/" + model.PublishingFile
+	if err := publishFiles(ctx, suffix, []stagedFile{{manifest, append(j, '\n')}}); err != nil {
+		return err
+	}
+	failpoint.Hit("publish/committed")
+	return finishPublish(ctx, dir, record)
+}
+
+// finishPublish renames the temporary files of record, a publish past its
+// commit point, that are still there into place, and then removes the
+// directory's model.PublishingFile.
+func finishPublish(ctx context.Context, dir string, record model.Publishing) error {
+	for _, f := range record.Files {
+		tmp, final := dir+"/"+f.Temp, dir+"/"+f.Name
+		found, err := listFiles(ctx, tmp)
+		if err != nil {
+			return fmt.Errorf("publish %s: %v", record.Version, err)
+		}
+		if len(found) == 0 {
+			continue // renamed before
+		}
+		if err := renameFile(ctx, tmp, final); err != nil {
+			return fmt.Errorf("rename %s to %s: %v", tmp, final, err)
+		}
+		failpoint.Hit("publish/renamed")
+	}
+	if err := removeFile(ctx, dir+"/"+model.PublishingFile); err != nil {
+		return fmt.Errorf("publish %s: %v", record.Version, err)
+	}
+	return nil
+}
+
+// completePublish readies dir for a publish: it finishes one that a killed
+// run left past its commit point, and removes the temporary files of those
+// killed before it. Two runs must not publish into one directory at once.
+func completePublish(ctx context.Context, dir string) error {
+	record, pending, err := model.ReadPublishing(opener(ctx), dir)
+	if err != nil {
+		return fmt.Errorf("publish: %v (an earlier run left it: remove it, and the files it lists, to start afresh)", err)
+	}
+	if pending {
+		log.Warnf(ctx, "%s: completing the publish of %s, which a killed run left", dir, record.Version)
+		if err := finishPublish(ctx, dir, record); err != nil {
+			return err
+		}
+	}
+	stale, err := listFiles(ctx, dir+"/*"+model.TempName("", "*"))
+	if err != nil {
+		return fmt.Errorf("publish: %v", err)
+	}
+	for _, f := range stale {
+		if err := removeFile(ctx, f); err != nil {
+			return fmt.Errorf("publish: removing %s, which a killed run left: %v", f, err)
 		}
 	}
 	return nil
@@ -124,4 +212,58 @@ func renameFile(ctx context.Context, from, to string) error {
 		return r.Remove(ctx, from)
 	}
 	return nil
+}
+
+// opener opens files through Beam's filesystems, as model.Opener: a file
+// that does not exist is an error wrapping fs.ErrNotExist, whatever the
+// filesystem's own error for it.
+func opener(ctx context.Context) model.Opener {
+	return func(path string) (io.ReadCloser, error) {
+		rc, err := openFile(ctx, path)
+		if err != nil && !errors.Is(err, iofs.ErrNotExist) {
+			if found, lerr := listFiles(ctx, path); lerr == nil && len(found) == 0 {
+				return nil, fmt.Errorf("%s: %w", path, iofs.ErrNotExist)
+			}
+		}
+		return rc, err
+	}
+}
+
+// listFiles lists the files that glob matches.
+func listFiles(ctx context.Context, glob string) ([]string, error) {
+	fs, err := filesystem.New(ctx, glob)
+	if err != nil {
+		return nil, err
+	}
+	defer fs.Close()
+	return fs.List(ctx, glob)
+}
+
+func removeFile(ctx context.Context, path string) error {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return err
+	}
+	defer fs.Close()
+	r, ok := fs.(filesystem.Remover)
+	if !ok {
+		return fmt.Errorf("filesystem of %s cannot remove files", path)
+	}
+	return r.Remove(ctx, path)
+}
+
+// splitPath splits a path at its last slash (path.Split would clean
+// gs://bucket into gs:/bucket).
+func splitPath(p string) (dir, name string) {
+	i := strings.LastIndex(p, "/")
+	if i < 0 {
+		return ".", p
+	}
+	return p[:i], p[i+1:]
+}
+
+// Exists reports whether path names a file, through Beam's filesystems.
+func Exists(ctx context.Context, path string) bool {
+	found, err := listFiles(ctx, path)
+	return err == nil && len(found) > 0
 }

@@ -19,7 +19,6 @@ import (
 
 	"cloud.google.com/go/bigquery"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
-	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 	"google.golang.org/api/option"
@@ -27,7 +26,6 @@ import (
 	"github.com/kmtrain/knowledgemodel/bqsource"
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/features"
-	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/predict"
 	"github.com/kmtrain/knowledgemodel/report"
 	"github.com/kmtrain/knowledgemodel/store"
@@ -138,61 +136,8 @@ func LoadModel(ctx context.Context, m ModelSource) (*predict.Model, error) {
 }
 
 func loadModelDir(ctx context.Context, dir string) (*predict.Model, error) {
-	read := func(name string) ([]byte, error) {
-		rc, err := openFile(ctx, dir+"/"+name)
-		if err != nil {
-			return nil, fmt.Errorf("model %s: %v", dir, err)
-		}
-		defer rc.Close()
-		var b bytes.Buffer
-		if _, err := b.ReadFrom(rc); err != nil {
-			return nil, fmt.Errorf("model %s: reading %s: %v", dir, name, err)
-		}
-		return b.Bytes(), nil
-	}
-	b, err := read(model.ThetasFile)
+	m, err := predict.Load(opener(ctx), dir)
 	if err != nil {
-		return nil, err
-	}
-	thetas, err := predict.ReadThetasJSONL(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %s: %v", dir, model.ThetasFile, err)
-	}
-	if b, err = read(model.ComponentsFile); err != nil {
-		return nil, err
-	}
-	comps, err := features.ReadComponentsJSONL(bytes.NewReader(b))
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %s: %v", dir, model.ComponentsFile, err)
-	}
-	version, keying := "", ""
-	fs, err := filesystem.New(ctx, dir+"/"+model.SummaryFile)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %v", dir, err)
-	}
-	found, err := fs.List(ctx, dir+"/"+model.SummaryFile)
-	fs.Close()
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %v", dir, err)
-	}
-	if len(found) > 0 {
-		if b, err = read(model.SummaryFile); err != nil {
-			return nil, err
-		}
-		var sum model.Summary
-		if err := json.Unmarshal(b, &sum); err != nil {
-			return nil, fmt.Errorf("model %s: %s: %v", dir, model.SummaryFile, err)
-		}
-		version, keying = sum.Version, sum.Settings.ComponentKey
-	}
-	if version == "" && len(thetas) > 0 {
-		version = thetas[0].Version
-	}
-	m, err := predict.New(version, thetas, comps)
-	if err != nil {
-		return nil, fmt.Errorf("model %s: %v", dir, err)
-	}
-	if err := m.SetComponentKey(keying); err != nil {
 		return nil, fmt.Errorf("model %s: %v", dir, err)
 	}
 	return m, nil

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/failpoint"
 	"github.com/kmtrain/knowledgemodel/model"
 )
 
@@ -83,6 +84,7 @@ func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 	if err := fn.evaluation(&v, evalIter); err != nil {
 		return fmt.Errorf("not writing version %s: evaluation: %v", fn.Out.Version, err)
 	}
+	failpoint.Hit("sink/assembled")
 	if fn.Out.Dir != "" {
 		if err := fn.writeFiles(ctx, v); err != nil {
 			return err

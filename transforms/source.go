@@ -18,6 +18,8 @@ import (
 
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
+
+	"github.com/kmtrain/knowledgemodel/internal/failpoint"
 )
 
 // DefaultShardBytes is the size of the byte ranges a splittable file is read in.
@@ -129,6 +131,7 @@ func (fn *readShardFn) ProcessElement(ctx context.Context, shard FileShard, emit
 	if err := r.read(ctx); err != nil {
 		return err // the shard is not counted read: sinks will refuse to write
 	}
+	failpoint.Hit("read/shard")
 	st := r.finish()
 	st.Add(CountShardsRead, 1)
 	st.publish(ctx)

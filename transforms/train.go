@@ -14,6 +14,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/failpoint"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/train"
 )
@@ -130,6 +131,7 @@ func fitter(jobs <-chan *fitJob, done chan<- *fitJob, quit <-chan struct{}, opts
 		default:
 		}
 		fitOne(j, opts, comps)
+		failpoint.Hit("train/exercise")
 		select {
 		case done <- j:
 		case <-quit:

@@ -89,8 +89,9 @@ func run(ctx context.Context, explicit map[string]bool) error {
 		}
 	}
 	if opts.Datastore == nil {
-		thetas := strings.TrimSuffix(opts.Model, "/") + "/" + model.ThetasFile
-		if _, err := transforms.MatchFiles(ctx, thetas); err != nil {
+		dir := strings.TrimSuffix(opts.Model, "/")
+		if _, err := transforms.MatchFiles(ctx, dir+"/"+model.ThetasFile); err != nil &&
+			!transforms.Exists(ctx, dir+"/"+model.PublishingFile) { // a publish in progress
 			return fmt.Errorf("--model=%s: no %s there (kmtrain --output=%s writes a model): %v", opts.Model, model.ThetasFile, opts.Model, err)
 		}
 	}
