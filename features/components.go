@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
+	"maps"
 	"math"
 	"strconv"
 )
@@ -78,12 +79,14 @@ func DeriveComponent(key ComponentKey) Component {
 // lacks derive the component with DeriveComponent, keep it, and remember it
 // as new, so that the full table can be written out after a run.
 //
-// A Components is not safe for concurrent use.
+// A Components is not safe for concurrent use; its Views, each used by one
+// goroutine, are, as long as nobody changes the table.
 type Components struct {
 	// Keying says what the components of this table are keyed by; the
 	// zero value is Khan's (exercise, problem_type, correct).
 	Keying ComponentKeying
 
+	base  map[ComponentKey][]float64 // a View's table, read-only; nil otherwise
 	table map[ComponentKey][]float64
 	added []ComponentKey
 }
@@ -109,19 +112,39 @@ func NewComponents(existing []Component) (*Components, error) {
 	return c, nil
 }
 
+// View returns a table that reads c's components and keeps the ones it
+// derives to itself: c does not change, so views of one table can be used
+// on many goroutines at once (one each) while nothing changes c. A view of
+// a view reads the view's table as it is then.
+func (c *Components) View() *Components {
+	if c.base == nil {
+		return &Components{Keying: c.Keying, base: c.table}
+	}
+	merged := make(map[ComponentKey][]float64, len(c.base)+len(c.table))
+	maps.Copy(merged, c.base)
+	maps.Copy(merged, c.table)
+	return &Components{Keying: c.Keying, base: merged}
+}
+
 // Vector returns the component of key, deriving it if the table lacks it.
 func (c *Components) Vector(key ComponentKey) []float64 {
+	if v, ok := c.base[key]; ok {
+		return v
+	}
 	if v, ok := c.table[key]; ok {
 		return v
 	}
 	v := DeriveComponent(key).Vector
+	if c.table == nil {
+		c.table = map[ComponentKey][]float64{}
+	}
 	c.table[key] = v
 	c.added = append(c.added, key)
 	return v
 }
 
 // Len returns the number of components in the table, derived ones included.
-func (c *Components) Len() int { return len(c.table) }
+func (c *Components) Len() int { return len(c.base) + len(c.table) }
 
 // TakeAdded returns the components derived since the last call.
 func (c *Components) TakeAdded() []Component {

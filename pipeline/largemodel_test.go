@@ -80,7 +80,7 @@ func TestManyExercisesToDatastore(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := st.LoadCurrent(ctx)
+	m, err := transforms.LoadModel(ctx, transforms.ModelSource{Datastore: &transforms.Datastore{Project: project, Namespace: "many"}})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -127,7 +127,7 @@ func BuildMonitor(s beam.Scope, o MonitorOptions) error {
 	s = s.Scope("Monitor")
 	logs, readStats, input := readSource(s, o.Input, o.BigQuery, o.Columns, o.ShardBytes)
 	src := o.ModelSource()
-	days, predStats := transforms.PredictAttempts(s, logs, src, o.RunID)
+	days, predStats := transforms.PredictAttempts(s, logs, src)
 	rows := transforms.MergeDays(s, days)
 	transforms.WriteMonitor(s, transforms.MonitorOutput{
 		Dir: o.Output, BigQuery: o.BQOutput, RunID: o.RunID, Created: created,

@@ -157,7 +157,7 @@ func TestBigQueryToDatastore(t *testing.T) {
 			}
 
 			// The webapp's view: the current version, predicting.
-			m, err := st.LoadCurrent(ctx)
+			m, err := transforms.LoadModel(ctx, transforms.ModelSource{Datastore: &transforms.Datastore{Project: project, Namespace: ""}})
 			if err != nil {
 				t.Fatal(err)
 			}

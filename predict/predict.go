@@ -21,11 +21,9 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
-	"math"
 	"os"
 	"slices"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
@@ -49,8 +47,6 @@ type Model struct {
 	// Difficulty holds the problem types' difficulty of the exercises
 	// trained on the extended features.
 	Difficulty map[string]Difficulty
-
-	mu sync.Mutex // guards Components, which derives on lookup
 }
 
 // New returns the model of a version from its thetas and components. Every
@@ -70,7 +66,7 @@ func New(version string, thetas []model.ExerciseThetas, components []features.Co
 		if t.Version != "" && t.Version != version {
 			return nil, fmt.Errorf("model version %q: thetas of exercise %q belong to version %q", version, t.Exercise, t.Version)
 		}
-		if err := CheckThetas(t.Thetas); err != nil {
+		if err := model.CheckThetas(t.Thetas); err != nil {
 			return nil, fmt.Errorf("model version %q: exercise %q: %v", version, t.Exercise, err)
 		}
 		if _, dup := m.Thetas[t.Exercise]; dup {
@@ -78,11 +74,11 @@ func New(version string, thetas []model.ExerciseThetas, components []features.Co
 		}
 		m.Thetas[t.Exercise] = slices.Clone(t.Thetas)
 		for pt, d := range t.ProblemTypeDifficulty {
-			if err := checkValue(d); err != nil {
+			if err := model.CheckValue(d); err != nil {
 				return nil, fmt.Errorf("model version %q: exercise %q: the difficulty of problem type %q %v", version, t.Exercise, pt, err)
 			}
 		}
-		if err := checkValue(t.UnseenProblemTypeDifficulty); err != nil {
+		if err := model.CheckValue(t.UnseenProblemTypeDifficulty); err != nil {
 			return nil, fmt.Errorf("model version %q: exercise %q: the unseen problem types' difficulty %v", version, t.Exercise, err)
 		}
 		if len(t.Thetas) == features.Extended.Dim() {
@@ -94,7 +90,7 @@ func New(version string, thetas []model.ExerciseThetas, components []features.Co
 	}
 	for _, c := range components {
 		for i, v := range c.Vector {
-			if err := checkValue(v); err != nil {
+			if err := model.CheckValue(v); err != nil {
 				return nil, fmt.Errorf("model version %q: component %s: value %d %v", version, c.ComponentKey, i, err)
 			}
 		}
@@ -105,40 +101,6 @@ func New(version string, thetas []model.ExerciseThetas, components []features.Co
 	}
 	m.Components = c
 	return m, nil
-}
-
-// MaxAbsValue bounds the magnitude of every theta, problem type difficulty
-// and component value of a model. Trained ones are a few units at most; the
-// bound keeps θ·x finite for any history (features count attempts, and a
-// KnowledgeState sums components), so that a prediction is never NaN, as
-// sigmoid(+Inf - Inf) would be.
-const MaxAbsValue = 1e100
-
-// CheckThetas reports whether thetas has as many values as a feature set
-// has features, each finite and at most MaxAbsValue in magnitude.
-func CheckThetas(thetas []float64) error {
-	if len(thetas) != features.Khan2014.Dim() && len(thetas) != features.Extended.Dim() {
-		return fmt.Errorf("%d thetas, want %d (%s) or %d (%s)", len(thetas),
-			features.Khan2014.Dim(), features.Khan2014, features.Extended.Dim(), features.Extended)
-	}
-	for i, v := range thetas {
-		if err := checkValue(v); err != nil {
-			return fmt.Errorf("theta %d %v", i, err)
-		}
-	}
-	return nil
-}
-
-// checkValue reports whether v is finite and at most MaxAbsValue in
-// magnitude.
-func checkValue(v float64) error {
-	if math.IsNaN(v) || math.IsInf(v, 0) {
-		return fmt.Errorf("is %v", v)
-	}
-	if math.Abs(v) > MaxAbsValue {
-		return fmt.Errorf("is %g, beyond ±%g", v, MaxAbsValue)
-	}
-	return nil
 }
 
 // Predict returns the probability that a student with the given history
@@ -186,27 +148,29 @@ type Student struct {
 	last time.Time // of the latest attempt applied
 }
 
-// SetComponentKey sets what the version's components are keyed by, as its
-// summary's settings name it ("" is Khan's exercise,problem_type,correct).
-func (m *Model) SetComponentKey(name string) error {
-	k, err := features.ParseComponentKeying(name)
+// FromRecords returns the model of a version's records, whatever store
+// they come from: New, with the components keyed as r.ComponentKey says.
+func FromRecords(r model.Records) (*Model, error) {
+	k, err := features.ParseComponentKeying(r.ComponentKey)
 	if err != nil {
-		return err
+		return nil, fmt.Errorf("model version %q: %v", r.Version, err)
+	}
+	m, err := New(r.Version, r.Thetas, r.Components)
+	if err != nil {
+		return nil, err
 	}
 	m.Components.Keying = k
-	return nil
+	return m, nil
 }
 
 // NewStudent returns a student who has answered nothing.
 func (m *Model) NewStudent() *Student {
-	return &Student{m: m, s: features.NewStudent(m.Components)}
+	return &Student{m: m, s: features.NewStudent(m.Components.View())}
 }
 
 // Apply folds an attempt into the student's state. Attempts must be applied
 // in the order features.SortLogs gives.
 func (s *Student) Apply(l features.ProblemLog) {
-	s.m.mu.Lock()
-	defer s.m.mu.Unlock()
 	s.s.Apply(l)
 	s.last = l.TimeDone
 }
@@ -320,11 +284,8 @@ func Load(open model.Opener, dir string) (*Model, error) {
 	if version == "" && len(thetas) > 0 {
 		version = thetas[0].Version
 	}
-	m, err := New(version, thetas, comps)
+	m, err := FromRecords(model.Records{Version: version, ComponentKey: sum.Settings.ComponentKey, Thetas: thetas, Components: comps})
 	if err != nil {
-		return nil, fmt.Errorf("%s: %v", dir, err)
-	}
-	if err := m.SetComponentKey(sum.Settings.ComponentKey); err != nil {
 		return nil, fmt.Errorf("%s: %v", dir, err)
 	}
 	return m, nil

@@ -151,6 +151,7 @@ func TestConcurrent(t *testing.T) {
 		t.Fatal(err)
 	}
 	want, _ := m.Predict(history, "addition")
+	table := m.Components.Len()
 	var wg sync.WaitGroup
 	for g := 0; g < 8; g++ {
 		wg.Add(1)
@@ -167,6 +168,11 @@ func TestConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+	// Students derive the components the table lacks for themselves: the
+	// model does not change.
+	if got := m.Components.Len(); got != table {
+		t.Errorf("the model's components table went from %d to %d", table, got)
+	}
 }
 
 func TestNewInvalid(t *testing.T) {

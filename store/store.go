@@ -77,7 +77,6 @@ import (
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/internal/failpoint"
 	"github.com/kmtrain/knowledgemodel/model"
-	"github.com/kmtrain/knowledgemodel/predict"
 )
 
 // MaxBatch is the most mutations a Store commits at once: Datastore's limit.
@@ -297,7 +296,7 @@ func (s *Store) missing(ctx context.Context, keys []*datastore.Key) ([]int, erro
 }
 
 // PutThetas stores a version's thetas, in batches of MaxBatch. Each must
-// have finite thetas, as many as a feature set has (predict.CheckThetas),
+// have finite thetas, as many as a feature set has (model.CheckThetas),
 // name this version or none, and an exercise that fits in a key name
 // (CheckKeyName): all are checked before anything is written.
 // Rewriting them writes the same entities.
@@ -321,7 +320,7 @@ func (s *Store) PutThetas(ctx context.Context, version string, thetas []model.Ex
 		if err := CheckKeyName(KindThetas, ThetasKeyName(version, t.Exercise)); err != nil {
 			return fmt.Errorf("version %s: exercise %s: %w", version, short(t.Exercise), err)
 		}
-		if err := predict.CheckThetas(t.Thetas); err != nil {
+		if err := model.CheckThetas(t.Thetas); err != nil {
 			return fmt.Errorf("version %s: exercise %q: %v", version, t.Exercise, err)
 		}
 		t.Version = version
@@ -757,42 +756,35 @@ func (s *Store) Reject(ctx context.Context, version, why string) error {
 	})
 }
 
-// LoadCurrent loads the version served: its thetas and every stored
-// component. Thetas that do not number the version's exercises_trained are
-// ErrIncomplete.
-func (s *Store) LoadCurrent(ctx context.Context) (*predict.Model, error) {
+// CurrentRecords returns the records of the version served (Records).
+func (s *Store) CurrentRecords(ctx context.Context) (model.Records, error) {
 	id, err := s.Current(ctx)
 	if err != nil {
-		return nil, err
+		return model.Records{}, err
 	}
-	return s.Load(ctx, id)
+	return s.Records(ctx, id)
 }
 
-// Load loads a version, whatever its status: its thetas and every stored
-// component.
-func (s *Store) Load(ctx context.Context, version string) (*predict.Model, error) {
+// Records returns a version's model records, whatever its status: its
+// thetas and every stored component. Thetas that do not number the
+// version's exercises_trained are ErrIncomplete. predict.FromRecords makes
+// a model of them.
+func (s *Store) Records(ctx context.Context, version string) (model.Records, error) {
 	info, err := s.Version(ctx, version)
 	if err != nil {
-		return nil, err
+		return model.Records{}, err
 	}
 	thetas, err := s.Thetas(ctx, version)
 	if err != nil {
-		return nil, err
+		return model.Records{}, err
 	}
 	if len(thetas) != info.Summary.ExercisesTrained {
-		return nil, fmt.Errorf("version %s: %w: %d exercises' thetas stored, the summary says %d trained",
+		return model.Records{}, fmt.Errorf("version %s: %w: %d exercises' thetas stored, the summary says %d trained",
 			version, ErrIncomplete, len(thetas), info.Summary.ExercisesTrained)
 	}
 	comps, err := s.Components(ctx)
 	if err != nil {
-		return nil, err
+		return model.Records{}, err
 	}
-	m, err := predict.New(version, thetas, comps)
-	if err != nil {
-		return nil, err
-	}
-	if err := m.SetComponentKey(info.Summary.Settings.ComponentKey); err != nil {
-		return nil, fmt.Errorf("version %s: %v", version, err)
-	}
-	return m, nil
+	return model.Records{Version: version, ComponentKey: info.Summary.Settings.ComponentKey, Thetas: thetas, Components: comps}, nil
 }

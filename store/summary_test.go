@@ -160,7 +160,7 @@ func TestProductionSizedVersion(t *testing.T) {
 	t.Logf("Version: %v", time.Since(phase))
 	phase = time.Now()
 	// What kmpredict, kmmonitor and the promotion gate load.
-	m, err := s.LoadCurrent(ctx)
+	m, err := loadCurrent(ctx, s)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -109,12 +109,7 @@ func (fn *evaluateFn) Setup(ctx context.Context) error {
 	if fn.Current == nil {
 		return nil
 	}
-	st, err := store.Open(ctx, fn.Current.Project, fn.Current.Namespace)
-	if err != nil {
-		return fmt.Errorf("%s: %v", fn.Current, err)
-	}
-	defer st.Close()
-	m, err := st.LoadCurrent(ctx)
+	m, err := LoadModel(ctx, ModelSource{Datastore: fn.Current})
 	switch {
 	case errors.Is(err, store.ErrNoCurrent):
 		log.Infof(ctx, "%s: no current version to compare with", fn.Current)

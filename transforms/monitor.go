@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"cloud.google.com/go/bigquery"
@@ -26,6 +25,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/bqsource"
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/predict"
 	"github.com/kmtrain/knowledgemodel/report"
 	"github.com/kmtrain/knowledgemodel/store"
@@ -121,12 +121,16 @@ func LoadModel(ctx context.Context, m ModelSource) (*predict.Model, error) {
 			return nil, fmt.Errorf("%s: %v", m.Datastore, err)
 		}
 		defer st.Close()
-		var pm *predict.Model
+		var r model.Records
 		if m.Version != "" {
-			pm, err = st.Load(ctx, m.Version)
+			r, err = st.Records(ctx, m.Version)
 		} else {
-			pm, err = st.LoadCurrent(ctx)
+			r, err = st.CurrentRecords(ctx)
 		}
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", m, err)
+		}
+		pm, err := predict.FromRecords(r)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %v", m, err)
 		}
@@ -143,57 +147,6 @@ func loadModelDir(ctx context.Context, dir string) (*predict.Model, error) {
 	return m, nil
 }
 
-// models shares the loaded models between the DoFn instances of a worker
-// process: a version's components can take tens of MB, and a worker runs
-// many bundles at once. Entries are per run (RunID) and dropped when the
-// last instance using one is torn down.
-var models = struct {
-	sync.Mutex
-	m map[string]*sharedModel
-}{m: map[string]*sharedModel{}}
-
-type sharedModel struct {
-	done  chan struct{}
-	model *predict.Model
-	err   error
-	refs  int
-}
-
-func acquireModel(ctx context.Context, key string, src ModelSource) (*predict.Model, error) {
-	models.Lock()
-	e := models.m[key]
-	if e == nil {
-		e = &sharedModel{done: make(chan struct{})}
-		models.m[key] = e
-		e.refs++
-		models.Unlock()
-		e.model, e.err = LoadModel(ctx, src)
-		close(e.done)
-		if e.err != nil {
-			models.Lock()
-			if models.m[key] == e {
-				delete(models.m, key) // a retry loads again
-			}
-			models.Unlock()
-		}
-		return e.model, e.err
-	}
-	e.refs++
-	models.Unlock()
-	<-e.done
-	return e.model, e.err
-}
-
-func releaseModel(key string) {
-	models.Lock()
-	defer models.Unlock()
-	if e := models.m[key]; e != nil {
-		if e.refs--; e.refs <= 0 {
-			delete(models.m, key)
-		}
-	}
-}
-
 // PredictAttempts groups logs (KV<StudentGroup, LogBatch>, as the readers
 // emit them) per student and replays each student's history in time order
 // (features.SortLogs) under the model: every attempt is predicted from the
@@ -206,23 +159,19 @@ func releaseModel(key string) {
 // KV<day, encoded Accumulator>; attempts on exercises the model has no
 // thetas for are counted there, not scored. MergeDays combines them. The
 // Stats (second output) count students and attempts, and name the model
-// version each bundle used.
-//
-// runID keys the model each worker process loads once and shares between
-// its DoFn instances: one per pipeline run.
-func PredictAttempts(s beam.Scope, logs beam.PCollection, src ModelSource, runID string) (days, stats beam.PCollection) {
+// version each bundle used. Each DoFn instance loads the model once, in
+// Setup; its students share it (a predict.Model is immutable).
+func PredictAttempts(s beam.Scope, logs beam.PCollection, src ModelSource) (days, stats beam.PCollection) {
 	s = s.Scope("PredictAttempts")
 	grouped := beam.GroupByKey(s, logs)
-	return beam.ParDo2(s, &predictAttemptsFn{Source: src, RunID: runID}, grouped)
+	return beam.ParDo2(s, &predictAttemptsFn{Source: src}, grouped)
 }
 
 type predictAttemptsFn struct {
 	Source        ModelSource
-	RunID         string
 	FlushAttempts int
 
-	key      string
-	model    *predict.Model
+	model    *predict.Model // immutable: shared by the bundle's students
 	accs     map[string]*evaluate.Accumulator
 	buffered int
 	stats    Stats
@@ -230,21 +179,12 @@ type predictAttemptsFn struct {
 }
 
 func (fn *predictAttemptsFn) Setup(ctx context.Context) error {
-	key := fn.RunID + "\x00" + fn.Source.String()
-	m, err := acquireModel(ctx, key, fn.Source)
+	m, err := LoadModel(ctx, fn.Source)
 	if err != nil {
 		return fmt.Errorf("loading the model: %v", err)
 	}
-	fn.key, fn.model = key, m
+	fn.model = m
 	log.Infof(ctx, "monitor: predicting with version %s of %s (%d exercises)", m.Version, fn.Source, len(m.Thetas))
-	return nil
-}
-
-func (fn *predictAttemptsFn) Teardown() error {
-	if fn.key != "" {
-		releaseModel(fn.key)
-		fn.key, fn.model = "", nil
-	}
 	return nil
 }
 

@@ -137,7 +137,11 @@ func load(ctx context.Context) (*predict.Model, error) {
 		return nil, err
 	}
 	defer st.Close()
-	return st.LoadCurrent(ctx)
+	r, err := st.CurrentRecords(ctx)
+	if err != nil {
+		return nil, err
+	}
+	return predict.FromRecords(r)
 }
 
 // readHistory reads the ProblemLogs of a file per student. Bad rows are

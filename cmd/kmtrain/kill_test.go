@@ -275,7 +275,7 @@ func (k *killer) current(id string) string {
 	if err != nil {
 		k.t.Fatalf("after %s: current version %s: %v", id, cur, err)
 	}
-	m, err := st.LoadCurrent(ctx)
+	m, err := transforms.LoadModel(ctx, transforms.ModelSource{Datastore: &transforms.Datastore{Project: k.project, Namespace: k.namespace}})
 	if err != nil {
 		k.t.Fatalf("after %s: current version %s does not load: %v", id, cur, err)
 	}
