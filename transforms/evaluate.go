@@ -18,6 +18,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/predict"
+	"github.com/kmtrain/knowledgemodel/score"
 	"github.com/kmtrain/knowledgemodel/store"
 )
 
@@ -168,24 +169,17 @@ func (fn *evaluateFn) ProcessElement(ctx context.Context, user string, batch Log
 	if err := fn.load(thetaIter, compIter); err != nil {
 		return err
 	}
-	logs := batch.Logs
-	features.SortLogs(logs)
-	student := fn.model.NewStudent()
-	var current *predict.Student
+	models := []*predict.Model{fn.model}
 	if fn.current != nil {
-		current = fn.current.NewStudent()
+		models = append(models, fn.current)
 	}
+	student := score.NewStudent(models...)
 	var lines strings.Builder
-	for _, l := range logs {
-		if fn.After.IsZero() || !l.TimeDone.Before(fn.After) {
-			if err := fn.score(student, current, l, &lines); err != nil {
-				return fmt.Errorf("evaluating %s: %v", user, err)
-			}
-		}
-		student.Apply(l)
-		if current != nil {
-			current.Apply(l)
-		}
+	err := score.Replay(student, batch.Logs, fn.After, func(l features.ProblemLog, p []score.Prediction) error {
+		return fn.score(student, l, p, &lines)
+	})
+	if err != nil {
+		return fmt.Errorf("evaluating %s: %v", user, err)
 	}
 	if lines.Len() > 0 {
 		emitPrediction(user, lines.String())
@@ -193,26 +187,26 @@ func (fn *evaluateFn) ProcessElement(ctx context.Context, user string, batch Log
 	return nil
 }
 
-// score predicts one attempt before it is applied.
-func (fn *evaluateFn) score(student, current *predict.Student, l features.ProblemLog, lines *strings.Builder) error {
-	p, ok := student.PredictAttempt(l)
+// score accumulates one attempt's predictions (the new version's, then the
+// current one's if any), made before it is applied, with the baselines'.
+func (fn *evaluateFn) score(student *score.Student, l features.ProblemLog, p []score.Prediction, lines *strings.Builder) error {
 	fn.baselines = append(fn.baselines[:0], math.NaN(), math.NaN())
-	if ok {
+	if p[0].OK {
 		fn.baselines[0] = fn.correctRate[l.Exercise]
 		if th := fn.noKnowledge[l.Exercise]; th != nil {
-			fn.baselines[1] = student.PredictPrefix(l.Exercise, th)
+			fn.baselines[1] = student.State(0).PredictPrefix(l.Exercise, th)
 		}
 	}
-	if err := fn.acc.Add(evaluate.Attempt{Exercise: l.Exercise, Correct: l.Correct, P: p, HasP: ok, Baselines: fn.baselines}); err != nil {
+	if err := fn.acc.Add(evaluate.Attempt{Exercise: l.Exercise, Correct: l.Correct, P: p[0].P, HasP: p[0].OK, Baselines: fn.baselines}); err != nil {
 		return err
 	}
-	if current != nil {
+	if len(p) > 1 {
 		pNew, pCur := math.NaN(), math.NaN()
-		if ok {
-			pNew = p
+		if p[0].OK {
+			pNew = p[0].P
 		}
-		if q, ok := current.PredictAttempt(l); ok {
-			pCur = q
+		if p[1].OK {
+			pCur = p[1].P
 		}
 		if err := fn.cmp.Add(l.Correct, pNew, pCur); err != nil {
 			return err
@@ -220,8 +214,8 @@ func (fn *evaluateFn) score(student, current *predict.Student, l features.Proble
 	}
 	if fn.Predictions {
 		ps := ""
-		if ok {
-			ps = strconv.FormatFloat(p, 'g', -1, 64)
+		if p[0].OK {
+			ps = strconv.FormatFloat(p[0].P, 'g', -1, 64)
 		}
 		fmt.Fprintf(lines, "%s,%s,%s,%d,%s,%t,%s\n", csvField(l.User), csvField(l.Exercise), csvField(l.ProblemType),
 			l.ProblemNumber, l.TimeDone.UTC().Format(time.RFC3339Nano), l.Correct, ps)

@@ -28,6 +28,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/predict"
 	"github.com/kmtrain/knowledgemodel/report"
+	"github.com/kmtrain/knowledgemodel/score"
 	"github.com/kmtrain/knowledgemodel/store"
 )
 
@@ -215,12 +216,10 @@ func (fn *predictAttemptsFn) ProcessElement(ctx context.Context, _ string, batch
 
 // student predicts one student's attempts.
 func (fn *predictAttemptsFn) student(user string, logs []features.ProblemLog, emitDay func(string, []byte)) error {
-	features.SortLogs(logs)
-	st := fn.model.NewStudent()
 	var acc *evaluate.Accumulator
 	lastDay := ""
 	var scored, noThetas int64
-	for _, l := range logs {
+	err := score.Replay(score.NewStudent(fn.model), logs, time.Time{}, func(l features.ProblemLog, p []score.Prediction) error {
 		day := l.TimeDone.UTC().Format(monitorDayLayout)
 		if day != lastDay || acc == nil {
 			acc = fn.accs[day]
@@ -230,16 +229,15 @@ func (fn *predictAttemptsFn) student(user string, logs []features.ProblemLog, em
 			}
 			lastDay = day
 		}
-		p, ok := st.PredictAttempt(l)
-		if err := acc.Add(evaluate.Attempt{Exercise: l.Exercise, Correct: l.Correct, P: p, HasP: ok}); err != nil {
-			return fmt.Errorf("student %s: %v", user, err)
-		}
-		if ok {
+		if p[0].OK {
 			scored++
 		} else {
 			noThetas++
 		}
-		st.Apply(l)
+		return acc.Add(evaluate.Attempt{Exercise: l.Exercise, Correct: l.Correct, P: p[0].P, HasP: p[0].OK})
+	})
+	if err != nil {
+		return fmt.Errorf("student %s: %v", user, err)
 	}
 	fn.stats.Add(CountStudentsMonitored, 1)
 	fn.stats.Add(CountAttemptsScored, scored)
