@@ -3,7 +3,6 @@ package runners_test
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"fmt"
 	"net"
 	"os"
@@ -21,6 +20,7 @@ import (
 
 	"github.com/kmtrain/knowledgemodel/bqsource"
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	"github.com/kmtrain/knowledgemodel/predict"
@@ -29,22 +29,6 @@ import (
 )
 
 func TestMain(m *testing.M) { os.Exit(ptest.MainRet(m)) }
-
-// setFlags sets Beam's flags for one test and puts them back after.
-func setFlags(t *testing.T, kv map[string]string) {
-	t.Helper()
-	for k, v := range kv {
-		f := flag.Lookup(k)
-		if f == nil {
-			t.Fatalf("no flag --%s", k)
-		}
-		old := f.Value.String()
-		if err := flag.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Value.Set(old) })
-	}
-}
 
 // logCapture keeps what Beam logs.
 type logCapture struct {
@@ -70,7 +54,7 @@ func TestDataflowDryRun(t *testing.T) {
 	capture := &logCapture{}
 	log.SetLogger(capture)
 	t.Cleanup(func() { log.SetLogger(&log.Structural{}) })
-	setFlags(t, map[string]string{
+	testutil.SetFlags(t, map[string]string{
 		"runner":                "dataflow",
 		"dry_run":               "true",
 		"project":               "khan-prod",
@@ -220,7 +204,7 @@ func TestPortableJobServer(t *testing.T) {
 			t.Fatal(err)
 		}
 		if runner == "universal" {
-			setFlags(t, map[string]string{"runner": "universal", "endpoint": endpoint, "environment_type": "LOOPBACK"})
+			testutil.SetFlags(t, map[string]string{"runner": "universal", "endpoint": endpoint, "environment_type": "LOOPBACK"})
 		}
 		if _, err := runners.Run(context.Background(), p); err != nil {
 			t.Fatalf("%s: %v", runner, err)

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -11,32 +10,13 @@ import (
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
 func TestMain(m *testing.M) {
 	os.Exit(ptest.MainRetWithDefault(m, "prism"))
-}
-
-// setFlags sets command-line flags for one test, puts them back after, and
-// returns their names as run takes them.
-func setFlags(t *testing.T, kv map[string]string) map[string]bool {
-	t.Helper()
-	explicit := map[string]bool{}
-	for k, v := range kv {
-		f := flag.Lookup(k)
-		if f == nil {
-			t.Fatalf("no flag --%s", k)
-		}
-		old := f.Value.String()
-		if err := flag.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Value.Set(old) })
-		explicit[k] = true
-	}
-	return explicit
 }
 
 func TestFlagMistakes(t *testing.T) {
@@ -59,7 +39,7 @@ func TestFlagMistakes(t *testing.T) {
 		{"no model", map[string]string{"model": t.TempDir()}, "no thetas.jsonl there"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			err := run(context.Background(), setFlags(t, c.flags))
+			err := run(context.Background(), testutil.SetFlags(t, c.flags))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("run: %v, want an error saying %q", err, c.want)
 			}
@@ -79,7 +59,7 @@ func TestSample(t *testing.T) {
 	os.WriteFile(filepath.Join(modelDir, model.ThetasFile), planted, 0o644)
 	os.WriteFile(filepath.Join(modelDir, model.ComponentsFile), nil, 0o644)
 	out := filepath.Join(t.TempDir(), "monitor")
-	if err := run(context.Background(), setFlags(t, map[string]string{"model": modelDir, "output": out})); err != nil {
+	if err := run(context.Background(), testutil.SetFlags(t, map[string]string{"model": modelDir, "output": out})); err != nil {
 		t.Fatal(err)
 	}
 	b, err := os.ReadFile(filepath.Join(out, transforms.MonitorSummaryFile))

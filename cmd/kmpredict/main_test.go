@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"flag"
 	"io"
 	"os"
 	"path/filepath"
@@ -13,23 +12,12 @@ import (
 
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/internal/dsemulator"
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/store"
 )
 
 func TestMain(m *testing.M) { dsemulator.Main(m) }
-
-func setFlags(t *testing.T, kv map[string]string) {
-	t.Helper()
-	for k, v := range kv {
-		f := flag.Lookup(k)
-		old := f.Value.String()
-		if err := flag.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Value.Set(old) })
-	}
-}
 
 // testThetas is a one-exercise model with only a bias, -1, so that every
 // student's P(correct) on it is sigmoid(-1).
@@ -64,7 +52,7 @@ func TestPredictFromDirectory(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, model.ThetasFile), buf.Bytes(), 0o644)
 	os.WriteFile(filepath.Join(dir, model.ComponentsFile), nil, 0o644)
 
-	setFlags(t, map[string]string{"model": dir, "history": writeHistory(t), "exercise": "addition"})
+	testutil.SetFlags(t, map[string]string{"model": dir, "history": writeHistory(t), "exercise": "addition"})
 	var out bytes.Buffer
 	if err := run(context.Background(), &out); err != nil {
 		t.Fatal(err)
@@ -72,7 +60,7 @@ func TestPredictFromDirectory(t *testing.T) {
 	check(t, out.String())
 
 	// Without --exercise: the exercises each student attempted.
-	setFlags(t, map[string]string{"exercise": ""})
+	testutil.SetFlags(t, map[string]string{"exercise": ""})
 	out.Reset()
 	if err := run(context.Background(), &out); err != nil {
 		t.Fatal(err)
@@ -100,7 +88,7 @@ func TestPredictFromDatastore(t *testing.T) {
 	if _, err := st.Promote(ctx, "v1"); err != nil {
 		t.Fatal(err)
 	}
-	setFlags(t, map[string]string{"datastore_project": project, "history": writeHistory(t), "exercise": "addition"})
+	testutil.SetFlags(t, map[string]string{"datastore_project": project, "history": writeHistory(t), "exercise": "addition"})
 	var out bytes.Buffer
 	if err := run(ctx, &out); err != nil {
 		t.Fatal(err)
@@ -134,7 +122,7 @@ func TestPredictExtended(t *testing.T) {
 		{"", "0.268941421"},    // sigmoid(-1)
 		{"pt9", "0.268941421"},
 	} {
-		setFlags(t, map[string]string{"model": dir, "history": writeHistory(t), "exercise": "addition",
+		testutil.SetFlags(t, map[string]string{"model": dir, "history": writeHistory(t), "exercise": "addition",
 			"problem_type": tc.problemType, "at": "2014-01-01T11:00:00Z"})
 		var out bytes.Buffer
 		if err := run(context.Background(), &out); err != nil {
@@ -144,9 +132,9 @@ func TestPredictExtended(t *testing.T) {
 			t.Errorf("--problem_type=%q: output %q, want p %s for amy", tc.problemType, out.String(), tc.p)
 		}
 	}
-	setFlags(t, map[string]string{"at": "yesterday"})
+	testutil.SetFlags(t, map[string]string{"at": "yesterday"})
 	if err := run(context.Background(), io.Discard); err == nil || !strings.Contains(err.Error(), "--at") {
 		t.Errorf("--at=yesterday: %v", err)
 	}
-	setFlags(t, map[string]string{"at": "", "problem_type": ""})
+	testutil.SetFlags(t, map[string]string{"at": "", "problem_type": ""})
 }

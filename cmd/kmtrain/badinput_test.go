@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/kmtrain/knowledgemodel/internal/errline"
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 )
@@ -30,7 +31,7 @@ func TestNamesThatCannotBeStored(t *testing.T) {
 	if err := os.WriteFile(in, append(logs, bad...), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	explicit := setFlags(t, map[string]string{"input": in, "output": out, "min_rows": "1", "version": "v1"})
+	explicit := testutil.SetFlags(t, map[string]string{"input": in, "output": out, "min_rows": "1", "version": "v1"})
 	if err := run(context.Background(), explicit); err != nil {
 		t.Fatalf("run: %s", errline.Line(err))
 	}
@@ -61,7 +62,7 @@ func TestFailureLine(t *testing.T) {
 	if err := os.WriteFile(in, []byte("user,time_done,exercise\nu,2014-01-01T00:00:00Z,e\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	explicit := setFlags(t, map[string]string{"input": in, "output": out, "version": "v1"})
+	explicit := testutil.SetFlags(t, map[string]string{"input": in, "output": out, "version": "v1"})
 	err := run(context.Background(), explicit)
 	if err == nil {
 		t.Fatal("run succeeded")

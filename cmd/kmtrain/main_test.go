@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"os"
 	"strings"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/bqsource/bqfake"
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/internal/dsemulator"
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 	"github.com/kmtrain/knowledgemodel/store"
 )
@@ -23,26 +23,6 @@ func TestMain(m *testing.M) {
 		os.Exit(0)
 	}
 	os.Exit(dsemulator.MainRet(func() int { return ptest.MainRetWithDefault(m, "prism") }))
-}
-
-// setFlags sets command-line flags for one test, puts them back after, and
-// returns their names as run takes them.
-func setFlags(t *testing.T, kv map[string]string) map[string]bool {
-	t.Helper()
-	explicit := map[string]bool{}
-	for k, v := range kv {
-		f := flag.Lookup(k)
-		if f == nil {
-			t.Fatalf("no flag --%s", k)
-		}
-		old := f.Value.String()
-		if err := flag.Set(k, v); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { f.Value.Set(old) })
-		explicit[k] = true
-	}
-	return explicit
 }
 
 // TestBigQueryTableToDatastore runs kmtrain as a user would in production,
@@ -78,7 +58,7 @@ func TestBigQueryTableToDatastore(t *testing.T) {
 	bq.AddTable("khan-prod.logs.problemlogs", schema, rows)
 	cfg := bq.Config()
 
-	explicit := setFlags(t, map[string]string{
+	explicit := testutil.SetFlags(t, map[string]string{
 		"bq_table":            "khan-prod.logs.problemlogs",
 		"start":               "2014-01-01",
 		"end":                 "2014-01-20T00:00:00Z",
@@ -139,7 +119,7 @@ func TestFlagMistakes(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(keys(tt.flags), ","), func(t *testing.T) {
-			err := run(context.Background(), setFlags(t, tt.flags))
+			err := run(context.Background(), testutil.SetFlags(t, tt.flags))
 			if err == nil || !strings.Contains(err.Error(), tt.want) {
 				t.Errorf("run: %v, want an error about %q", err, tt.want)
 			}
