@@ -282,7 +282,7 @@ func Build(s beam.Scope, o Options) error {
 		ev := transforms.EvaluateStudents(s, students, thetas, components, transforms.EvalOptions{
 			Keying: o.Keying, After: o.holdout().After, Predictions: o.EvalPredictions != "", Current: current,
 		})
-		partials = ev.Partials
+		partials = transforms.MergeEvaluations(s, ev.Partials)
 		if o.EvalPredictions != "" {
 			transforms.WritePredictionsCSV(s, o.EvalPredictions, o.Version, ev.Predictions, stats)
 		}

@@ -99,7 +99,7 @@ func TestGateOfMixedCurrents(t *testing.T) {
 		}
 		a, _ := acc.MarshalBinary()
 		c, _ := cmp.MarshalBinary()
-		return EvalPartial{Accumulator: a, Comparer: c, Current: current}
+		return EvalPartial{Accumulator: a, Comparer: c, Currents: []string{current}}
 	}
 	for _, tc := range []struct {
 		name     string

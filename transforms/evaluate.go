@@ -2,7 +2,7 @@ package transforms
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
@@ -46,11 +46,14 @@ type EvalOptions struct {
 
 // EvalPartial is the evaluation of some students: the metrics of the new
 // version and the baselines, and its comparison with the current version.
-// Partials merge into the evaluation of the run.
+// Partials merge into the evaluation of the run (MergeEvaluations); the
+// zero EvalPartial evaluated nobody.
 type EvalPartial struct {
-	Accumulator []byte `json:"accumulator"` // evaluate.Accumulator, binary
-	Comparer    []byte `json:"comparer"`    // evaluate.Comparer, binary
-	Current     string `json:"current"`     // the current version compared with, if any
+	Accumulator []byte // evaluate.Accumulator, binary; empty: nobody evaluated
+	Comparer    []byte // evaluate.Comparer, binary
+	// Currents are the current versions the students were compared with
+	// ("": none): one, unless workers read the current version as it changed.
+	Currents []string
 }
 
 // Evaluated is the output of EvaluateStudents.
@@ -233,7 +236,7 @@ func (fn *evaluateFn) FinishBundle(_ context.Context, _ func(*model.ExerciseThet
 	if err != nil {
 		return err
 	}
-	emit(EvalPartial{Accumulator: acc, Comparer: cmp, Current: fn.currentID})
+	emit(EvalPartial{Accumulator: acc, Comparer: cmp, Currents: []string{fn.currentID}})
 	return nil
 }
 
@@ -245,15 +248,66 @@ func csvField(s string) string {
 	return s
 }
 
+// MergeEvaluations merges the evaluation partials of a run (EvalPartial,
+// from EvaluateStudents) into one EvalPartial, with a CombineFn: the runner
+// merges partial results where it likes, per window too. Without any it
+// is the zero EvalPartial.
+func MergeEvaluations(s beam.Scope, partials beam.PCollection) beam.PCollection {
+	s = s.Scope("MergeEvaluations")
+	return beam.Combine(s, &mergeEvalFn{}, partials)
+}
+
+// mergeEvalFn is MergeEvaluations' CombineFn.
+type mergeEvalFn struct{}
+
+func (*mergeEvalFn) CreateAccumulator() EvalPartial { return EvalPartial{} }
+
+func (*mergeEvalFn) AddInput(a, p EvalPartial) (EvalPartial, error) { return mergeEval(a, p) }
+
+func (*mergeEvalFn) MergeAccumulators(a, b EvalPartial) (EvalPartial, error) { return mergeEval(a, b) }
+
+func (*mergeEvalFn) ExtractOutput(a EvalPartial) EvalPartial { return a }
+
+// mergeEval merges two partials.
+func mergeEval(a, b EvalPartial) (EvalPartial, error) {
+	if len(b.Accumulator) == 0 {
+		return a, nil
+	}
+	if len(a.Accumulator) == 0 {
+		return b, nil
+	}
+	both := []EvalPartial{a, b}
+	acc, cmp, currents, _, err := mergePartials(func(p *EvalPartial) bool {
+		if len(both) == 0 {
+			return false
+		}
+		*p, both = both[0], both[1:]
+		return true
+	})
+	if err != nil {
+		return EvalPartial{}, err
+	}
+	out := EvalPartial{Currents: currents}
+	if out.Accumulator, err = acc.MarshalBinary(); err != nil {
+		return EvalPartial{}, err
+	}
+	if out.Comparer, err = cmp.MarshalBinary(); err != nil {
+		return EvalPartial{}, err
+	}
+	return out, nil
+}
+
 // mergePartials merges the partial evaluations of a run. It reports ok
-// false when there were none (nothing was held out), and the current
-// versions the partials were compared with, sorted ("" for none): more than
-// one when the current version changed while workers loaded it.
+// false when nobody was evaluated (nothing was held out), and the current
+// versions the partials were compared with, sorted.
 func mergePartials(iter func(*EvalPartial) bool) (acc *evaluate.Accumulator, cmp *evaluate.Comparer, currents []string, ok bool, err error) {
 	acc = evaluate.NewAccumulator(BaselineCorrectRate, BaselineNoKnowledge)
 	cmp = &evaluate.Comparer{}
 	var p EvalPartial
 	for iter(&p) {
+		if len(p.Accumulator) == 0 {
+			continue
+		}
 		ok = true
 		a := &evaluate.Accumulator{}
 		if err := a.UnmarshalBinary(p.Accumulator); err != nil {
@@ -267,17 +321,63 @@ func mergePartials(iter func(*EvalPartial) bool) (acc *evaluate.Accumulator, cmp
 			return nil, nil, nil, false, err
 		}
 		cmp.Merge(c)
-		if !slices.Contains(currents, p.Current) {
-			currents = append(currents, p.Current)
+		for _, cur := range p.Currents {
+			if !slices.Contains(currents, cur) {
+				currents = append(currents, cur)
+			}
 		}
 	}
 	slices.Sort(currents)
 	return acc, cmp, currents, ok, nil
 }
 
-func encodeEvalPartial(v EvalPartial) ([]byte, error) { return json.Marshal(v) }
+// encodeEvalPartial is EvalPartial's coder: the two binary accumulators and
+// the currents, each length-prefixed.
+func encodeEvalPartial(v EvalPartial) ([]byte, error) {
+	b := binary.AppendUvarint(nil, uint64(len(v.Accumulator)))
+	b = append(b, v.Accumulator...)
+	b = binary.AppendUvarint(b, uint64(len(v.Comparer)))
+	b = append(b, v.Comparer...)
+	b = binary.AppendUvarint(b, uint64(len(v.Currents)))
+	for _, c := range v.Currents {
+		b = binary.AppendUvarint(b, uint64(len(c)))
+		b = append(b, c...)
+	}
+	return b, nil
+}
+
 func decodeEvalPartial(b []byte) (EvalPartial, error) {
 	var v EvalPartial
-	err := json.Unmarshal(b, &v)
-	return v, err
+	next := func() ([]byte, error) {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, fmt.Errorf("evaluation partial: truncated")
+		}
+		out := b[k : k+int(n)]
+		b = b[k+int(n):]
+		return out, nil
+	}
+	var err error
+	if v.Accumulator, err = next(); err != nil {
+		return v, err
+	}
+	if v.Comparer, err = next(); err != nil {
+		return v, err
+	}
+	n, k := binary.Uvarint(b)
+	if k <= 0 || n > uint64(len(b)) {
+		return v, fmt.Errorf("evaluation partial: truncated")
+	}
+	b = b[k:]
+	for range n {
+		c, err := next()
+		if err != nil {
+			return v, err
+		}
+		v.Currents = append(v.Currents, string(c))
+	}
+	if len(b) > 0 {
+		return v, fmt.Errorf("evaluation partial: %d bytes after it", len(b))
+	}
+	return v, nil
 }

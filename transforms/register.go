@@ -44,6 +44,7 @@ func init() {
 	register.DoFn7x1[context.Context, string, LogBatch, func(*model.ExerciseThetas) bool, func(*features.Component) bool,
 		func(EvalPartial), func(string, string), error](&evaluateFn{})
 	register.Function3x1(splitStudents)
+	register.Combiner1[EvalPartial](&mergeEvalFn{})
 	register.Emitter1[EvalPartial]()
 	register.Iter1[EvalPartial]()
 	register.Function2x1(mergeStats)

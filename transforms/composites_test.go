@@ -1,0 +1,136 @@
+package transforms
+
+import (
+	"fmt"
+	"math"
+	"sort"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
+
+	"github.com/kmtrain/knowledgemodel/evaluate"
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
+)
+
+// The small pipelines below give each composite a few elements through
+// beam.Create and check what comes out with passert, as Beam's examples
+// do; the whole pipeline's tests are in package pipeline.
+
+func init() {
+	beam.RegisterFunction(keyByGroup)
+	beam.RegisterFunction(rowCount)
+	beam.RegisterFunction(describeCount)
+	beam.RegisterFunction(describeLogBatch)
+	beam.RegisterFunction(countStats)
+	beam.RegisterFunction(describePartial)
+}
+
+// keyByGroup keys a log as the sources do.
+func keyByGroup(l features.ProblemLog) (string, LogBatch) {
+	return StudentGroup(l.User), LogBatch{Logs: []features.ProblemLog{l}}
+}
+
+func rowCount(exercise string, b RowBatch) (string, int) { return exercise, b.Len() }
+
+func describeCount(exercise string, n int) string { return fmt.Sprintf("%s: %d rows", exercise, n) }
+
+// rowsPerExercise counts the rows of each exercise, whatever the batches
+// (which worker replays a student changes how rows fall into them).
+func rowsPerExercise(s beam.Scope, rows beam.PCollection) beam.PCollection {
+	return beam.ParDo(s, describeCount, stats.SumPerKey(s, beam.ParDo(s, rowCount, rows)))
+}
+
+func describeLogBatch(user string, b LogBatch) string {
+	days := make([]string, len(b.Logs))
+	for i, l := range b.Logs {
+		days[i] = fmt.Sprintf("%s#%d", l.Exercise, l.ProblemNumber)
+	}
+	sort.Strings(days)
+	return fmt.Sprintf("%s: %v", user, days)
+}
+
+func countStats(st Stats, emit func(string)) {
+	for _, name := range []string{CountStudentsKept, CountStudentsDropped, CountStudentsHeldOut, CountRows} {
+		if n := st.Counts[name]; n > 0 {
+			emit(fmt.Sprintf("%s=%d", name, n))
+		}
+	}
+}
+
+// describePartial is the new version's log-likelihood, rounded, and how
+// many attempts an evaluation partial scored.
+func describePartial(p EvalPartial) (string, error) {
+	a := &evaluate.Accumulator{}
+	if err := a.UnmarshalBinary(p.Accumulator); err != nil {
+		return "", err
+	}
+	r := a.Report()
+	ll := math.NaN()
+	if r.Overall.LogLikelihood != nil {
+		ll = *r.Overall.LogLikelihood
+	}
+	return fmt.Sprintf("attempts=%d ll=%.4f", r.Overall.Attempts, ll), nil
+}
+
+func minute(m int) time.Time { return time.Date(2014, 1, 1, 0, m, 0, 0, time.UTC) }
+
+// threeStudents are the logs of three students: ada and bob step by one,
+// cy skips problem 2.
+var threeStudents = []features.ProblemLog{
+	{User: "ada", TimeDone: minute(1), Exercise: "addition", ProblemType: "p", ProblemNumber: 1, Correct: true},
+	{User: "ada", TimeDone: minute(2), Exercise: "addition", ProblemType: "p", ProblemNumber: 2},
+	{User: "ada", TimeDone: minute(3), Exercise: "subtraction", ProblemType: "q", ProblemNumber: 1, Correct: true},
+	{User: "bob", TimeDone: minute(1), Exercise: "addition", ProblemType: "p", ProblemNumber: 1},
+	{User: "cy", TimeDone: minute(1), Exercise: "addition", ProblemType: "p", ProblemNumber: 1},
+	{User: "cy", TimeDone: minute(2), Exercise: "addition", ProblemType: "p", ProblemNumber: 3},
+}
+
+func TestReplayStudents(t *testing.T) {
+	p, s := beam.NewPipelineWithRoot()
+	logs := beam.ParDo(s, keyByGroup, beam.CreateList(s, threeStudents))
+	r := ReplayStudents(s, logs, ReplayOptions{Window: features.AllProblems})
+	passert.Equals(s, rowsPerExercise(s, r.Rows), "addition: 3 rows", "subtraction: 1 rows")
+	passert.Equals(s, beam.ParDo(s, countStats, MergeStats(s, r.Stats)), "students_kept=2", "students_dropped=1", "rows_emitted=4")
+	passert.Count(s, r.NewComponents, "new components", 3) // ada's two, bob's; cy is dropped
+	passert.Empty(s, r.HeldOut)
+	ptest.RunAndValidate(t, p)
+}
+
+func TestReplayStudentsHoldout(t *testing.T) {
+	p, s := beam.NewPipelineWithRoot()
+	logs := beam.ParDo(s, keyByGroup, beam.CreateList(s, threeStudents))
+	// From minute 2 on, every student's attempts are held out; ada's and
+	// cy's histories before them are trained on.
+	r := ReplayStudents(s, logs, ReplayOptions{Window: features.AllProblems, KeepGaps: true, Holdout: Holdout{After: minute(2)}})
+	passert.Equals(s, rowsPerExercise(s, r.Rows), "addition: 3 rows")
+	passert.Equals(s, beam.ParDo(s, describeLogBatch, r.HeldOut),
+		"ada: [addition#1 addition#2 subtraction#1]", "cy: [addition#1 addition#3]")
+	ptest.RunAndValidate(t, p)
+}
+
+func TestGroupStudents(t *testing.T) {
+	p, s := beam.NewPipelineWithRoot()
+	students := GroupStudents(s, beam.ParDo(s, keyByGroup, beam.CreateList(s, threeStudents)))
+	passert.Equals(s, beam.ParDo(s, describeLogBatch, students),
+		"ada: [addition#1 addition#2 subtraction#1]", "bob: [addition#1]", "cy: [addition#1 addition#3]")
+	ptest.RunAndValidate(t, p)
+}
+
+// TestEvaluateStudents scores the three students with a model whose only
+// theta is a bias of 0 on addition: every attempt at addition is P=0.5,
+// subtraction has no thetas.
+func TestEvaluateStudents(t *testing.T) {
+	th := make([]float64, features.NumFeatures)
+	thetas := []model.ExerciseThetas{{Version: "v1", Exercise: "addition", Thetas: th}}
+	p, s := beam.NewPipelineWithRoot()
+	students := GroupStudents(s, beam.ParDo(s, keyByGroup, beam.CreateList(s, threeStudents)))
+	ev := EvaluateStudents(s, students, beam.CreateList(s, thetas), beam.CreateList(s, []features.Component{}), EvalOptions{})
+	merged := beam.ParDo(s, describePartial, MergeEvaluations(s, ev.Partials))
+	passert.Equals(s, merged, fmt.Sprintf("attempts=5 ll=%.4f", math.Log(0.5)))
+	ptest.RunAndValidate(t, p)
+}
