@@ -148,33 +148,15 @@ type shardReader struct {
 
 func (r *shardReader) read(ctx context.Context) error {
 	path := r.shard.Path
-	fs, err := filesystem.New(ctx, path)
+	in, err := openShard(ctx, path)
 	if err != nil {
 		return err
 	}
-	defer fs.Close()
-	rc, err := fs.OpenRead(ctx, path)
-	if err != nil {
-		return fmt.Errorf("open %s: %v", path, err)
-	}
-	defer rc.Close()
-	var in io.Reader = rc
-	if strings.HasSuffix(strings.ToLower(path), ".gz") {
-		zr, err := gzip.NewReader(rc)
-		if err == io.EOF {
-			in = strings.NewReader("")
-		} else if err != nil {
-			return fmt.Errorf("open %s: %v", path, err)
-		} else {
-			defer zr.Close()
-			in = zr
-		}
-	}
-	br := bufio.NewReaderSize(in, 1<<20)
+	defer in.Close()
 
 	// The first line is the CSV header or the first JSON object; every shard
 	// needs it to know the file's format and columns.
-	first, err := readLine(br)
+	first, err := readLine(in.br)
 	if err != nil && err != io.EOF {
 		return fmt.Errorf("read %s: %v", path, err)
 	}
@@ -189,16 +171,9 @@ func (r *shardReader) read(ctx context.Context) error {
 		}
 		return nil
 	}
-	format := problemlogs.DetectFormat(path, first)
-	newParser := func() problemlogs.Parser { return problemlogs.JSONParser{Columns: r.columns} }
-	if format == problemlogs.CSV {
-		if _, err := problemlogs.NewCSVParser(first, r.columns); err != nil {
-			return fmt.Errorf("input %s: %v", path, err)
-		}
-		newParser = func() problemlogs.Parser {
-			p, _ := problemlogs.NewCSVParser(first, r.columns) // checked above
-			return p
-		}
+	format, newParser, err := r.parserFor(first)
+	if err != nil {
+		return err
 	}
 	intern := format != problemlogs.CSV // the CSV parser interns itself
 	pp := newParallelParser(runtime.GOMAXPROCS(0), newParser,
@@ -212,25 +187,113 @@ func (r *shardReader) read(ctx context.Context) error {
 	defer pp.Close()
 	pos := int64(len(first))
 	if r.shard.Start > 0 {
-		// Start at the first line that begins at or after Start.
-		seeker, ok := rc.(io.Seeker)
-		if !ok {
-			return fmt.Errorf("input %s: cannot seek to offset %d", path, r.shard.Start)
+		if pos, err = r.seek(in); err != nil {
+			return err
 		}
-		if _, err := seeker.Seek(r.shard.Start-1, io.SeekStart); err != nil {
-			return fmt.Errorf("input %s: %v", path, err)
-		}
-		br.Reset(rc)
-		skipped, err := readLine(br)
-		if err != nil && err != io.EOF {
-			return fmt.Errorf("read %s: %v", path, err)
-		}
-		pos = r.shard.Start - 1 + int64(len(skipped))
 	}
 	if r.shard.Start == 0 && format == problemlogs.JSON && len(bytes.TrimSpace(first)) > 0 {
 		pp.Add(first, 0)
 	}
-	dataLines := 0
+	dataLines, pos, err := r.scan(ctx, in.br, pp, pos)
+	if err != nil {
+		return err
+	}
+	pp.Close()
+	if r.shard.Index == 0 && r.shard.End < 0 && dataLines == 0 && format == problemlogs.CSV {
+		r.stats.Add(CountHeaderOnly, 1)
+		r.stats.Example(ExampleHeaderOnly, path)
+		log.Warnf(ctx, "input %s has a header and no rows", path)
+	}
+	log.Infof(ctx, "read %s [%d, %d): %d logs, %d bad rows", path, r.shard.Start, pos, r.logs, r.bad)
+	return nil
+}
+
+// shardFile is an input file open for reading a shard of it.
+type shardFile struct {
+	rc     io.ReadCloser // the file, seekable on every filesystem we read
+	br     *bufio.Reader // over rc, decompressed if .gz
+	closed []io.Closer
+}
+
+func (f *shardFile) Close() error {
+	var first error
+	for i := len(f.closed) - 1; i >= 0; i-- {
+		if err := f.closed[i].Close(); err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// openShard opens path through Beam's filesystems, decompressing .gz (an
+// empty .gz reads as an empty file).
+func openShard(ctx context.Context, path string) (*shardFile, error) {
+	fs, err := filesystem.New(ctx, path)
+	if err != nil {
+		return nil, err
+	}
+	rc, err := fs.OpenRead(ctx, path)
+	if err != nil {
+		fs.Close()
+		return nil, fmt.Errorf("open %s: %v", path, err)
+	}
+	f := &shardFile{rc: rc, closed: []io.Closer{fs, rc}}
+	var in io.Reader = rc
+	if strings.HasSuffix(strings.ToLower(path), ".gz") {
+		zr, err := gzip.NewReader(rc)
+		switch {
+		case err == io.EOF:
+			in = strings.NewReader("")
+		case err != nil:
+			f.Close()
+			return nil, fmt.Errorf("open %s: %v", path, err)
+		default:
+			f.closed = append(f.closed, zr)
+			in = zr
+		}
+	}
+	f.br = bufio.NewReaderSize(in, 1<<20)
+	return f, nil
+}
+
+// parserFor returns the format of the shard's file, whose first line is
+// first, and how to make a parser of its lines.
+func (r *shardReader) parserFor(first []byte) (problemlogs.Format, func() problemlogs.Parser, error) {
+	format := problemlogs.DetectFormat(r.shard.Path, first)
+	if format != problemlogs.CSV {
+		return format, func() problemlogs.Parser { return problemlogs.JSONParser{Columns: r.columns} }, nil
+	}
+	if _, err := problemlogs.NewCSVParser(first, r.columns); err != nil {
+		return format, nil, fmt.Errorf("input %s: %v", r.shard.Path, err)
+	}
+	return format, func() problemlogs.Parser {
+		p, _ := problemlogs.NewCSVParser(first, r.columns) // checked above
+		return p
+	}, nil
+}
+
+// seek positions in at the first line that begins at or after the shard's
+// Start, and returns that line's offset.
+func (r *shardReader) seek(in *shardFile) (int64, error) {
+	path := r.shard.Path
+	seeker, ok := in.rc.(io.Seeker)
+	if !ok {
+		return 0, fmt.Errorf("input %s: cannot seek to offset %d", path, r.shard.Start)
+	}
+	if _, err := seeker.Seek(r.shard.Start-1, io.SeekStart); err != nil {
+		return 0, fmt.Errorf("input %s: %v", path, err)
+	}
+	in.br.Reset(in.rc)
+	skipped, err := readLine(in.br)
+	if err != nil && err != io.EOF {
+		return 0, fmt.Errorf("read %s: %v", path, err)
+	}
+	return r.shard.Start - 1 + int64(len(skipped)), nil
+}
+
+// scan hands pp every non-blank line from offset pos to the shard's End
+// and returns how many there were and the offset reached.
+func (r *shardReader) scan(ctx context.Context, br *bufio.Reader, pp *parallelParser, pos int64) (dataLines int, end int64, err error) {
 	last := time.Now()
 	for r.shard.End < 0 || pos < r.shard.End {
 		line, err := readLine(br)
@@ -245,21 +308,14 @@ func (r *shardReader) read(ctx context.Context) error {
 			break
 		}
 		if err != nil {
-			return fmt.Errorf("read %s at byte %d: %v", path, pos, err)
+			return dataLines, pos, fmt.Errorf("read %s at byte %d: %v", r.shard.Path, pos, err)
 		}
 		if dataLines%4096 == 0 && time.Since(last) > 10*time.Second {
 			last = time.Now()
-			log.Infof(ctx, "reading %s: %d logs so far, at byte %d", path, r.logs, pos)
+			log.Infof(ctx, "reading %s: %d logs so far, at byte %d", r.shard.Path, r.logs, pos)
 		}
 	}
-	pp.Close()
-	if r.shard.Index == 0 && r.shard.End < 0 && dataLines == 0 && format == problemlogs.CSV {
-		r.stats.Add(CountHeaderOnly, 1)
-		r.stats.Example(ExampleHeaderOnly, path)
-		log.Warnf(ctx, "input %s has a header and no rows", path)
-	}
-	log.Infof(ctx, "read %s [%d, %d): %d logs, %d bad rows", path, r.shard.Start, pos, r.logs, r.bad)
-	return nil
+	return dataLines, pos, nil
 }
 
 // readLine reads a whole line, newline included, however long.
