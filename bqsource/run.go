@@ -87,46 +87,10 @@ func Run(ctx context.Context, c Config) (Plan, error) {
 		return Plan{}, err
 	}
 	defer client.Close()
-
-	sql, params := c.SQL()
-	q := client.Query(sql)
-	q.Parameters = params
-	if c.Destination != "" {
-		dst, _ := ParseTableID(c.Destination) // checked by Validate
-		q.Dst = client.DatasetInProject(dst.Project, dst.Dataset).Table(dst.Table)
-		q.WriteDisposition = bigquery.WriteTruncate
-		q.CreateDisposition = bigquery.CreateIfNeeded
-	}
-	job, err := q.Run(ctx)
+	dst, err := runQuery(ctx, client, c)
 	if err != nil {
-		return Plan{}, fmt.Errorf("bqsource: starting the query job for %s: %w", c.Describe(), err)
+		return Plan{}, err
 	}
-	status, err := job.Wait(ctx)
-	if err != nil {
-		return Plan{}, fmt.Errorf("bqsource: waiting for query job %s: %w", job.ID(), err)
-	}
-	if err := status.Err(); err != nil {
-		return Plan{}, fmt.Errorf("bqsource: query job %s for %s failed: %w", job.ID(), c.Describe(), err)
-	}
-	// The job as it is now, with its destination table.
-	job, err = client.JobFromProject(ctx, job.ProjectID(), job.ID(), job.Location())
-	if err != nil {
-		return Plan{}, fmt.Errorf("bqsource: getting query job: %w", err)
-	}
-	if s := job.LastStatus(); s != nil && s.Statistics != nil {
-		if qs, ok := s.Statistics.Details.(*bigquery.QueryStatistics); ok && qs.StatementType != "" && qs.StatementType != "SELECT" {
-			return Plan{}, fmt.Errorf("bqsource: the query is a %s statement; want a SELECT", qs.StatementType)
-		}
-	}
-	cfg, err := job.Config()
-	if err != nil {
-		return Plan{}, fmt.Errorf("bqsource: query job %s: %w", job.ID(), err)
-	}
-	qc, ok := cfg.(*bigquery.QueryConfig)
-	if !ok || qc.Dst == nil {
-		return Plan{}, fmt.Errorf("bqsource: query job %s has no destination table", job.ID())
-	}
-	dst := qc.Dst
 	md, err := dst.Metadata(ctx)
 	if err != nil {
 		return Plan{}, fmt.Errorf("bqsource: the result table: %w", err)
@@ -143,7 +107,55 @@ func Run(ctx context.Context, c Config) (Plan, error) {
 		p.Path = PathREST
 		return p, nil
 	}
+	return planStorageRead(ctx, c, p, dst, have)
+}
 
+// runQuery runs the query of c, waits for it, and returns its result table.
+func runQuery(ctx context.Context, client *bigquery.Client, c Config) (*bigquery.Table, error) {
+	sql, params := c.SQL()
+	q := client.Query(sql)
+	q.Parameters = params
+	if c.Destination != "" {
+		dst, _ := ParseTableID(c.Destination) // checked by Validate
+		q.Dst = client.DatasetInProject(dst.Project, dst.Dataset).Table(dst.Table)
+		q.WriteDisposition = bigquery.WriteTruncate
+		q.CreateDisposition = bigquery.CreateIfNeeded
+	}
+	job, err := q.Run(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bqsource: starting the query job for %s: %w", c.Describe(), err)
+	}
+	status, err := job.Wait(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("bqsource: waiting for query job %s: %w", job.ID(), err)
+	}
+	if err := status.Err(); err != nil {
+		return nil, fmt.Errorf("bqsource: query job %s for %s failed: %w", job.ID(), c.Describe(), err)
+	}
+	// The job as it is now, with its destination table.
+	job, err = client.JobFromProject(ctx, job.ProjectID(), job.ID(), job.Location())
+	if err != nil {
+		return nil, fmt.Errorf("bqsource: getting query job: %w", err)
+	}
+	if s := job.LastStatus(); s != nil && s.Statistics != nil {
+		if qs, ok := s.Statistics.Details.(*bigquery.QueryStatistics); ok && qs.StatementType != "" && qs.StatementType != "SELECT" {
+			return nil, fmt.Errorf("bqsource: the query is a %s statement; want a SELECT", qs.StatementType)
+		}
+	}
+	cfg, err := job.Config()
+	if err != nil {
+		return nil, fmt.Errorf("bqsource: query job %s: %w", job.ID(), err)
+	}
+	qc, ok := cfg.(*bigquery.QueryConfig)
+	if !ok || qc.Dst == nil {
+		return nil, fmt.Errorf("bqsource: query job %s has no destination table", job.ID())
+	}
+	return qc.Dst, nil
+}
+
+// planStorageRead completes p, the plan of reading the result table dst
+// (whose columns are have), with a Storage Read session on it.
+func planStorageRead(ctx context.Context, c Config, p Plan, dst *bigquery.Table, have []column) (Plan, error) {
 	// The columns as the table spells them, each once.
 	var fields []string
 	for _, name := range columnNames(c.columns()) {
