@@ -2,7 +2,6 @@ package transforms
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -131,11 +130,4 @@ func (fn *readBigQueryStreamFn) ProcessElement(ctx context.Context, s BigQuerySt
 	log.Infof(ctx, "bigquery: read stream %s: %d logs, %d bad rows", s.Stream, b.logs, b.bad)
 	emitStats(st)
 	return nil
-}
-
-func encodeBigQueryStream(v BigQueryStream) ([]byte, error) { return json.Marshal(v) }
-func decodeBigQueryStream(b []byte) (BigQueryStream, error) {
-	var v BigQueryStream
-	err := json.Unmarshal(b, &v)
-	return v, err
 }

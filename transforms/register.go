@@ -3,7 +3,6 @@ package transforms
 import (
 	"context"
 	"encoding/binary"
-	"encoding/json"
 	"fmt"
 	"math"
 	"reflect"
@@ -16,17 +15,17 @@ import (
 )
 
 func init() {
-	// Element types get explicit coders: compact binary for the batches that
-	// carry the data, JSON for the small records.
+	// The batches that carry the data, the components and the evaluation
+	// partials get compact binary coders; the small records (shards,
+	// streams, thetas, skipped exercises) Beam's schema coders.
 	beam.RegisterCoder(reflect.TypeOf(LogBatch{}), func(b LogBatch) []byte { return encodeLogBatch(b) }, decodeLogBatch)
 	beam.RegisterCoder(reflect.TypeOf(RowBatch{}), func(b RowBatch) []byte { return encodeRowBatch(b) }, decodeRowBatch)
 	beam.RegisterCoder(reflect.TypeOf(Stats{}), encodeStats, decodeStats)
-	beam.RegisterCoder(reflect.TypeOf(FileShard{}), encodeFileShard, decodeFileShard)
-	beam.RegisterCoder(reflect.TypeOf(BigQueryStream{}), encodeBigQueryStream, decodeBigQueryStream)
 	beam.RegisterCoder(reflect.TypeOf(EvalPartial{}), encodeEvalPartial, decodeEvalPartial)
-	beam.RegisterCoder(reflect.TypeOf(model.ExerciseThetas{}), encodeThetas, decodeThetas)
-	beam.RegisterCoder(reflect.TypeOf(model.SkippedExercise{}), encodeSkipped, decodeSkipped)
 	beam.RegisterCoder(reflect.TypeOf(features.Component{}), func(c features.Component) []byte { return encodeComponent(c) }, decodeComponent)
+	for _, t := range []any{FileShard{}, BigQueryStream{}, model.ExerciseThetas{}, model.SkippedExercise{}} {
+		beam.RegisterType(reflect.TypeOf(t))
+	}
 
 	register.DoFn4x1[context.Context, []byte, func(FileShard), func(Stats), error](&matchShardsFn{})
 	register.DoFn4x1[context.Context, FileShard, func(string, LogBatch), func(Stats), error](&readShardFn{})
@@ -68,27 +67,6 @@ func init() {
 
 // The coders are named functions, one per type: Beam finds a coder's
 // functions by symbol name on the workers.
-
-func encodeFileShard(v FileShard) ([]byte, error) { return json.Marshal(v) }
-func decodeFileShard(b []byte) (FileShard, error) {
-	var v FileShard
-	err := json.Unmarshal(b, &v)
-	return v, err
-}
-
-func encodeThetas(v model.ExerciseThetas) ([]byte, error) { return json.Marshal(v) }
-func decodeThetas(b []byte) (model.ExerciseThetas, error) {
-	var v model.ExerciseThetas
-	err := json.Unmarshal(b, &v)
-	return v, err
-}
-
-func encodeSkipped(v model.SkippedExercise) ([]byte, error) { return json.Marshal(v) }
-func decodeSkipped(b []byte) (model.SkippedExercise, error) {
-	var v model.SkippedExercise
-	err := json.Unmarshal(b, &v)
-	return v, err
-}
 
 // Components travel in binary: a table of thousands of 100-float vectors
 // costs seconds as JSON.
