@@ -123,30 +123,9 @@ func newDashView(d Dashboard) (dashView, error) {
 		Title: cmp.Or(d.Title, "Knowledge model monitoring"), Model: d.Model, Window: d.Window, Created: d.Created,
 		RecentDays: RecentDays, MinAttempts: MinAttemptsToRank,
 	}
-	// Parse the days once; find the dashboard's first and last day with data.
-	type parsed struct {
-		t time.Time
-		p DayPoint
-	}
-	all := make([][]parsed, len(d.Series))
-	var first, last time.Time
-	for i, s := range d.Series {
-		for _, p := range s.Points {
-			t, err := time.Parse(dayLayout, p.Day)
-			if err != nil {
-				return v, fmt.Errorf("report: exercise %q: day %q is not YYYY-MM-DD", s.Exercise, p.Day)
-			}
-			if p.Attempts <= 0 || !finite(p.LogLikelihood) {
-				continue
-			}
-			all[i] = append(all[i], parsed{t, p})
-			if first.IsZero() || t.Before(first) {
-				first = t
-			}
-			if t.After(last) {
-				last = t
-			}
-		}
+	points, first, last, err := parsePoints(d.Series)
+	if err != nil {
+		return v, err
 	}
 	if first.IsZero() {
 		v.Empty = true
@@ -159,68 +138,15 @@ func newDashView(d Dashboard) (dashView, error) {
 
 	days := make([][]day, len(d.Series))
 	for i, s := range d.Series {
-		byIndex := map[int]*day{}
-		for _, q := range all[i] {
-			idx := int(q.t.Sub(first).Hours()/24 + 0.5)
-			dd := byIndex[idx]
-			if dd == nil {
-				dd = &day{index: idx}
-				byIndex[idx] = dd
-			}
-			n := q.p.Attempts
-			dd.attempts += n
-			dd.llSum += float64(n) * q.p.LogLikelihood
-			if finite(q.p.AUC) {
-				dd.aucSum += float64(n) * q.p.AUC
-				dd.aucN += n
-			}
-		}
-		for _, dd := range byIndex {
-			days[i] = append(days[i], *dd)
-		}
-		slices.SortFunc(days[i], func(a, b day) int { return cmp.Compare(a.index, b.index) })
-
-		row := dashRow{Exercise: s.Exercise, series: i}
-		var prevLL, recentLL float64
-		for _, dd := range days[i] {
-			if dd.index >= recentFrom {
-				row.RecentAttempts += dd.attempts
-				recentLL += dd.llSum
-			} else {
-				row.PrevAttempts += dd.attempts
-				prevLL += dd.llSum
-			}
-		}
-		row.Prev, row.Recent = meanOrNaN(prevLL, row.PrevAttempts), meanOrNaN(recentLL, row.RecentAttempts)
-		row.Drop = row.Prev - row.Recent
-		row.Ranked = finite(row.Drop) && row.PrevAttempts >= MinAttemptsToRank && row.RecentAttempts >= MinAttemptsToRank
-		if finite(row.Drop) && row.Drop > 0 {
-			row.Class = "neg"
-		}
+		days[i] = dayTotals(points[i], first)
+		row := compareRecent(s.Exercise, days[i], recentFrom)
+		row.series = i
 		v.Attempts += row.PrevAttempts + row.RecentAttempts
 		v.Rows = append(v.Rows, row)
 	}
-	slices.SortStableFunc(v.Rows, func(a, b dashRow) int {
-		if a.Ranked != b.Ranked {
-			if a.Ranked {
-				return -1
-			}
-			return 1
-		}
-		if a.Ranked {
-			if c := cmp.Compare(b.Drop, a.Drop); c != 0 {
-				return c
-			}
-		}
-		return cmp.Or(cmp.Compare(b.PrevAttempts+b.RecentAttempts, a.PrevAttempts+a.RecentAttempts), strings.Compare(a.Exercise, b.Exercise))
-	})
-	rank := 0
+	rankRows(v.Rows)
 	for i := range v.Rows {
 		r := &v.Rows[i]
-		if r.Ranked {
-			rank++
-			r.Rank = rank
-		}
 		if r.PrevAttempts+r.RecentAttempts == 0 {
 			continue
 		}
@@ -235,6 +161,114 @@ func newDashView(d Dashboard) (dashView, error) {
 		})
 	}
 	return v, nil
+}
+
+// point is a day of a series with data, its day parsed.
+type point struct {
+	t time.Time
+	p DayPoint
+}
+
+// parsePoints parses the days of every series once, keeping those with
+// scored attempts, and returns the first and last day with data (zero if
+// none has any).
+func parsePoints(series []ExerciseSeries) (points [][]point, first, last time.Time, err error) {
+	points = make([][]point, len(series))
+	for i, s := range series {
+		for _, p := range s.Points {
+			t, err := time.Parse(dayLayout, p.Day)
+			if err != nil {
+				return nil, first, last, fmt.Errorf("report: exercise %q: day %q is not YYYY-MM-DD", s.Exercise, p.Day)
+			}
+			if p.Attempts <= 0 || !finite(p.LogLikelihood) {
+				continue
+			}
+			points[i] = append(points[i], point{t, p})
+			if first.IsZero() || t.Before(first) {
+				first = t
+			}
+			if t.After(last) {
+				last = t
+			}
+		}
+	}
+	return points, first, last, nil
+}
+
+// dayTotals sums a series' points per day (counted from first), in day
+// order.
+func dayTotals(points []point, first time.Time) []day {
+	byIndex := map[int]*day{}
+	for _, q := range points {
+		idx := int(q.t.Sub(first).Hours()/24 + 0.5)
+		dd := byIndex[idx]
+		if dd == nil {
+			dd = &day{index: idx}
+			byIndex[idx] = dd
+		}
+		n := q.p.Attempts
+		dd.attempts += n
+		dd.llSum += float64(n) * q.p.LogLikelihood
+		if finite(q.p.AUC) {
+			dd.aucSum += float64(n) * q.p.AUC
+			dd.aucN += n
+		}
+	}
+	days := make([]day, 0, len(byIndex))
+	for _, dd := range byIndex {
+		days = append(days, *dd)
+	}
+	slices.SortFunc(days, func(a, b day) int { return cmp.Compare(a.index, b.index) })
+	return days
+}
+
+// compareRecent is an exercise's row: its mean log-likelihood over the
+// recent days (from day recentFrom on) against the days before.
+func compareRecent(exercise string, days []day, recentFrom int) dashRow {
+	row := dashRow{Exercise: exercise}
+	var prevLL, recentLL float64
+	for _, dd := range days {
+		if dd.index >= recentFrom {
+			row.RecentAttempts += dd.attempts
+			recentLL += dd.llSum
+		} else {
+			row.PrevAttempts += dd.attempts
+			prevLL += dd.llSum
+		}
+	}
+	row.Prev, row.Recent = meanOrNaN(prevLL, row.PrevAttempts), meanOrNaN(recentLL, row.RecentAttempts)
+	row.Drop = row.Prev - row.Recent
+	row.Ranked = finite(row.Drop) && row.PrevAttempts >= MinAttemptsToRank && row.RecentAttempts >= MinAttemptsToRank
+	if finite(row.Drop) && row.Drop > 0 {
+		row.Class = "neg"
+	}
+	return row
+}
+
+// rankRows orders the rows, the ranked ones first by the largest drop,
+// the rest by attempts, and numbers the ranked ones.
+func rankRows(rows []dashRow) {
+	slices.SortStableFunc(rows, func(a, b dashRow) int {
+		if a.Ranked != b.Ranked {
+			if a.Ranked {
+				return -1
+			}
+			return 1
+		}
+		if a.Ranked {
+			if c := cmp.Compare(b.Drop, a.Drop); c != 0 {
+				return c
+			}
+		}
+		return cmp.Or(cmp.Compare(b.PrevAttempts+b.RecentAttempts, a.PrevAttempts+a.RecentAttempts), strings.Compare(a.Exercise, b.Exercise))
+	})
+	rank := 0
+	for i := range rows {
+		if rows[i].Ranked {
+			rank++
+			rows[i].Rank = rank
+		}
+	}
 }
 
 func meanOrNaN(sum float64, n int64) float64 {
