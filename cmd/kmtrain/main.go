@@ -93,77 +93,14 @@ func main() {
 // run trains; explicit names the flags given on the command line, whose
 // presence, not only value, matters.
 func run(ctx context.Context, explicit map[string]bool) error {
-	opts := defaults
-	opts.Components, opts.Output, opts.ExportRows, opts.Version = *components, *output, *exportRows, *version
-	src, err := source.Source(explicit, launched)
+	opts, err := options(explicit)
 	if err != nil {
 		return err
 	}
-	opts.Input, opts.BigQuery, opts.Columns, opts.ShardBytes = src.Input, src.BigQuery, src.Columns, src.ShardBytes
-	if *datastoreProject != "" {
-		opts.Datastore = &transforms.Datastore{Project: *datastoreProject, Namespace: *datastoreNamespace, Promote: *promote}
-		if !explicit["output"] {
-			opts.Output = ""
-		}
-		// The thetas must be trained with the components the webapp
-		// will look up: those already in Datastore.
-		if !explicit["components"] {
-			opts.Components = pipeline.ComponentsFromDatastore
-		}
-	} else if explicit["datastore_namespace"] || explicit["promote"] {
-		return fmt.Errorf("--datastore_namespace and --promote need --datastore_project")
-	}
-	opts.KeepGaps = !*dropGaps
-	opts.MinRows, opts.MaxRows = *minRows, *maxRows
-	opts.Train.MaxIterations, opts.Train.GradientTolerance = *maxIterations, *gradTolerance
-	switch *l2Knowledge {
-	case "one_se", "best":
-	default:
-		return fmt.Errorf("--l2_knowledge=%q: want one_se or best", *l2Knowledge)
-	}
-	if *l2 == "auto" {
-		opts.AutoL2 = transforms.DefaultAutoL2()
-		opts.AutoL2.TailBest = *l2Knowledge == "best"
-	} else if explicit["l2_knowledge"] {
-		return fmt.Errorf("--l2_knowledge applies to --l2=auto")
-	} else if opts.Train.L2, err = strconv.ParseFloat(*l2, 64); err != nil {
-		return fmt.Errorf("--l2=%q: want a number or auto", *l2)
-	}
-	opts.Holdout = transforms.Holdout{Fraction: *holdoutFraction}
-	if *holdoutAfter != "" {
-		if opts.Holdout.After, err = sourceflags.ParseBound("holdout_after", *holdoutAfter, launched); err != nil {
-			return err
-		}
-		if !explicit["holdout_fraction"] {
-			opts.Holdout.Fraction = 0
-		}
-	}
-	opts.EvalInput, opts.EvalPredictions = *evalInput, *evalPredictions
-	opts.MaxRegression, opts.ForcePromote = *maxRegression, *forcePromote
-	if opts.Window, err = features.ParseWindow(*problemNumbers); err != nil {
-		return err
-	}
-	if opts.Features, err = features.ParseFeatureSet(*featureSet); err != nil {
-		return err
-	}
-	if opts.Keying, err = features.ParseComponentKeying(*componentKey); err != nil {
-		return err
-	}
-	if opts.Version == "" {
-		opts.Version = pipeline.NewVersion(time.Now())
-	}
 	// Fail now, with a clear message, on input that matches nothing.
-	if opts.BigQuery == nil {
-		if _, err := transforms.MatchFiles(ctx, opts.Input); err != nil {
-			return err
-		}
+	if err := checkInputs(ctx, opts); err != nil {
+		return err
 	}
-	if opts.EvalInput != "" {
-		if _, err := transforms.MatchFiles(ctx, opts.EvalInput); err != nil {
-			return fmt.Errorf("--eval_input: %v", err)
-		}
-	}
-
 	p, s := beam.NewPipelineWithRoot()
 	if err := pipeline.Build(s, opts); err != nil {
 		return err
@@ -185,6 +122,85 @@ func run(ctx context.Context, explicit map[string]bool) error {
 		return nil
 	}
 	report(opts, time.Since(began))
+	return nil
+}
+
+// options are the pipeline's options as the flags set them.
+func options(explicit map[string]bool) (pipeline.Options, error) {
+	opts := defaults
+	opts.Components, opts.Output, opts.ExportRows, opts.Version = *components, *output, *exportRows, *version
+	src, err := source.Source(explicit, launched)
+	if err != nil {
+		return opts, err
+	}
+	opts.Input, opts.BigQuery, opts.Columns, opts.ShardBytes = src.Input, src.BigQuery, src.Columns, src.ShardBytes
+	if *datastoreProject != "" {
+		opts.Datastore = &transforms.Datastore{Project: *datastoreProject, Namespace: *datastoreNamespace, Promote: *promote}
+		if !explicit["output"] {
+			opts.Output = ""
+		}
+		// The thetas must be trained with the components the webapp
+		// will look up: those already in Datastore.
+		if !explicit["components"] {
+			opts.Components = pipeline.ComponentsFromDatastore
+		}
+	} else if explicit["datastore_namespace"] || explicit["promote"] {
+		return opts, fmt.Errorf("--datastore_namespace and --promote need --datastore_project")
+	}
+	opts.KeepGaps = !*dropGaps
+	opts.MinRows, opts.MaxRows = *minRows, *maxRows
+	opts.Train.MaxIterations, opts.Train.GradientTolerance = *maxIterations, *gradTolerance
+	switch *l2Knowledge {
+	case "one_se", "best":
+	default:
+		return opts, fmt.Errorf("--l2_knowledge=%q: want one_se or best", *l2Knowledge)
+	}
+	if *l2 == "auto" {
+		opts.AutoL2 = transforms.DefaultAutoL2()
+		opts.AutoL2.TailBest = *l2Knowledge == "best"
+	} else if explicit["l2_knowledge"] {
+		return opts, fmt.Errorf("--l2_knowledge applies to --l2=auto")
+	} else if opts.Train.L2, err = strconv.ParseFloat(*l2, 64); err != nil {
+		return opts, fmt.Errorf("--l2=%q: want a number or auto", *l2)
+	}
+	opts.Holdout = transforms.Holdout{Fraction: *holdoutFraction}
+	if *holdoutAfter != "" {
+		if opts.Holdout.After, err = sourceflags.ParseBound("holdout_after", *holdoutAfter, launched); err != nil {
+			return opts, err
+		}
+		if !explicit["holdout_fraction"] {
+			opts.Holdout.Fraction = 0
+		}
+	}
+	opts.EvalInput, opts.EvalPredictions = *evalInput, *evalPredictions
+	opts.MaxRegression, opts.ForcePromote = *maxRegression, *forcePromote
+	if opts.Window, err = features.ParseWindow(*problemNumbers); err != nil {
+		return opts, err
+	}
+	if opts.Features, err = features.ParseFeatureSet(*featureSet); err != nil {
+		return opts, err
+	}
+	if opts.Keying, err = features.ParseComponentKeying(*componentKey); err != nil {
+		return opts, err
+	}
+	if opts.Version == "" {
+		opts.Version = pipeline.NewVersion(time.Now())
+	}
+	return opts, nil
+}
+
+// checkInputs checks that the files to read match something.
+func checkInputs(ctx context.Context, opts pipeline.Options) error {
+	if opts.BigQuery == nil {
+		if _, err := transforms.MatchFiles(ctx, opts.Input); err != nil {
+			return err
+		}
+	}
+	if opts.EvalInput != "" {
+		if _, err := transforms.MatchFiles(ctx, opts.EvalInput); err != nil {
+			return fmt.Errorf("--eval_input: %v", err)
+		}
+	}
 	return nil
 }
 
