@@ -36,7 +36,8 @@ func init() {
 	beam.RegisterCoder(reflect.TypeOf(MonitorRow{}), encodeMonitorRow, decodeMonitorRow)
 
 	register.DoFn5x1[context.Context, string, func(*LogBatch) bool, func(string, []byte), func(Stats), error](&predictAttemptsFn{})
-	register.DoFn4x1[context.Context, string, func(*[]byte) bool, func(MonitorRow), error](&mergeDayFn{})
+	register.Combiner1[[]byte](&mergeAccumulatorsFn{})
+	register.Function3x1(emitDayRows)
 	register.DoFn4x1[context.Context, []byte, func(*MonitorRow) bool, func(*Stats) bool, error](&writeMonitorFn{})
 
 	register.Emitter1[MonitorRow]()
@@ -300,25 +301,52 @@ func decodeMonitorRow(b []byte) (MonitorRow, error) {
 }
 
 // MergeDays merges the partial accumulators of each day (KV<day, encoded
-// evaluate.Accumulator>, from PredictAttempts) and emits a MonitorRow per
+// evaluate.Accumulator>, from PredictAttempts) with a CombineFn, which the
+// runner may apply before and after the shuffle, and emits a MonitorRow per
 // exercise and day: the scored exercises' metrics, and the exercises without
 // thetas with their count.
 func MergeDays(s beam.Scope, days beam.PCollection) beam.PCollection {
 	s = s.Scope("MergeDays")
-	return beam.ParDo(s, &mergeDayFn{}, beam.GroupByKey(s, days))
+	return beam.ParDo(s, emitDayRows, beam.CombinePerKey(s, &mergeAccumulatorsFn{}, days))
 }
 
-type mergeDayFn struct{}
+// mergeAccumulatorsFn merges encoded evaluate.Accumulators (a CombineFn);
+// empty is an accumulator of nothing.
+type mergeAccumulatorsFn struct{}
 
-func (fn *mergeDayFn) ProcessElement(ctx context.Context, day string, parts func(*[]byte) bool, emit func(MonitorRow)) error {
+func (*mergeAccumulatorsFn) CreateAccumulator() []byte { return nil }
+
+func (*mergeAccumulatorsFn) AddInput(a, b []byte) ([]byte, error) { return mergeEncoded(a, b) }
+
+func (*mergeAccumulatorsFn) MergeAccumulators(a, b []byte) ([]byte, error) { return mergeEncoded(a, b) }
+
+func (*mergeAccumulatorsFn) ExtractOutput(a []byte) []byte { return a }
+
+func mergeEncoded(a, b []byte) ([]byte, error) {
+	switch {
+	case len(a) == 0:
+		return b, nil
+	case len(b) == 0:
+		return a, nil
+	}
+	var x, y evaluate.Accumulator
+	if err := x.UnmarshalBinary(a); err != nil {
+		return nil, err
+	}
+	if err := y.UnmarshalBinary(b); err != nil {
+		return nil, err
+	}
+	if err := x.Merge(&y); err != nil {
+		return nil, err
+	}
+	return x.MarshalBinary()
+}
+
+// emitDayRows emits the rows of a day's merged accumulator.
+func emitDayRows(day string, b []byte, emit func(MonitorRow)) error {
 	acc := evaluate.NewAccumulator()
-	var b []byte
-	for parts(&b) {
-		var part evaluate.Accumulator
-		if err := part.UnmarshalBinary(b); err != nil {
-			return fmt.Errorf("day %s: %v", day, err)
-		}
-		if err := acc.Merge(&part); err != nil {
+	if len(b) > 0 {
+		if err := acc.UnmarshalBinary(b); err != nil {
 			return fmt.Errorf("day %s: %v", day, err)
 		}
 	}

@@ -340,8 +340,16 @@ func TestMergeDay(t *testing.T) {
 		}
 		enc = append(enc, b)
 	}
+	fn := &mergeAccumulatorsFn{}
+	merged := fn.CreateAccumulator()
+	for _, b := range enc {
+		var err error
+		if merged, err = fn.AddInput(merged, b); err != nil {
+			t.Fatal(err)
+		}
+	}
 	var got []MonitorRow
-	if err := (&mergeDayFn{}).ProcessElement(context.Background(), "2014-01-05", monitorIter(enc...), func(r MonitorRow) { got = append(got, r) }); err != nil {
+	if err := emitDayRows("2014-01-05", fn.ExtractOutput(merged), func(r MonitorRow) { got = append(got, r) }); err != nil {
 		t.Fatal(err)
 	}
 	want := dayRows("2014-01-05", whole.Report())
@@ -355,7 +363,7 @@ func TestMergeDay(t *testing.T) {
 	if math.Abs(*got[0].LogLikelihood-ll) > 1e-12 || *got[0].AUC != 0.5 {
 		t.Errorf("exercise a: LL %v AUC %v, want %v 0.5", *got[0].LogLikelihood, *got[0].AUC, ll)
 	}
-	if err := (&mergeDayFn{}).ProcessElement(context.Background(), "d", monitorIter([]byte("junk")), func(MonitorRow) {}); err == nil {
+	if _, err := fn.MergeAccumulators(enc[0], []byte("junk")); err == nil {
 		t.Error("no error merging junk")
 	}
 }
