@@ -20,6 +20,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/internal/chromium"
 	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/monitor"
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	"github.com/kmtrain/knowledgemodel/predict"
 	"github.com/kmtrain/knowledgemodel/transforms"
@@ -184,7 +185,7 @@ func TestMonitorConformance(t *testing.T) {
 
 	// monitor.csv: one row per (day, exercise) with a scored attempt,
 	// sorted, every value as computed by hand.
-	header, recs := readMonitorCSV(t, filepath.Join(out, transforms.MonitorCSVFile))
+	header, recs := readMonitorCSV(t, filepath.Join(out, monitor.CSVFile))
 	if strings.Join(header, ",") != "day,exercise,attempts,correct,log_likelihood,auc,accuracy" {
 		t.Fatalf("header %v", header)
 	}
@@ -238,11 +239,11 @@ func TestMonitorConformance(t *testing.T) {
 	}
 
 	// The summary counts what was read and scored.
-	b, err := os.ReadFile(filepath.Join(out, transforms.MonitorSummaryFile))
+	b, err := os.ReadFile(filepath.Join(out, monitor.SummaryFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s transforms.MonitorSummary
+	var s monitor.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +254,7 @@ func TestMonitorConformance(t *testing.T) {
 			s, len(logs), onThetas, wantNoThetas, drop, len(recs))
 	}
 
-	checkDashboardInChromium(t, filepath.Join(out, transforms.DashboardFile), len(m.Thetas))
+	checkDashboardInChromium(t, filepath.Join(out, monitor.DashboardFile), len(m.Thetas))
 
 	// No staged file is left behind.
 	entries, _ := os.ReadDir(out)

@@ -4,15 +4,11 @@ import (
 	"bytes"
 	"cmp"
 	"context"
-	"encoding/csv"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"reflect"
-	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -26,6 +22,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/monitor"
 	"github.com/kmtrain/knowledgemodel/predict"
 	"github.com/kmtrain/knowledgemodel/report"
 	"github.com/kmtrain/knowledgemodel/score"
@@ -33,17 +30,17 @@ import (
 )
 
 func init() {
-	beam.RegisterCoder(reflect.TypeOf(MonitorRow{}), encodeMonitorRow, decodeMonitorRow)
+	beam.RegisterType(reflect.TypeOf(monitor.Row{}))
 
 	register.DoFn5x1[context.Context, string, func(*LogBatch) bool, func(string, []byte), func(Stats), error](&predictAttemptsFn{})
 	register.Combiner1[[]byte](&mergeAccumulatorsFn{})
 	register.Function3x1(emitDayRows)
-	register.DoFn4x1[context.Context, []byte, func(*MonitorRow) bool, func(*Stats) bool, error](&writeMonitorFn{})
+	register.DoFn4x1[context.Context, []byte, func(*monitor.Row) bool, func(*Stats) bool, error](&writeMonitorFn{})
 
-	register.Emitter1[MonitorRow]()
+	register.Emitter1[monitor.Row]()
 	register.Emitter2[string, []byte]()
 	register.Iter1[[]byte]()
-	register.Iter1[MonitorRow]()
+	register.Iter1[monitor.Row]()
 }
 
 // Counts and examples of a monitoring run, besides those of the reader.
@@ -57,18 +54,6 @@ const (
 // DefaultFlushAttempts is how many attempts a predicting bundle accumulates
 // before it emits its per-day accumulators.
 const DefaultFlushAttempts = 1 << 20
-
-const monitorDayLayout = "2006-01-02"
-
-// MonitorCSVHeader is the header of MonitorCSVFile.
-var MonitorCSVHeader = []string{"day", "exercise", "attempts", "correct", "log_likelihood", "auc", "accuracy"}
-
-// Files a monitoring run writes into its output directory, all or none.
-const (
-	MonitorCSVFile     = "monitor.csv"
-	MonitorSummaryFile = "monitor_summary.json"
-	DashboardFile      = "dashboard.html"
-)
 
 // ModelSource says which model version a monitoring run predicts with: a
 // kmtrain output directory (local or any Beam filesystem, gs:// included),
@@ -221,7 +206,7 @@ func (fn *predictAttemptsFn) student(user string, logs []features.ProblemLog, em
 	lastDay := ""
 	var scored, noThetas int64
 	err := score.Replay(score.NewStudent(fn.model), logs, time.Time{}, func(l features.ProblemLog, p []score.Prediction) error {
-		day := l.TimeDone.UTC().Format(monitorDayLayout)
+		day := l.TimeDone.UTC().Format(monitor.DayLayout)
 		if day != lastDay || acc == nil {
 			acc = fn.accs[day]
 			if acc == nil {
@@ -276,33 +261,9 @@ func (fn *predictAttemptsFn) FinishBundle(ctx context.Context, emitDay func(stri
 	return nil
 }
 
-// MonitorRow is the model's metrics on one exercise on one day. Undefined
-// metrics are nil: all three when no attempt was scored, the AUC also when
-// the day's attempts were all correct or all wrong.
-type MonitorRow struct {
-	Day      string `json:"day"` // YYYY-MM-DD, UTC
-	Exercise string `json:"exercise"`
-	// Attempts and Correct count the scored attempts.
-	Attempts int64 `json:"attempts"`
-	Correct  int64 `json:"correct"`
-	// NoThetas counts the attempts on the exercise, which the model has no
-	// thetas for; they are not scored.
-	NoThetas      int64    `json:"no_thetas,omitempty"`
-	LogLikelihood *float64 `json:"log_likelihood"`
-	AUC           *float64 `json:"auc"`
-	Accuracy      *float64 `json:"accuracy"`
-}
-
-func encodeMonitorRow(r MonitorRow) ([]byte, error) { return json.Marshal(r) }
-func decodeMonitorRow(b []byte) (MonitorRow, error) {
-	var r MonitorRow
-	err := json.Unmarshal(b, &r)
-	return r, err
-}
-
 // MergeDays merges the partial accumulators of each day (KV<day, encoded
 // evaluate.Accumulator>, from PredictAttempts) with a CombineFn, which the
-// runner may apply before and after the shuffle, and emits a MonitorRow per
+// runner may apply before and after the shuffle, and emits a monitor.Row per
 // exercise and day: the scored exercises' metrics, and the exercises without
 // thetas with their count.
 func MergeDays(s beam.Scope, days beam.PCollection) beam.PCollection {
@@ -343,33 +304,17 @@ func mergeEncoded(a, b []byte) ([]byte, error) {
 }
 
 // emitDayRows emits the rows of a day's merged accumulator.
-func emitDayRows(day string, b []byte, emit func(MonitorRow)) error {
+func emitDayRows(day string, b []byte, emit func(monitor.Row)) error {
 	acc := evaluate.NewAccumulator()
 	if len(b) > 0 {
 		if err := acc.UnmarshalBinary(b); err != nil {
 			return fmt.Errorf("day %s: %v", day, err)
 		}
 	}
-	for _, r := range dayRows(day, acc.Report()) {
+	for _, r := range monitor.DayRows(day, acc.Report()) {
 		emit(r)
 	}
 	return nil
-}
-
-// dayRows turns a day's report into rows, sorted by exercise.
-func dayRows(day string, rep evaluate.Report) []MonitorRow {
-	var rows []MonitorRow
-	for _, e := range rep.Exercises {
-		rows = append(rows, MonitorRow{
-			Day: day, Exercise: e.Exercise, Attempts: e.Attempts, Correct: e.Correct,
-			LogLikelihood: e.LogLikelihood, AUC: e.AUC, Accuracy: e.Accuracy,
-		})
-	}
-	for _, e := range rep.NoThetas.Exercises {
-		rows = append(rows, MonitorRow{Day: day, Exercise: e.Exercise, NoThetas: e.Attempts})
-	}
-	slices.SortFunc(rows, func(a, b MonitorRow) int { return strings.Compare(a.Exercise, b.Exercise) })
-	return rows
 }
 
 // BigQueryOutput is a BigQuery table the monitoring rows are loaded into,
@@ -399,7 +344,7 @@ func (o BigQueryOutput) Validate() error {
 // MonitorOutput says where a monitoring run writes and what it says about
 // itself.
 type MonitorOutput struct {
-	// Dir receives MonitorCSVFile, DashboardFile and MonitorSummaryFile
+	// Dir receives monitor.CSVFile, monitor.DashboardFile and monitor.SummaryFile
 	// (local or any Beam filesystem).
 	Dir string
 	// BigQuery, if set, is a table the rows are loaded into too.
@@ -412,39 +357,9 @@ type MonitorOutput struct {
 	Input, Model string
 }
 
-// MonitorSummary is what a monitoring run read and scored
-// (MonitorSummaryFile).
-type MonitorSummary struct {
-	ModelVersion string    `json:"model_version"`
-	Model        string    `json:"model"`
-	Input        string    `json:"input"`
-	Created      time.Time `json:"created"`
-
-	SourceRows      int64            `json:"source_rows,omitempty"`
-	FilesRead       int64            `json:"files_read"`
-	EmptyFiles      []string         `json:"empty_files,omitempty"`
-	HeaderOnlyFiles []string         `json:"header_only_files,omitempty"`
-	LogsRead        int64            `json:"logs_read"`
-	BadRows         int64            `json:"bad_rows"`
-	BadRowReasons   map[string]int64 `json:"bad_row_reasons,omitempty"`
-	BadRowExamples  []string         `json:"bad_row_examples,omitempty"`
-	Students        int64            `json:"students"`
-
-	AttemptsScored   int64 `json:"attempts_scored"`
-	AttemptsNoThetas int64 `json:"attempts_no_thetas"`
-	// NoThetasExercises counts the attempts of each exercise the model has
-	// no thetas for, most attempts first.
-	NoThetasExercises []evaluate.ExerciseCount `json:"no_thetas_exercises,omitempty"`
-	Exercises         int                      `json:"exercises"` // scored exercises
-	Days              int                      `json:"days"`      // days with a scored attempt
-	First             string                   `json:"first,omitempty"`
-	Last              string                   `json:"last,omitempty"`
-	Rows              int                      `json:"rows"` // (exercise, day) rows written
-}
-
-// WriteMonitor writes the monitoring rows (MonitorRow, from MergeDays) once
-// every stage is done: MonitorCSVFile, DashboardFile and
-// MonitorSummaryFile into out.Dir, all or none, then, if out.BigQuery is
+// WriteMonitor writes the monitoring rows (monitor.Row, from MergeDays) once
+// every stage is done: monitor.CSVFile, monitor.DashboardFile and
+// monitor.SummaryFile into out.Dir, all or none, then, if out.BigQuery is
 // set, the rows into that table. It writes nothing unless stats (of the
 // reader and of PredictAttempts) say that every shard of the input was
 // read, that the input held logs, that some attempt was scored, and that
@@ -458,9 +373,9 @@ type writeMonitorFn struct {
 	Out MonitorOutput
 }
 
-func (fn *writeMonitorFn) ProcessElement(ctx context.Context, _ []byte, rowIter func(*MonitorRow) bool, statsIter func(*Stats) bool) error {
-	var rows []MonitorRow
-	var r MonitorRow
+func (fn *writeMonitorFn) ProcessElement(ctx context.Context, _ []byte, rowIter func(*monitor.Row) bool, statsIter func(*Stats) bool) error {
+	var rows []monitor.Row
+	var r monitor.Row
 	for rowIter(&r) {
 		rows = append(rows, r)
 	}
@@ -473,10 +388,10 @@ func (fn *writeMonitorFn) ProcessElement(ctx context.Context, _ []byte, rowIter 
 		return fmt.Errorf("not writing the monitoring of %s: %v", fn.Out.Input, err)
 	}
 	var csvBuf, dash bytes.Buffer
-	if err := WriteMonitorCSV(&csvBuf, scored); err != nil {
+	if err := monitor.WriteCSV(&csvBuf, scored); err != nil {
 		return err
 	}
-	if err := report.WriteDashboard(&dash, monitorDashboard(sum, scored)); err != nil {
+	if err := report.WriteDashboard(&dash, monitor.Dashboard(sum, scored)); err != nil {
 		return err
 	}
 	sumJSON, err := json.MarshalIndent(sum, "", "  ")
@@ -486,9 +401,9 @@ func (fn *writeMonitorFn) ProcessElement(ctx context.Context, _ []byte, rowIter 
 	if fn.Out.Dir != "" {
 		dir := strings.TrimSuffix(fn.Out.Dir, "/")
 		err := publishFiles(ctx, fn.Out.RunID, []stagedFile{
-			{dir + "/" + MonitorCSVFile, csvBuf.Bytes()},
-			{dir + "/" + DashboardFile, dash.Bytes()},
-			{dir + "/" + MonitorSummaryFile, append(sumJSON, '\n')},
+			{dir + "/" + monitor.CSVFile, csvBuf.Bytes()},
+			{dir + "/" + monitor.DashboardFile, dash.Bytes()},
+			{dir + "/" + monitor.SummaryFile, append(sumJSON, '\n')},
 		})
 		if err != nil {
 			return err
@@ -506,13 +421,14 @@ func (fn *writeMonitorFn) ProcessElement(ctx context.Context, _ []byte, rowIter 
 }
 
 // assembleMonitor checks the run and returns its summary and the scored
-// rows, sorted by day and exercise.
-func assembleMonitor(out MonitorOutput, rows []MonitorRow, stats Stats) (MonitorSummary, []MonitorRow, error) {
+// rows, sorted by day and exercise (monitor.Assemble, on what stats
+// counted).
+func assembleMonitor(out MonitorOutput, rows []monitor.Row, stats Stats) (monitor.Summary, []monitor.Row, error) {
 	if err := stats.Complete(); err != nil {
-		return MonitorSummary{}, nil, err
+		return monitor.Summary{}, nil, err
 	}
 	c := stats.Counts
-	sum := MonitorSummary{
+	sum := monitor.Summary{
 		Model: out.Model, Input: out.Input, Created: out.Created,
 		SourceRows: c[CountSourceRows], FilesRead: c[CountFiles],
 		EmptyFiles: stats.Examples[ExampleEmptyFile], HeaderOnlyFiles: stats.Examples[ExampleHeaderOnly],
@@ -527,108 +443,7 @@ func assembleMonitor(out MonitorOutput, rows []MonitorRow, stats Stats) (Monitor
 			sum.BadRowReasons[reason] = v
 		}
 	}
-	if sum.LogsRead == 0 {
-		return sum, nil, fmt.Errorf("the input holds no ProblemLogs (%d files, %d empty, %d with only a header, %d bad rows)",
-			sum.FilesRead, len(sum.EmptyFiles), len(sum.HeaderOnlyFiles), sum.BadRows)
-	}
-	switch versions := stats.Examples[ExampleModelVersion]; len(versions) {
-	case 0:
-		return sum, nil, errors.New("no attempt was predicted")
-	case 1:
-		sum.ModelVersion = versions[0]
-	default:
-		return sum, nil, fmt.Errorf("the workers predicted with different model versions %q (the current version changed during the run?); run again", versions)
-	}
-	noThetas := map[string]int64{}
-	var scored []MonitorRow
-	exercises, days := map[string]bool{}, map[string]bool{}
-	var total int64
-	for _, r := range rows {
-		noThetas[r.Exercise] += r.NoThetas
-		if r.Attempts == 0 {
-			continue
-		}
-		scored = append(scored, r)
-		total += r.Attempts
-		exercises[r.Exercise], days[r.Day] = true, true
-	}
-	for ex, n := range noThetas {
-		if n > 0 {
-			sum.NoThetasExercises = append(sum.NoThetasExercises, evaluate.ExerciseCount{Exercise: ex, Attempts: n})
-		}
-	}
-	slices.SortFunc(sum.NoThetasExercises, func(a, b evaluate.ExerciseCount) int {
-		return cmp.Or(cmp.Compare(b.Attempts, a.Attempts), strings.Compare(a.Exercise, b.Exercise))
-	})
-	if total != sum.AttemptsScored {
-		return sum, nil, fmt.Errorf("%d attempts in the rows, %d scored", total, sum.AttemptsScored)
-	}
-	if total == 0 {
-		return sum, nil, fmt.Errorf("no attempt is on an exercise version %s has thetas for (%d attempts on %d exercises without thetas)",
-			sum.ModelVersion, sum.AttemptsNoThetas, len(sum.NoThetasExercises))
-	}
-	slices.SortFunc(scored, func(a, b MonitorRow) int {
-		return cmp.Or(strings.Compare(a.Day, b.Day), strings.Compare(a.Exercise, b.Exercise))
-	})
-	sum.Exercises, sum.Days, sum.Rows = len(exercises), len(days), len(scored)
-	sum.First, sum.Last = scored[0].Day, scored[len(scored)-1].Day
-	return sum, scored, nil
-}
-
-// WriteMonitorCSV writes rows as CSV with the header
-// day,exercise,attempts,correct,log_likelihood,auc,accuracy; undefined
-// metrics are empty, floats are written exactly (shortest round-trip form).
-func WriteMonitorCSV(w io.Writer, rows []MonitorRow) error {
-	cw := csv.NewWriter(w)
-	cw.Write(MonitorCSVHeader)
-	for _, r := range rows {
-		cw.Write([]string{r.Day, r.Exercise, strconv.FormatInt(r.Attempts, 10), strconv.FormatInt(r.Correct, 10),
-			formatMetric(r.LogLikelihood), formatMetric(r.AUC), formatMetric(r.Accuracy)})
-	}
-	cw.Flush()
-	return cw.Error()
-}
-
-func formatMetric(v *float64) string {
-	if v == nil || math.IsNaN(*v) || math.IsInf(*v, 0) {
-		return ""
-	}
-	return strconv.FormatFloat(*v, 'g', -1, 64)
-}
-
-func orNaN(v *float64) float64 {
-	if v == nil {
-		return math.NaN()
-	}
-	return *v
-}
-
-// monitorDashboard converts the rows (sorted by day) into the dashboard's
-// series, one per exercise.
-func monitorDashboard(sum MonitorSummary, rows []MonitorRow) report.Dashboard {
-	byEx := map[string][]report.DayPoint{}
-	for _, r := range rows {
-		byEx[r.Exercise] = append(byEx[r.Exercise], report.DayPoint{
-			Day: r.Day, Attempts: r.Attempts, LogLikelihood: orNaN(r.LogLikelihood), AUC: orNaN(r.AUC),
-		})
-	}
-	d := report.Dashboard{
-		Title:   "Knowledge model monitoring",
-		Model:   sum.ModelVersion,
-		Window:  sum.Input,
-		Created: sum.Created.UTC().Format(time.RFC3339),
-	}
-	if sum.Model != "" {
-		d.Model += " (" + sum.Model + ")"
-	}
-	if sum.AttemptsNoThetas > 0 {
-		d.Window += fmt.Sprintf(" · %d attempts on %d exercises without thetas not scored", sum.AttemptsNoThetas, len(sum.NoThetasExercises))
-	}
-	for ex, pts := range byEx {
-		d.Series = append(d.Series, report.ExerciseSeries{Exercise: ex, Points: pts})
-	}
-	slices.SortFunc(d.Series, func(a, b report.ExerciseSeries) int { return strings.Compare(a.Exercise, b.Exercise) })
-	return d
+	return monitor.Assemble(sum, stats.Examples[ExampleModelVersion], rows)
 }
 
 // MonitorSchema is the schema of the BigQuery table of monitoring rows.
@@ -650,7 +465,7 @@ var MonitorSchema = bigquery.Schema{
 // holds the latest run's window, as monitor.csv does, and a rerun or a
 // retried bundle writes the same table. The job is atomic: readers see the
 // previous run's rows or this one's, never a mix.
-func LoadMonitorBigQuery(ctx context.Context, out BigQueryOutput, rows []MonitorRow, version string, created time.Time) error {
+func LoadMonitorBigQuery(ctx context.Context, out BigQueryOutput, rows []monitor.Row, version string, created time.Time) error {
 	id, err := bqsource.ParseTableID(out.Table)
 	if err != nil {
 		return err

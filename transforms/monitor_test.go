@@ -22,6 +22,7 @@ import (
 	bq "google.golang.org/api/bigquery/v2"
 
 	"github.com/kmtrain/knowledgemodel/evaluate"
+	"github.com/kmtrain/knowledgemodel/monitor"
 )
 
 // loadFake is a minimal BigQuery REST server for load jobs with media
@@ -150,8 +151,8 @@ func (f *loadFake) output(table string) BigQueryOutput {
 
 func fptr(v float64) *float64 { return &v }
 
-func monitorRows() []MonitorRow {
-	return []MonitorRow{
+func monitorRows() []monitor.Row {
+	return []monitor.Row{
 		{Day: "2014-01-01", Exercise: "a", Attempts: 3, Correct: 2, LogLikelihood: fptr(-0.5), AUC: fptr(0.75), Accuracy: fptr(2.0 / 3)},
 		{Day: "2014-01-01", Exercise: "b", Attempts: 2, Correct: 2, LogLikelihood: fptr(-0.25), AUC: nil, Accuracy: fptr(1)},
 		{Day: "2014-01-02", Exercise: "a", Attempts: 1, Correct: 0, LogLikelihood: fptr(-1.5), AUC: nil, Accuracy: fptr(0)},
@@ -236,7 +237,7 @@ func completeStats() Stats {
 // TestWriteMonitor runs the sink's DoFn: it writes the three files and
 // loads the table, or, when the run is not whole, writes nothing.
 func TestWriteMonitor(t *testing.T) {
-	rows := append(monitorRows(), MonitorRow{Day: "2014-01-02", Exercise: "z", NoThetas: 4})
+	rows := append(monitorRows(), monitor.Row{Day: "2014-01-02", Exercise: "z", NoThetas: 4})
 	t.Run("writes", func(t *testing.T) {
 		f := newLoadFake(t)
 		dir := filepath.Join(t.TempDir(), "out")
@@ -244,11 +245,11 @@ func TestWriteMonitor(t *testing.T) {
 		out := f.output("proj.mon.daily")
 		fn := &writeMonitorFn{Out: MonitorOutput{Dir: dir, BigQuery: &out, RunID: "r1", Created: time.Unix(0, 0), Input: "logs.csv", Model: "model/"}}
 		// Rows arrive in any order.
-		shuffled := []MonitorRow{rows[3], rows[2], rows[0], rows[1]}
+		shuffled := []monitor.Row{rows[3], rows[2], rows[0], rows[1]}
 		if err := fn.ProcessElement(context.Background(), nil, monitorIter(shuffled...), monitorIter(completeStats())); err != nil {
 			t.Fatal(err)
 		}
-		b, err := os.ReadFile(filepath.Join(dir, MonitorCSVFile))
+		b, err := os.ReadFile(filepath.Join(dir, monitor.CSVFile))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -259,8 +260,8 @@ func TestWriteMonitor(t *testing.T) {
 		if string(b) != want {
 			t.Errorf("monitor.csv:\n%s\nwant\n%s", b, want)
 		}
-		var sum MonitorSummary
-		b, _ = os.ReadFile(filepath.Join(dir, MonitorSummaryFile))
+		var sum monitor.Summary
+		b, _ = os.ReadFile(filepath.Join(dir, monitor.SummaryFile))
 		if err := json.Unmarshal(b, &sum); err != nil {
 			t.Fatal(err)
 		}
@@ -269,7 +270,7 @@ func TestWriteMonitor(t *testing.T) {
 			sum.Exercises != 2 || sum.Days != 2 || sum.First != "2014-01-01" || sum.Last != "2014-01-02" || sum.Rows != 3 {
 			t.Errorf("summary %+v", sum)
 		}
-		page, _ := os.ReadFile(filepath.Join(dir, DashboardFile))
+		page, _ := os.ReadFile(filepath.Join(dir, monitor.DashboardFile))
 		if n := strings.Count(string(page), `data-chart="exercise-day"`); n != 2 || !strings.Contains(string(page), "v7 (model/)") {
 			t.Errorf("dashboard: %d charts, want 2, naming v7 (model/)", n)
 		}
@@ -299,20 +300,6 @@ func TestWriteMonitor(t *testing.T) {
 				t.Errorf("wrote %d files", len(entries))
 			}
 		})
-	}
-}
-
-// TestMonitorRowCoder round-trips rows with undefined metrics.
-func TestMonitorRowCoder(t *testing.T) {
-	for _, r := range append(monitorRows(), MonitorRow{Day: "2014-01-03", Exercise: "z", NoThetas: 2}) {
-		b, err := encodeMonitorRow(r)
-		if err != nil {
-			t.Fatal(err)
-		}
-		got, err := decodeMonitorRow(b)
-		if err != nil || !reflect.DeepEqual(got, r) {
-			t.Errorf("%+v came back as %+v (%v)", r, got, err)
-		}
 	}
 }
 
@@ -348,11 +335,11 @@ func TestMergeDay(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	var got []MonitorRow
-	if err := emitDayRows("2014-01-05", fn.ExtractOutput(merged), func(r MonitorRow) { got = append(got, r) }); err != nil {
+	var got []monitor.Row
+	if err := emitDayRows("2014-01-05", fn.ExtractOutput(merged), func(r monitor.Row) { got = append(got, r) }); err != nil {
 		t.Fatal(err)
 	}
-	want := dayRows("2014-01-05", whole.Report())
+	want := monitor.DayRows("2014-01-05", whole.Report())
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rows %+v, want %+v", got, want)
 	}

@@ -44,6 +44,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/cmd/internal/sourceflags"
 	"github.com/kmtrain/knowledgemodel/internal/errline"
 	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/monitor"
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	"github.com/kmtrain/knowledgemodel/runners"
 	"github.com/kmtrain/knowledgemodel/transforms"
@@ -171,12 +172,12 @@ func report(opts pipeline.MonitorOptions, elapsed time.Duration) {
 		fmt.Printf("monitoring written to %s in %.1fs\n", destinations(opts), elapsed.Seconds())
 		return
 	}
-	b, err := os.ReadFile(filepath.Join(opts.Output, transforms.MonitorSummaryFile))
+	b, err := os.ReadFile(filepath.Join(opts.Output, monitor.SummaryFile))
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "kmmonitor: reading the summary:", err)
 		return
 	}
-	var s transforms.MonitorSummary
+	var s monitor.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
 		fmt.Fprintln(os.Stderr, "kmmonitor: reading the summary:", err)
 		return
@@ -190,5 +191,5 @@ func report(opts pipeline.MonitorOptions, elapsed time.Duration) {
 	fmt.Printf("  students %d; attempts scored %d, on exercises without thetas %d (%d exercises)\n",
 		s.Students, s.AttemptsScored, s.AttemptsNoThetas, len(s.NoThetasExercises))
 	fmt.Printf("  %d exercises over %d days (%s to %s): %d rows\n", s.Exercises, s.Days, s.First, s.Last, s.Rows)
-	fmt.Printf("  dashboard: %s\n", filepath.Join(opts.Output, transforms.DashboardFile))
+	fmt.Printf("  dashboard: %s\n", filepath.Join(opts.Output, monitor.DashboardFile))
 }

@@ -12,7 +12,7 @@ import (
 
 	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/model"
-	"github.com/kmtrain/knowledgemodel/transforms"
+	"github.com/kmtrain/knowledgemodel/monitor"
 )
 
 func TestMain(m *testing.M) {
@@ -62,11 +62,11 @@ func TestSample(t *testing.T) {
 	if err := run(context.Background(), testutil.SetFlags(t, map[string]string{"model": modelDir, "output": out})); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile(filepath.Join(out, transforms.MonitorSummaryFile))
+	b, err := os.ReadFile(filepath.Join(out, monitor.SummaryFile))
 	if err != nil {
 		t.Fatal(err)
 	}
-	var s transforms.MonitorSummary
+	var s monitor.Summary
 	if err := json.Unmarshal(b, &s); err != nil {
 		t.Fatal(err)
 	}
@@ -74,14 +74,14 @@ func TestSample(t *testing.T) {
 		s.Exercises != 30 || s.Days == 0 || s.Rows < s.Days {
 		t.Errorf("summary %+v; want version planted, 60146 logs all scored, 30 exercises", s)
 	}
-	csv, err := os.ReadFile(filepath.Join(out, transforms.MonitorCSVFile))
+	csv, err := os.ReadFile(filepath.Join(out, monitor.CSVFile))
 	if err != nil {
 		t.Fatal(err)
 	}
 	if lines := strings.Count(string(csv), "\n"); lines != s.Rows+1 {
 		t.Errorf("monitor.csv has %d lines, want %d rows and a header", lines, s.Rows)
 	}
-	page, err := os.ReadFile(filepath.Join(out, transforms.DashboardFile))
+	page, err := os.ReadFile(filepath.Join(out, monitor.DashboardFile))
 	if err != nil {
 		t.Fatal(err)
 	}
