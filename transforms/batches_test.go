@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/train"
 )
 
@@ -115,19 +116,6 @@ func TestRowBatchCoder(t *testing.T) {
 	}
 }
 
-// iterate returns a Beam-style iterator over batches.
-func iterate(batches []RowBatch) func(*RowBatch) bool {
-	i := 0
-	return func(b *RowBatch) bool {
-		if i == len(batches) {
-			return false
-		}
-		*b = batches[i]
-		i++
-		return true
-	}
-}
-
 // TestCollectRowsCap checks that the row cap keeps the same rows, in the
 // same order, however the rows arrive, and that they expand to exactly the
 // features the replay computed.
@@ -158,7 +146,7 @@ func TestCollectRowsCap(t *testing.T) {
 		var first *train.Dataset
 		for i, bs := range orders {
 			c := newRowCollector(cap)
-			for it := iterate(bs); ; {
+			for it := testutil.Iter(bs...); ; {
 				var b RowBatch
 				if !it(&b) {
 					break

@@ -10,6 +10,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/internal/dsemulator"
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/store"
 )
@@ -121,7 +122,7 @@ func TestGateOfMixedCurrents(t *testing.T) {
 			}
 			fn := &writeModelFn{Out: ModelOutput{Datastore: &Datastore{Project: "p", Promote: tc.promote}, MaxRegression: 0.002, Evaluated: true}}
 			v := testVersion("new", nil)
-			if err := fn.evaluation(&v, iterOf(ps...)); err != nil {
+			if err := fn.evaluation(&v, testutil.Iter(ps...)); err != nil {
 				t.Fatal(err)
 			}
 			g := v.summary.Gate

@@ -22,6 +22,7 @@ import (
 	bq "google.golang.org/api/bigquery/v2"
 
 	"github.com/kmtrain/knowledgemodel/evaluate"
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/monitor"
 )
 
@@ -207,18 +208,6 @@ func TestLoadMonitorBigQuery(t *testing.T) {
 	}
 }
 
-func monitorIter[T any](vs ...T) func(*T) bool {
-	i := 0
-	return func(v *T) bool {
-		if i == len(vs) {
-			return false
-		}
-		*v = vs[i]
-		i++
-		return true
-	}
-}
-
 // completeStats is the Stats of a run that read its one shard and scored
 // the attempts of monitorRows with version v7.
 func completeStats() Stats {
@@ -246,7 +235,7 @@ func TestWriteMonitor(t *testing.T) {
 		fn := &writeMonitorFn{Out: MonitorOutput{Dir: dir, BigQuery: &out, RunID: "r1", Created: time.Unix(0, 0), Input: "logs.csv", Model: "model/"}}
 		// Rows arrive in any order.
 		shuffled := []monitor.Row{rows[3], rows[2], rows[0], rows[1]}
-		if err := fn.ProcessElement(context.Background(), nil, monitorIter(shuffled...), monitorIter(completeStats())); err != nil {
+		if err := fn.ProcessElement(context.Background(), nil, testutil.Iter(shuffled...), testutil.Iter(completeStats())); err != nil {
 			t.Fatal(err)
 		}
 		b, err := os.ReadFile(filepath.Join(dir, monitor.CSVFile))
@@ -292,7 +281,7 @@ func TestWriteMonitor(t *testing.T) {
 			st := completeStats()
 			c.stats(&st)
 			fn := &writeMonitorFn{Out: MonitorOutput{Dir: dir, RunID: "r1"}}
-			err := fn.ProcessElement(context.Background(), nil, monitorIter(rows...), monitorIter(st))
+			err := fn.ProcessElement(context.Background(), nil, testutil.Iter(rows...), testutil.Iter(st))
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Errorf("error %v, want one saying %q", err, c.want)
 			}

@@ -7,20 +7,9 @@ import (
 	"testing"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/model"
 )
-
-func iterOf[T any](vs ...T) func(*T) bool {
-	i := 0
-	return func(v *T) bool {
-		if i == len(vs) {
-			return false
-		}
-		*v = vs[i]
-		i++
-		return true
-	}
-}
 
 // TestWriteModelRefusesIncompleteInput checks that the sink writes nothing
 // unless every shard of the input was read.
@@ -38,8 +27,8 @@ func TestWriteModelRefusesIncompleteInput(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			dir := t.TempDir()
 			fn := &writeModelFn{Out: ModelOutput{Dir: dir, Version: "v"}}
-			err := fn.ProcessElement(context.Background(), nil, iterOf(th), iterOf[model.SkippedExercise](),
-				iterOf[features.Component](), iterOf[features.Component](), iterOf(tt.stats), iterOf[EvalPartial]())
+			err := fn.ProcessElement(context.Background(), nil, testutil.Iter(th), testutil.Iter[model.SkippedExercise](),
+				testutil.Iter[features.Component](), testutil.Iter[features.Component](), testutil.Iter(tt.stats), testutil.Iter[EvalPartial]())
 			entries, _ := os.ReadDir(dir)
 			if tt.ok {
 				if err != nil || len(entries) != 3 {
@@ -76,8 +65,8 @@ func TestWriteModelRefusesEmptyModel(t *testing.T) {
 				counts[k] = v
 			}
 			fn := &writeModelFn{Out: ModelOutput{Dir: dir, Version: "v"}}
-			err := fn.ProcessElement(context.Background(), nil, iterOf(tt.thetas...), iterOf[model.SkippedExercise](),
-				iterOf[features.Component](), iterOf[features.Component](), iterOf(Stats{Counts: counts}), iterOf[EvalPartial]())
+			err := fn.ProcessElement(context.Background(), nil, testutil.Iter(tt.thetas...), testutil.Iter[model.SkippedExercise](),
+				testutil.Iter[features.Component](), testutil.Iter[features.Component](), testutil.Iter(Stats{Counts: counts}), testutil.Iter[EvalPartial]())
 			entries, _ := os.ReadDir(dir)
 			if tt.want == "" {
 				if err != nil || len(entries) != 3 {

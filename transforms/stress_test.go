@@ -57,7 +57,7 @@ func TestReplayBundleStress(t *testing.T) {
 				return
 			}
 			for _, logs := range stressLogs(b%4, b) {
-				if err := fn.ProcessElement(ctx, StudentGroup(logs[0].User), iterOf(LogBatch{Logs: logs}),
+				if err := fn.ProcessElement(ctx, StudentGroup(logs[0].User), testutil.Iter(LogBatch{Logs: logs}),
 					emitRows, emitComponent, emitStats, emitExport, emitHeldOut); err != nil {
 					t.Error(err)
 					return
@@ -113,7 +113,7 @@ func TestTrainBundleStress(t *testing.T) {
 				if b%7 == 3 && e == 2 {
 					in = bad
 				}
-				if err = fn.ProcessElement(ctx, fmt.Sprintf("ex%d", e), iterOf(in...), emit, emitSkip); err != nil {
+				if err = fn.ProcessElement(ctx, fmt.Sprintf("ex%d", e), testutil.Iter(in...), emit, emitSkip); err != nil {
 					break
 				}
 			}
