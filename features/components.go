@@ -1,6 +1,7 @@
 package features
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/binary"
 	"fmt"
@@ -20,6 +21,24 @@ type ComponentKey struct {
 // String returns the key as "exercise/problem_type/correct".
 func (k ComponentKey) String() string {
 	return k.Exercise + "/" + k.ProblemType + "/" + strconv.FormatBool(k.Correct)
+}
+
+// Compare orders keys by exercise, problem type, then incorrect before
+// correct: the order in which a model's components are stored and summed.
+func (k ComponentKey) Compare(o ComponentKey) int {
+	if d := cmp.Compare(k.Exercise, o.Exercise); d != 0 {
+		return d
+	}
+	if d := cmp.Compare(k.ProblemType, o.ProblemType); d != 0 {
+		return d
+	}
+	switch {
+	case k.Correct == o.Correct:
+		return 0
+	case k.Correct:
+		return 1
+	}
+	return -1
 }
 
 // Component is a fixed random unit vector added to a student's KnowledgeState

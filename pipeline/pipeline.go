@@ -45,6 +45,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 	"github.com/kmtrain/knowledgemodel/train"
+	"github.com/kmtrain/knowledgemodel/trainer"
 	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
@@ -259,8 +260,9 @@ func Build(s beam.Scope, o Options) error {
 		transforms.WriteRowsCSV(s, o.ExportRows, o.Version, replayed.Export, readStats)
 	}
 	thetas, skipped := transforms.TrainExercises(s, replayed.Rows, transforms.TrainOptions{
-		Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows, Settings: o.Train, AutoL2: o.AutoL2,
-		Baselines: o.EvalInput != "" || o.Holdout.Active(), Components: reuse,
+		Options: trainer.Options{Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows, Settings: o.Train,
+			AutoL2: o.AutoL2, Baselines: o.EvalInput != "" || o.Holdout.Active()},
+		Components: reuse,
 	})
 	stats := beam.Flatten(s, readStats, replayed.Stats)
 

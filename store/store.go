@@ -169,24 +169,8 @@ func (s *Store) Components(ctx context.Context) ([]features.Component, error) {
 		}
 		out[i] = c
 	}
-	slices.SortFunc(out, func(a, b features.Component) int { return compareKeys(a.ComponentKey, b.ComponentKey) })
+	slices.SortFunc(out, func(a, b features.Component) int { return a.ComponentKey.Compare(b.ComponentKey) })
 	return out, nil
-}
-
-func compareKeys(a, b features.ComponentKey) int {
-	if c := cmp.Compare(a.Exercise, b.Exercise); c != 0 {
-		return c
-	}
-	if c := cmp.Compare(a.ProblemType, b.ProblemType); c != 0 {
-		return c
-	}
-	switch {
-	case a.Correct == b.Correct:
-		return 0
-	case !a.Correct:
-		return -1
-	}
-	return 1
 }
 
 // PutNewComponents stores the components whose keys are not stored yet and
@@ -221,7 +205,7 @@ func (s *Store) PutNewComponents(ctx context.Context, comps []features.Component
 	for _, c := range byKey {
 		uniq = append(uniq, c)
 	}
-	slices.SortFunc(uniq, func(a, b features.Component) int { return compareKeys(a.ComponentKey, b.ComponentKey) })
+	slices.SortFunc(uniq, func(a, b features.Component) int { return a.ComponentKey.Compare(b.ComponentKey) })
 	for start := 0; start < len(uniq); start += MaxBatch {
 		batch := uniq[start:min(start+MaxBatch, len(uniq))]
 		n, err := s.insertMissing(ctx, batch)

@@ -15,6 +15,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/trainer"
 )
 
 // The small pipelines below give each composite a few elements through
@@ -35,7 +36,7 @@ func keyByGroup(l features.ProblemLog) (string, LogBatch) {
 	return StudentGroup(l.User), LogBatch{Logs: []features.ProblemLog{l}}
 }
 
-func rowCount(exercise string, b RowBatch) (string, int) { return exercise, b.Len() }
+func rowCount(exercise string, b trainer.RowBatch) (string, int) { return exercise, b.Len() }
 
 func describeCount(exercise string, n int) string { return fmt.Sprintf("%s: %d rows", exercise, n) }
 

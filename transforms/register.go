@@ -11,7 +11,9 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/wire"
 	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/trainer"
 )
 
 func init() {
@@ -19,7 +21,7 @@ func init() {
 	// partials get compact binary coders; the small records (shards,
 	// streams, thetas, skipped exercises) Beam's schema coders.
 	beam.RegisterCoder(reflect.TypeOf(LogBatch{}), func(b LogBatch) []byte { return encodeLogBatch(b) }, decodeLogBatch)
-	beam.RegisterCoder(reflect.TypeOf(RowBatch{}), func(b RowBatch) []byte { return encodeRowBatch(b) }, decodeRowBatch)
+	beam.RegisterCoder(reflect.TypeOf(trainer.RowBatch{}), encodeRowBatch, decodeRowBatch)
 	beam.RegisterCoder(reflect.TypeOf(Stats{}), encodeStats, decodeStats)
 	beam.RegisterCoder(reflect.TypeOf(EvalPartial{}), encodeEvalPartial, decodeEvalPartial)
 	beam.RegisterCoder(reflect.TypeOf(features.Component{}), func(c features.Component) []byte { return encodeComponent(c) }, decodeComponent)
@@ -30,8 +32,8 @@ func init() {
 	register.DoFn4x1[context.Context, []byte, func(FileShard), func(Stats), error](&matchShardsFn{})
 	register.DoFn4x1[context.Context, FileShard, func(string, LogBatch), func(Stats), error](&readShardFn{})
 	register.DoFn8x1[context.Context, string, func(*LogBatch) bool,
-		func(string, RowBatch), func(features.Component), func(Stats), func(string, string), func(string, LogBatch), error](&replayFn{})
-	register.DoFn5x1[context.Context, string, func(*RowBatch) bool,
+		func(string, trainer.RowBatch), func(features.Component), func(Stats), func(string, string), func(string, LogBatch), error](&replayFn{})
+	register.DoFn5x1[context.Context, string, func(*trainer.RowBatch) bool,
 		func(model.ExerciseThetas), func(model.SkippedExercise), error](&trainFn{})
 	register.DoFn5x1[context.Context, []byte, func(BigQueryStream), func(string, LogBatch), func(Stats), error](&planBigQueryFn{})
 	register.DoFn4x1[context.Context, BigQueryStream, func(string, LogBatch), func(Stats), error](&readBigQueryStreamFn{})
@@ -54,10 +56,10 @@ func init() {
 	register.Emitter1[model.ExerciseThetas]()
 	register.Emitter1[model.SkippedExercise]()
 	register.Emitter2[string, LogBatch]()
-	register.Emitter2[string, RowBatch]()
+	register.Emitter2[string, trainer.RowBatch]()
 	register.Emitter2[string, string]()
 	register.Iter1[LogBatch]()
-	register.Iter1[RowBatch]()
+	register.Iter1[trainer.RowBatch]()
 	register.Iter1[features.Component]()
 	register.Iter1[model.ExerciseThetas]()
 	register.Iter1[model.SkippedExercise]()
@@ -68,11 +70,22 @@ func init() {
 // The coders are named functions, one per type: Beam finds a coder's
 // functions by symbol name on the workers.
 
+func encodeRowBatch(b trainer.RowBatch) []byte {
+	out, _ := b.AppendBinary(nil)
+	return out
+}
+
+func decodeRowBatch(data []byte) (trainer.RowBatch, error) {
+	var b trainer.RowBatch
+	err := b.UnmarshalBinary(data)
+	return b, err
+}
+
 // Components travel in binary: a table of thousands of 100-float vectors
 // costs seconds as JSON.
 func encodeComponent(c features.Component) []byte {
 	out := make([]byte, 0, 16+len(c.Exercise)+len(c.ProblemType)+8*len(c.Vector))
-	out = appendKey(out, c.ComponentKey)
+	out = wire.AppendKey(out, c.ComponentKey)
 	out = binary.AppendUvarint(out, uint64(len(c.Vector)))
 	for _, v := range c.Vector {
 		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(v))
@@ -81,12 +94,12 @@ func encodeComponent(c features.Component) []byte {
 }
 
 func decodeComponent(b []byte) (features.Component, error) {
-	d := &decoder{b: b}
-	c := features.Component{ComponentKey: d.key()}
-	n := d.uvarint()
-	raw := d.bytes(8 * n)
-	if d.err != nil || len(d.b) != 0 {
-		return features.Component{}, fmt.Errorf("component: %w", errCorrupt)
+	d := &wire.Decoder{B: b}
+	c := features.Component{ComponentKey: d.Key()}
+	n := d.Uvarint()
+	raw := d.Bytes(8 * n)
+	if d.Err != nil || len(d.B) != 0 {
+		return features.Component{}, fmt.Errorf("component: %w", wire.ErrCorrupt)
 	}
 	c.Vector = make([]float64, n)
 	for i := range c.Vector {

@@ -16,6 +16,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/trainer"
 )
 
 // DefaultFlushRows is how many rows a replay buffers before emitting its
@@ -62,7 +63,7 @@ func HeldOut(user string, fraction float64) bool {
 
 // Replayed is the output of ReplayStudents.
 type Replayed struct {
-	Rows          beam.PCollection // KV<exercise, RowBatch>
+	Rows          beam.PCollection // KV<exercise, trainer.RowBatch>
 	NewComponents beam.PCollection // features.Component derived during the replay
 	Stats         beam.PCollection // Stats
 	Export        beam.PCollection // KV<user, string>: the user's rows as CSV lines, if asked for
@@ -125,7 +126,7 @@ type replayJob struct {
 type replayWorker struct {
 	fn         *replayFn
 	components *features.Components
-	rows       map[string]*RowBatch
+	rows       map[string]*trainer.RowBatch
 	stats      Stats
 	exports    []userLines // with ExportRows (one worker, run inline)
 	err        error       // the first failure
@@ -140,7 +141,7 @@ func (fn *replayFn) Setup(ctx context.Context) error {
 }
 
 func (fn *replayFn) StartBundle(_ context.Context,
-	_ func(string, RowBatch), _ func(features.Component), _ func(Stats), _ func(string, string), _ func(string, LogBatch)) error {
+	_ func(string, trainer.RowBatch), _ func(features.Component), _ func(Stats), _ func(string, string), _ func(string, LogBatch)) error {
 	if fn.FlushRows <= 0 {
 		fn.FlushRows = DefaultFlushRows
 	}
@@ -161,7 +162,7 @@ func (fn *replayFn) StartBundle(_ context.Context,
 			return err
 		}
 		c.Keying = fn.Keying
-		fn.workers = append(fn.workers, &replayWorker{fn: fn, components: c, rows: map[string]*RowBatch{}})
+		fn.workers = append(fn.workers, &replayWorker{fn: fn, components: c, rows: map[string]*trainer.RowBatch{}})
 	}
 	fn.students = nil
 	if n > 1 {
@@ -188,7 +189,7 @@ func (w *replayWorker) run(students <-chan replayJob, inFlight *sync.WaitGroup) 
 }
 
 func (fn *replayFn) ProcessElement(ctx context.Context, _ string, batches func(*LogBatch) bool,
-	emitRows func(string, RowBatch), emitComponent func(features.Component), _ func(Stats), emitExport func(string, string),
+	emitRows func(string, trainer.RowBatch), emitComponent func(features.Component), _ func(Stats), emitExport func(string, string),
 	emitHeldOut func(string, LogBatch)) error {
 	err := eachStudent(batches, func(user string, logs []features.ProblemLog) error {
 		return fn.student(user, logs, emitRows, emitComponent, emitExport, emitHeldOut)
@@ -207,7 +208,7 @@ func (fn *replayFn) ProcessElement(ctx context.Context, _ string, batches func(*
 // student holds one student's logs out, or hands them to a worker to
 // replay, and flushes the batches when enough rows are buffered.
 func (fn *replayFn) student(user string, logs []features.ProblemLog,
-	emitRows func(string, RowBatch), emitComponent func(features.Component), emitExport func(string, string),
+	emitRows func(string, trainer.RowBatch), emitComponent func(features.Component), emitExport func(string, string),
 	emitHeldOut func(string, LogBatch)) error {
 	if fn.Holdout.Fraction > 0 && HeldOut(user, fn.Holdout.Fraction) {
 		fn.stats.Add(CountStudentsHeldOut, 1)
@@ -266,7 +267,7 @@ func (w *replayWorker) replay(j replayJob) error {
 	err := features.Replay(j.logs, w.components, opts, func(r *features.Row) {
 		batch := w.rows[r.Exercise]
 		if batch == nil {
-			batch = &RowBatch{Extended: fn.Features == features.Extended}
+			batch = &trainer.RowBatch{Extended: fn.Features == features.Extended}
 			w.rows[r.Exercise] = batch
 		}
 		batch.Add(r)
@@ -308,7 +309,7 @@ func (fn *replayFn) stop() {
 
 // flush waits for the students in flight and emits every worker's batches
 // and the components they derived.
-func (fn *replayFn) flush(emitRows func(string, RowBatch), emitComponent func(features.Component)) error {
+func (fn *replayFn) flush(emitRows func(string, trainer.RowBatch), emitComponent func(features.Component)) error {
 	fn.inFlight.Wait()
 	for _, w := range fn.workers {
 		if w.err != nil {
@@ -327,7 +328,7 @@ func (fn *replayFn) flush(emitRows func(string, RowBatch), emitComponent func(fe
 }
 
 func (fn *replayFn) FinishBundle(ctx context.Context,
-	emitRows func(string, RowBatch), emitComponent func(features.Component), emitStats func(Stats), _ func(string, string),
+	emitRows func(string, trainer.RowBatch), emitComponent func(features.Component), emitStats func(Stats), _ func(string, string),
 	_ func(string, LogBatch)) error {
 	fn.stop()
 	err := fn.flush(emitRows, emitComponent)

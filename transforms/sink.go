@@ -138,7 +138,7 @@ func (fn *writeModelFn) assemble(thetaIter func(*model.ExerciseThetas) bool, ski
 	for _, c := range table {
 		comps = append(comps, c)
 	}
-	slices.SortFunc(comps, func(a, b features.Component) int { return compareKeys(a.ComponentKey, b.ComponentKey) })
+	slices.SortFunc(comps, func(a, b features.Component) int { return a.ComponentKey.Compare(b.ComponentKey) })
 
 	sum := fn.summary(stats, thetas, skipped, reused, len(comps)-reused)
 	// An empty model would replace the previous one with nothing: that is

@@ -11,6 +11,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/train"
+	"github.com/kmtrain/knowledgemodel/trainer"
 )
 
 // stressLogs returns n students' logs, each with a few attempts at one of
@@ -41,7 +42,7 @@ func TestReplayBundleStress(t *testing.T) {
 		t.Fatal(err)
 	}
 	var rows, comps, stats int
-	emitRows := func(string, RowBatch) { rows++ }
+	emitRows := func(string, trainer.RowBatch) { rows++ }
 	emitComponent := func(features.Component) { comps++ }
 	emitStats := func(Stats) { stats++ }
 	emitExport := func(string, string) {}
@@ -81,19 +82,19 @@ func TestReplayBundleStress(t *testing.T) {
 func TestTrainBundleStress(t *testing.T) {
 	ctx := context.Background()
 	goroutines := runtime.NumGoroutine()
-	fn := &trainFn{Options: TrainOptions{Version: "v", MinRows: 1, Settings: train.Settings{L2: 1e-3}}, Parallel: 3}
+	fn := &trainFn{Options: TrainOptions{Options: trainer.Options{Version: "v", MinRows: 1, Settings: train.Settings{L2: 1e-3}}}, Parallel: 3}
 	if err := fn.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}
 	var trained, skipped, failed int
 	emit := func(model.ExerciseThetas) { trained++ }
 	emitSkip := func(model.SkippedExercise) { skipped++ }
-	rowsOf := func(ex string, n int) []RowBatch {
-		b := RowBatch{}
+	rowsOf := func(ex string, n int) []trainer.RowBatch {
+		b := trainer.RowBatch{}
 		for i := range n {
 			b.Add(&features.Row{User: fmt.Sprintf("u%d", i), Exercise: ex, ProblemType: "pt", ProblemNumber: 1, Correct: i%2 == 0})
 		}
-		return []RowBatch{b}
+		return []trainer.RowBatch{b}
 	}
 	bad := rowsOf("bad", 2)
 	bad[0].History[1] = ^uint32(0) // not an ExerciseState: the bundle fails

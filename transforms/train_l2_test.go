@@ -1,11 +1,7 @@
 package transforms
 
 import (
-	"encoding/json"
 	"fmt"
-	"math"
-	"math/rand/v2"
-	"slices"
 	"testing"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
@@ -13,8 +9,10 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/train"
+	"github.com/kmtrain/knowledgemodel/trainer"
 )
 
 func init() {
@@ -22,81 +20,30 @@ func init() {
 	beam.RegisterFunction(describeThetas)
 }
 
-func keyRowBatch(b RowBatch) (string, RowBatch) { return "ex", b }
+func keyRowBatch(b trainer.RowBatch) (string, trainer.RowBatch) { return "ex", b }
 
 func describeThetas(t model.ExerciseThetas) string {
 	return fmt.Sprint(t.Exercise, " l2=", t.L2, " thetas=", t.Thetas)
 }
 
-// exerciseRows returns n replayed rows of exercise "ex" in batches, and the
-// Dataset the trainer makes of them.
-func exerciseRows(t *testing.T, n int, seed uint64) ([]RowBatch, *train.Dataset) {
-	rows := randomRows(n, seed)
-	bs := batches(rows, rand.New(rand.NewPCG(seed, 5)).Perm(n), n/2, n-n/2)
-	c := newRowCollector(0)
-	for _, b := range bs {
-		c.add(&b)
+// exerciseRows returns n replayed rows of exercise "ex" in two batches,
+// and the Dataset the trainer makes of them.
+func exerciseRows(t *testing.T, n int, seed uint64) ([]trainer.RowBatch, *train.Dataset) {
+	rows := testutil.ReplayedRows(n, seed, features.Khan2014)
+	bs := make([]trainer.RowBatch, 2)
+	c := trainer.NewCollector(0)
+	for i := range rows {
+		bs[i*2/n].Add(&rows[i])
+	}
+	for i := range bs {
+		c.Add(&bs[i])
 	}
 	comps, _ := features.NewComponents(nil)
-	d, _, err := c.dataset(comps)
+	d, _, err := c.Dataset(comps)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return bs, d
-}
-
-func TestFitExercise(t *testing.T) {
-	_, d := exerciseRows(t, 600, 7)
-	s := train.DefaultSettings()
-	s.Workers = 2
-
-	fixed, err := FitExercise("v", "ex", d, 650, TrainOptions{Settings: s}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if fixed.Thetas.L2 != s.L2 || fixed.KnowledgeL2 != s.L2 || fixed.Baseline == nil || fixed.Baseline.L2 != s.L2 {
-		t.Errorf("fixed l2: %+v", fixed)
-	}
-	want, err := train.Fit(d, s)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(fixed.Thetas.Thetas, want.Thetas) || fixed.Thetas.RowsSeen != 650 || fixed.Thetas.Rows != 600 {
-		t.Errorf("fixed l2: the thetas are not Fit's")
-	}
-	b := fixed.Baseline.Thetas
-	if len(b) != features.NumFeatures || slices.ContainsFunc(b[1+features.NumExerciseFeatures:], func(v float64) bool { return v != 0 }) {
-		t.Errorf("baseline thetas %v: want 107 with the KnowledgeState's 0", b)
-	}
-	if slices.Equal(b, fixed.Thetas.Thetas) {
-		t.Errorf("baseline = model")
-	}
-
-	auto, err := FitExercise("v", "ex", d, 600, TrainOptions{Settings: s, AutoL2: DefaultAutoL2()}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Logf("auto: %s", auto.describeL2())
-	if auto.Thetas.L2 != auto.Head.L2 || auto.KnowledgeL2 != auto.Tail.L2 || auto.Baseline.L2 != auto.Head.L2 || auto.Head.Fits == 0 {
-		t.Errorf("auto: l2 %v, knowledge %v, baseline %v; head %+v, tail %+v", auto.Thetas.L2, auto.KnowledgeL2, auto.Baseline.L2, auto.Head, auto.Tail)
-	}
-	// Random answers: the KnowledgeState is noise and stays out.
-	if !math.IsInf(auto.KnowledgeL2, 1) || !slices.Equal(auto.Thetas.Thetas, auto.Baseline.Thetas) {
-		t.Errorf("auto: knowledge l2 %v", auto.KnowledgeL2)
-	}
-	// The record must stay JSON (no +Inf in it).
-	if _, err := json.Marshal(auto.Thetas); err != nil {
-		t.Error(err)
-	}
-	// Bit-identical whatever the workers.
-	s.Workers = 1
-	one, err := FitExercise("v", "ex", d, 600, TrainOptions{Settings: s, AutoL2: DefaultAutoL2()}, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if !slices.Equal(one.Thetas.Thetas, auto.Thetas.Thetas) || one.Thetas.L2 != auto.Thetas.L2 || one.KnowledgeL2 != auto.KnowledgeL2 {
-		t.Errorf("1 worker: %v %v, 2 workers: %v %v", one.Thetas.L2, one.KnowledgeL2, auto.Thetas.L2, auto.KnowledgeL2)
-	}
 }
 
 // TestTrainExercisesAutoL2 runs TrainExercises with AutoL2 on prism: the
@@ -105,8 +52,8 @@ func TestFitExercise(t *testing.T) {
 func TestTrainExercisesAutoL2(t *testing.T) {
 	bs, d := exerciseRows(t, 400, 8)
 	s := train.DefaultSettings()
-	opts := TrainOptions{Version: "v", MinRows: 10, Settings: s, AutoL2: DefaultAutoL2()}
-	f, err := FitExercise("v", "ex", d, d.Len(), opts, false)
+	opts := TrainOptions{Options: trainer.Options{Version: "v", MinRows: 10, Settings: s, AutoL2: trainer.DefaultAutoL2()}}
+	f, err := trainer.FitExercise("v", "ex", d, d.Len(), opts.Options, false)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 	"github.com/kmtrain/knowledgemodel/train"
-	"github.com/kmtrain/knowledgemodel/transforms"
+	"github.com/kmtrain/knowledgemodel/trainer"
 )
 
 // runFeatures implements "kmbench features": an ablation of the extended
@@ -40,10 +40,10 @@ import (
 // The training rows are those of the pipeline: every student replayed with
 // features.Replay (problem numbers all, students whose problem numbers skip
 // dropped), batched per exercise and expanded by the trainer's own code
-// (transforms.ExerciseRows: the pipeline's row order, cap and out-of-fold
+// (trainer.Collector: the pipeline's row order, cap and out-of-fold
 // difficulty). Each exercise with at least --min_rows rows is fitted by
-// transforms.FitExercise with --l2=auto --l2_knowledge=best
-// (transforms.DefaultAutoL2 with TailBest); a configuration fits the
+// trainer.FitExercise with --l2=auto --l2_knowledge=best
+// (trainer.DefaultAutoL2 with TailBest); a configuration fits the
 // columns it keeps, the KnowledgeState last. Every attempt of the test
 // students is predicted before it is applied, with the problem types'
 // difficulty of features.DifficultyCounts.Table, and scored with an
@@ -279,7 +279,7 @@ func loadFeatureBench(trainPath, testPath string, keying features.ComponentKeyin
 	if err != nil {
 		return nil, err
 	}
-	batches := map[string]*transforms.RowBatch{}
+	batches := map[string]*trainer.RowBatch{}
 	logs, dropped := 0, 0
 	b := &featureBench{}
 	for _, u := range sortedKeys(users) {
@@ -288,7 +288,7 @@ func loadFeatureBench(trainPath, testPath string, keying features.ComponentKeyin
 			func(r *features.Row) {
 				batch := batches[r.Exercise]
 				if batch == nil {
-					batch = &transforms.RowBatch{Extended: true}
+					batch = &trainer.RowBatch{Extended: true}
 					batches[r.Exercise] = batch
 				}
 				batch.Add(r)
@@ -309,7 +309,7 @@ func loadFeatureBench(trainPath, testPath string, keying features.ComponentKeyin
 	index := map[string]int{}
 	difficulty := map[string]func(string) float64{}
 	for _, name := range sortedKeys(batches) {
-		rows := transforms.NewExerciseRows(maxRows)
+		rows := trainer.NewCollector(maxRows)
 		rows.Add(batches[name])
 		delete(batches, name)
 		seen := rows.Seen()
@@ -358,7 +358,7 @@ func loadFeatureBench(trainPath, testPath string, keying features.ComponentKeyin
 
 // pipelineAutoL2 is the selection of kmtrain --l2=auto --l2_knowledge=best.
 func pipelineAutoL2() *train.L2Selection {
-	sel := transforms.DefaultAutoL2()
+	sel := trainer.DefaultAutoL2()
 	sel.TailBest = true
 	return sel
 }
@@ -376,7 +376,7 @@ func (b *featureBench) run(keep [features.NumExtras]bool, workers int, stderr io
 	start := time.Now()
 	cols := featureColumns(keep)
 	all := len(cols) == features.Extended.Dim()
-	opts := transforms.TrainOptions{Settings: train.DefaultSettings(), AutoL2: pipelineAutoL2()}
+	opts := trainer.Options{Settings: train.DefaultSettings(), AutoL2: pipelineAutoL2()}
 
 	thetas := make([][]float64, len(b.exercises))
 	errs := make([]error, len(b.exercises))
@@ -405,7 +405,7 @@ func (b *featureBench) run(keep [features.NumExtras]bool, workers int, stderr io
 				if !all {
 					d = e.rows.Select(cols)
 				}
-				f, err := transforms.FitExercise("", e.name, d, e.seen, opts, false)
+				f, err := trainer.FitExercise("", e.name, d, e.seen, opts, false)
 				if err != nil {
 					errs[i] = err
 					continue

@@ -45,6 +45,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	"github.com/kmtrain/knowledgemodel/runners"
 	"github.com/kmtrain/knowledgemodel/store"
+	"github.com/kmtrain/knowledgemodel/trainer"
 	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
@@ -156,7 +157,7 @@ func options(explicit map[string]bool) (pipeline.Options, error) {
 		return opts, fmt.Errorf("--l2_knowledge=%q: want one_se or best", *l2Knowledge)
 	}
 	if *l2 == "auto" {
-		opts.AutoL2 = transforms.DefaultAutoL2()
+		opts.AutoL2 = trainer.DefaultAutoL2()
 		opts.AutoL2.TailBest = *l2Knowledge == "best"
 	} else if explicit["l2_knowledge"] {
 		return opts, fmt.Errorf("--l2_knowledge applies to --l2=auto")

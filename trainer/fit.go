@@ -1,0 +1,219 @@
+package trainer
+
+import (
+	"fmt"
+	"math"
+	"strings"
+	"time"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/train"
+)
+
+// Options configures the training of an exercise.
+type Options struct {
+	Version string
+	// MinRows skips exercises with fewer rows.
+	MinRows int
+	// MaxRows caps the rows one exercise trains on; the rows kept are those
+	// with the smallest SampleKey, the same on any runner. 0: no cap.
+	MaxRows  int
+	Settings train.Settings
+	// AutoL2, if not nil, chooses each exercise's penalties by
+	// cross-validation on its rows instead of using Settings.L2 (see
+	// FitExercise); DefaultAutoL2 is the selection for --l2=auto.
+	AutoL2 *train.L2Selection
+	// Baselines also fits each exercise's model without the KnowledgeState
+	// (recorded as NoKnowledgeThetas), for the evaluation.
+	Baselines bool
+}
+
+// DefaultAutoL2 returns the selection of --l2=auto: train.DefaultL2Grid,
+// 5 folds, and folds that keep each run of rows with one KnowledgeState (a
+// student's consecutive answers on the exercise) together.
+func DefaultAutoL2() *train.L2Selection {
+	return &train.L2Selection{Group: features.KnowledgeDim}
+}
+
+// Outcome is what became of one exercise: its thetas, or why it was
+// skipped.
+type Outcome struct {
+	Thetas  model.ExerciseThetas
+	Skipped *model.SkippedExercise // not nil: skipped, and Thetas is empty
+	// Failed says the exercise was skipped because its fit failed, which
+	// is worth a warning; too few rows is not.
+	Failed bool
+	// L2 says what the penalty selection chose and why, with AutoL2.
+	L2 string
+}
+
+// Train fits the exercise whose rows c collected, with the components of
+// comps: the model.ExerciseThetas the pipeline emits, with the correct
+// rate, the no-knowledge thetas and the problem types' difficulty filled
+// in. An exercise with fewer than opts.MinRows rows (or none), or whose fit
+// fails, is skipped; the error is for rows that cannot be expanded.
+func Train(exercise string, c *Collector, comps *features.Components, opts Options) (Outcome, error) {
+	seen := c.Seen()
+	if seen < opts.MinRows || seen == 0 {
+		return Outcome{Skipped: &model.SkippedExercise{Exercise: exercise, Rows: seen,
+			Reason: fmt.Sprintf("%s: %d < %d", model.SkipTooFewRows, seen, opts.MinRows)}}, nil
+	}
+	rows, difficulty, err := c.Dataset(comps)
+	if err != nil {
+		return Outcome{}, fmt.Errorf("exercise %s: %v", exercise, err)
+	}
+	f, err := FitExercise(opts.Version, exercise, rows, seen, opts, opts.Baselines)
+	if err != nil {
+		return Outcome{Failed: true, Skipped: &model.SkippedExercise{Exercise: exercise, Rows: seen,
+			Reason: fmt.Sprintf("%s: %v", model.SkipFitFailed, err)}}, nil
+	}
+	t := f.Thetas
+	correct := 0
+	for i := range rows.Len() {
+		if rows.Correct(i) {
+			correct++
+		}
+	}
+	t.CorrectRate = float64(correct) / float64(rows.Len())
+	if f.Baseline != nil {
+		t.NoKnowledgeThetas = f.Baseline.Thetas[:1+features.NumExerciseFeatures]
+	}
+	if difficulty != nil {
+		t.ProblemTypeDifficulty, t.UnseenProblemTypeDifficulty = difficulty.Table()
+	}
+	out := Outcome{Thetas: t}
+	if opts.AutoL2 != nil {
+		out.L2 = f.DescribeL2()
+	}
+	return out, nil
+}
+
+// ExerciseFit is what FitExercise fitted for one exercise.
+type ExerciseFit struct {
+	// Thetas is the exercise's model, before Train adds what it derives
+	// from the rows. Its L2 is
+	// the penalty of the ExerciseState thetas.
+	Thetas model.ExerciseThetas
+	// KnowledgeL2 is the penalty of the KnowledgeState thetas: Thetas.L2
+	// with a fixed L2; with AutoL2 the one chosen, +Inf if the
+	// KnowledgeState was left out (its thetas are then 0, and Thetas is
+	// the Baseline's model).
+	KnowledgeL2 float64
+	// Baseline, if asked for, is the "no knowledge" model of the bias and
+	// the six ExerciseState features, fitted on the same rows with
+	// Thetas.L2; its KnowledgeState thetas are 0, so it predicts from whole
+	// rows like any model.
+	Baseline *model.ExerciseThetas
+	// Head and Tail are the selections of the two penalties, with AutoL2
+	// (train.FitAuto).
+	Head, Tail train.L2Choice
+}
+
+// FitExercise fits one exercise's rows (seen: how many there were before
+// the row cap), and with baseline also the 6-feature model without the
+// KnowledgeState.
+//
+// With opts.AutoL2 nil it fits with opts.Settings; the baseline costs one
+// more fit on 7 of the 107 columns. Otherwise the penalties are chosen per
+// exercise by train.FitAuto with opts.AutoL2: first the L2 of the
+// 6-feature model by cross-validation, then, with that L2 on the
+// ExerciseState thetas, the KnowledgeState's own penalty, +Inf (left out)
+// unless some value does better in validation by more than a standard
+// error. The baseline is then a by-product, and TrainingSeconds covers
+// the selection too. The penalties are chosen per exercise because the
+// best one falls roughly as 1/rows: it is a prior's precision divided by
+// the number of rows.
+func FitExercise(version, exercise string, rows *train.Dataset, seen int, opts Options, baseline bool) (ExerciseFit, error) {
+	start := time.Now()
+	s := opts.Settings
+	var f ExerciseFit
+	var res, base train.Result
+	var err error
+	if opts.AutoL2 == nil {
+		if res, err = train.Fit(rows, s); err != nil {
+			return f, err
+		}
+		f.KnowledgeL2 = s.L2
+		if s.Tail > 0 {
+			f.KnowledgeL2 = s.TailL2
+		}
+		if baseline {
+			b := s
+			b.Tail, b.TailL2 = features.KnowledgeDim, math.Inf(1)
+			if base, err = train.Fit(rows, b); err != nil {
+				return f, fmt.Errorf("baseline: %w", err)
+			}
+		}
+	} else {
+		s.Tail = features.KnowledgeDim
+		a, err := train.FitAuto(rows, s, *opts.AutoL2)
+		if err != nil {
+			return f, err
+		}
+		res, base = a.Result, a.Baseline
+		s.L2, f.KnowledgeL2, f.Head, f.Tail = a.Head.L2, a.Tail.L2, a.Head, a.Tail
+	}
+	thetas := func(r train.Result, seconds float64) model.ExerciseThetas {
+		return model.ExerciseThetas{
+			Version:         version,
+			Exercise:        exercise,
+			Thetas:          r.Thetas,
+			Rows:            rows.Len(),
+			RowsSeen:        seen,
+			Iterations:      r.Iterations,
+			Evaluations:     r.Evaluations,
+			Converged:       r.Converged(),
+			Status:          r.Status.String(),
+			Loss:            r.Loss,
+			L2:              s.L2,
+			TrainingSeconds: seconds,
+		}
+	}
+	seconds := res.Duration.Seconds()
+	if opts.AutoL2 != nil {
+		seconds = time.Since(start).Seconds()
+	}
+	if baseline && rows.Dim() > features.NumFeatures {
+		// The extended features sit between the ExerciseState and the
+		// KnowledgeState: the 6-feature model is fitted on its own columns,
+		// with the ExerciseState's L2.
+		b := s
+		b.Tail, b.TailL2 = 0, 0
+		if base, err = train.Fit(rows.Columns(1+features.NumExerciseFeatures), b); err != nil {
+			return f, fmt.Errorf("baseline: %w", err)
+		}
+	}
+	f.Thetas = thetas(res, seconds)
+	if baseline {
+		b := thetas(base, base.Duration.Seconds())
+		f.Baseline = &b
+	}
+	return f, nil
+}
+
+// DescribeL2 says what the selection chose and why, for the log.
+func (f *ExerciseFit) DescribeL2() string {
+	var b strings.Builder
+	for _, c := range []struct {
+		what string
+		c    train.L2Choice
+	}{{"l2", f.Head}, {"knowledge_l2", f.Tail}} {
+		if b.Len() > 0 {
+			b.WriteString("; ")
+		}
+		fmt.Fprintf(&b, "%s %g", c.what, c.c.L2)
+		if c.c.Fallback != "" {
+			fmt.Fprintf(&b, " (%s)", c.c.Fallback)
+			continue
+		}
+		fmt.Fprintf(&b, " (%d fold fits, %.2fs; held-out log-likelihood per row:", c.c.Fits, c.c.Duration.Seconds())
+		for i, v := range c.c.Scores {
+			if !math.IsNaN(v) {
+				fmt.Fprintf(&b, " %g:%.4f", c.c.Grid[i], v)
+			}
+		}
+		b.WriteString(")")
+	}
+	return b.String()
+}
