@@ -75,7 +75,7 @@ type Options struct {
 	Version string
 
 	// AutoL2, if set, chooses each exercise's penalties by cross-validation
-	// (--l2=auto) instead of Train.L2.
+	// (--l2=auto) instead of L2.
 	AutoL2 *train.L2Selection
 
 	Window   features.Window
@@ -86,7 +86,12 @@ type Options struct {
 	Features features.FeatureSet
 	MinRows  int
 	MaxRows  int
-	Train    train.Settings
+	// L2 is the penalty of every fit, without AutoL2.
+	L2 float64
+	// Train is the fits' stopping rules.
+	Train train.Settings
+	// Workers is the number of goroutines one fit may split its rows across.
+	Workers int
 
 	// Holdout is what of the input is kept out of training to evaluate
 	// on: a fraction of the students, or the attempts after a time.
@@ -112,15 +117,15 @@ type Options struct {
 // fit may split its rows across every core (the result does not depend on
 // it): a runner trains few exercises at a time at the end of a run.
 func DefaultOptions() Options {
-	t := train.DefaultSettings()
-	t.Workers = runtime.GOMAXPROCS(0)
 	return Options{
 		Columns: problemlogs.DefaultColumns,
 		Output:  "./out",
 		Window:  features.DefaultWindow,
 		MinRows: 100,
 		MaxRows: 200000,
-		Train:   t,
+		L2:      train.DefaultL2,
+		Train:   train.DefaultSettings(),
+		Workers: runtime.GOMAXPROCS(0),
 		Holdout: transforms.Holdout{Fraction: 0.1},
 
 		MaxRegression: model.DefaultMaxRegression,
@@ -161,8 +166,8 @@ func (o *Options) Validate() error {
 	if o.MaxRows > 0 && o.MinRows > o.MaxRows {
 		errs = append(errs, fmt.Errorf("min_rows %d is above max_rows %d", o.MinRows, o.MaxRows))
 	}
-	if !(o.Train.L2 >= 0) {
-		errs = append(errs, fmt.Errorf("l2 %v must be a non-negative number", o.Train.L2))
+	if !(o.L2 >= 0) {
+		errs = append(errs, fmt.Errorf("l2 %v must be a non-negative number", o.L2))
 	}
 	if o.Train.MaxIterations < 0 || !(o.Train.GradientTolerance >= 0) {
 		errs = append(errs, errors.New("max_iterations and gradient_tolerance must not be negative"))
@@ -179,7 +184,7 @@ func (o *Options) Settings() model.Settings {
 		DropGaps:          !o.KeepGaps,
 		MinRows:           o.MinRows,
 		MaxRows:           o.MaxRows,
-		L2:                o.Train.L2,
+		L2:                o.L2,
 		L2Auto:            o.AutoL2 != nil,
 		L2KnowledgeBest:   o.AutoL2 != nil && o.AutoL2.TailBest,
 		MaxIterations:     o.Train.MaxIterations,
@@ -260,7 +265,8 @@ func Build(s beam.Scope, o Options) error {
 		transforms.WriteRowsCSV(s, o.ExportRows, o.Version, replayed.Export, readStats)
 	}
 	thetas, skipped := transforms.TrainExercises(s, replayed.Rows, transforms.TrainOptions{
-		Options: trainer.Options{Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows, Settings: o.Train,
+		Options: trainer.Options{Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows,
+			Penalty: train.Penalty{L2: o.L2}, Settings: o.Train, Workers: o.Workers,
 			AutoL2: o.AutoL2, Baselines: o.EvalInput != "" || o.Holdout.Active()},
 		Components: reuse,
 	})

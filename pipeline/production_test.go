@@ -254,7 +254,7 @@ func TestPromotionGate(t *testing.T) {
 		o.Input = conformance + "problemlogs.csv"
 		o.Output = ""
 		o.Holdout = transforms.Holdout{Fraction: 0.3}
-		o.Train.L2 = l2
+		o.L2 = l2
 		o.Datastore = &transforms.Datastore{Project: project, Promote: true}
 		o.Components = pipeline.ComponentsFromDatastore
 		o.ForcePromote = force

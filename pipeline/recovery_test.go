@@ -58,7 +58,7 @@ func TestRecovery(t *testing.T) {
 	o.Input, o.Output, o.Version = input, filepath.Join(dir, "out"), "recovery"
 	o.Window = features.AllProblems
 	o.MinRows, o.MaxRows = 1, 0
-	o.Train.L2 = 1e-6
+	o.L2 = 1e-6
 	o.ShardBytes = 4 << 20 // read in several byte ranges, as a large file would be
 	runPipeline(t, "prism", o)
 

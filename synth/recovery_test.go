@@ -138,15 +138,13 @@ func TestRecovery(t *testing.T) {
 	t.Logf("%d students, %d logs generated and replayed in %v", st.Students, st.Logs, time.Since(start).Round(time.Millisecond))
 
 	s := train.DefaultSettings()
-	s.L2 = l2
-	s.Workers = 2
 	s.MaxIterations = 5000
 	var chi2Total float64
 	for _, e := range fit {
 		d := data[e]
 		n := d.Len()
 		truth := planted[e]
-		res, err := train.Fit(d, s)
+		res, err := train.Fit(&train.Objective{Data: d, Penalty: train.Penalty{L2: l2}, Workers: 2, Share: train.ShareAuto}, s)
 		if err != nil {
 			t.Fatalf("%s: %v", e, err)
 		}
@@ -192,7 +190,7 @@ func TestRecovery(t *testing.T) {
 			pen[j] = l2 * truth[j]
 		}
 		grad := make([]float64, features.NumFeatures)
-		(&train.Objective{Data: d, L2: l2}).FuncGrad(grad, th)
+		(&train.Objective{Data: d, Penalty: train.Penalty{L2: l2}}).FuncGrad(grad, th)
 		penBias, optErr := solve(&chol, pen), solve(&chol, grad)
 		var maxPen, maxOpt float64
 		for j := range se {

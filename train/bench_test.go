@@ -38,7 +38,7 @@ func BenchmarkFuncGrad(b *testing.B) {
 		for _, w := range []int{1, 2} {
 			b.Run(fmt.Sprintf("n=%d/workers=%d", n, w), func(b *testing.B) {
 				d := randData(n, 107, 1)
-				o := &Objective{Data: d, L2: 1e-3, Workers: w}
+				o := &Objective{Data: d, Penalty: Penalty{L2: 1e-3}, Workers: w}
 				th := randTheta(107, 0.1, 2)
 				g := make([]float64, 107)
 				c0 := cpuTime()
@@ -56,10 +56,10 @@ func BenchmarkFit(b *testing.B) {
 	for _, n := range []int{300, 5000} {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			d := randData(n, 107, 2)
-			s := DefaultSettings()
+			o, s := defaultObjective(d), DefaultSettings()
 			var res Result
 			for b.Loop() {
-				res, _ = Fit(d, s)
+				res, _ = Fit(o, s)
 			}
 			b.ReportMetric(float64(res.Iterations), "iterations")
 			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N)/float64(res.Evaluations), "ns/evaluation")
@@ -129,7 +129,7 @@ func BenchmarkFuncGradShared(b *testing.B) {
 			for _, share := range []int{0, -1} {
 				b.Run(fmt.Sprintf("n=%d/runs=%d/share=%d", n, runLen, share), func(b *testing.B) {
 					d := runData(n, 107, 100, runLen, 1)
-					o := &Objective{Data: d, L2: 1e-3, Share: share}
+					o := &Objective{Data: d, Penalty: Penalty{L2: 1e-3}, Share: share}
 					th := randTheta(107, 0.1, 2)
 					g := make([]float64, 107)
 					o.FuncGrad(g, th)

@@ -10,12 +10,13 @@
 // the objective of the reference SciPy trainer, starting from θ = 0 with the
 // bias θ[0] not penalised.
 //
-// The package is laid out like gonum's optimize: a Dataset holds the rows, an
-// Objective evaluates L and its gradient (one pass over the rows per
-// evaluation, optionally split across goroutines with a fixed reduction
-// order), Settings hold the method's parameters and stopping rules, and Fit
-// runs gonum's L-BFGS and returns a Result with a Status that says why it
-// stopped. The defaults reproduce scipy.optimize.fmin_l_bfgs_b with m=10,
+// The package is laid out like gonum's optimize: the problem apart from the
+// method and the stopping rules. A Dataset holds the rows; an Objective is
+// the problem, the rows with their Penalty, and evaluates L and its
+// gradient (one pass over the rows per evaluation, optionally split across
+// goroutines with a fixed reduction order); Settings hold the stopping
+// rules and the L-BFGS memory; and Fit(objective, settings) runs gonum's
+// L-BFGS and returns a Result with a Status that says why it stopped. The defaults reproduce scipy.optimize.fmin_l_bfgs_b with m=10,
 // factr=10 and pgtol=1e-6.
 //
 // An evaluation reads every row once, in blocks of 16 rows: the scores θ·x,
@@ -27,8 +28,8 @@
 // however many goroutines computed it.
 //
 // Consecutive rows of one exercise often carry the same KnowledgeState (it
-// changes only when the student starts another exercise). By default
-// (Settings.Share) Fit notices such repeated trailing columns and, when that
+// changes only when the student starts another exercise). With
+// Objective.Share = ShareAuto an evaluation notices such repeated trailing columns and, when that
 // saves enough work, evaluates on a compact copy that holds them once per
 // run of equal rows, doing their products with θ and with the residuals once
 // per run.
@@ -40,7 +41,7 @@
 // trie node, which is cheaper when few vectors are shared by many rows and
 // consecutive lists share their prefixes.
 //
-// The penalty need not be guessed. Settings.Tail gives the last features
+// The penalty need not be guessed. Penalty.Tail gives the last features
 // (the KnowledgeState) their own penalty, TailL2, +Inf to leave them out.
 // SelectL2 chooses one penalty from a grid by K-fold cross-validation on
 // the rows, with folds that keep a student's run of rows together, and

@@ -27,8 +27,8 @@ func Example() {
 		d.Add(r.x, r.correct)
 	}
 
-	s := train.DefaultSettings() // l2 1e-3, pgtol 1e-6, m 10, factr 10
-	res, err := train.Fit(d, s)
+	o := &train.Objective{Data: d, Penalty: train.Penalty{L2: train.DefaultL2}}
+	res, err := train.Fit(o, train.DefaultSettings()) // pgtol 1e-6, m 10, factr 10
 	if err != nil {
 		log.Fatal(err)
 	}

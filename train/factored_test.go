@@ -85,8 +85,8 @@ func TestFactoredObjective(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			theta := randTheta(fact.Dim(), 0.3, 5)
 			gf, gd := make([]float64, len(theta)), make([]float64, len(theta))
-			of := &Objective{Data: fact, L2: tc.l2, Tail: tc.tail, TailL2: tc.tailL2}
-			od := &Objective{Data: dense, L2: tc.l2, Tail: tc.tail, TailL2: tc.tailL2}
+			of := &Objective{Data: fact, Penalty: Penalty{L2: tc.l2, Tail: tc.tail, TailL2: tc.tailL2}}
+			od := &Objective{Data: dense, Penalty: Penalty{L2: tc.l2, Tail: tc.tail, TailL2: tc.tailL2}}
 			lf, ld := of.FuncGrad(gf, theta), od.FuncGrad(gd, theta)
 			if math.Abs(lf-ld) > 1e-13*math.Abs(ld) {
 				t.Errorf("loss %v, dense %v", lf, ld)
@@ -102,7 +102,7 @@ func TestFactoredObjective(t *testing.T) {
 			// Any number of workers gives the same bits.
 			for _, w := range []int{2, 3, 8} {
 				g := make([]float64, len(theta))
-				o := &Objective{Data: fact, L2: tc.l2, Tail: tc.tail, TailL2: tc.tailL2, Workers: w}
+				o := &Objective{Data: fact, Penalty: Penalty{L2: tc.l2, Tail: tc.tail, TailL2: tc.tailL2}, Workers: w}
 				if l := o.FuncGrad(g, theta); l != lf || !slices.Equal(g, gf) {
 					t.Errorf("%d workers: loss %v gradient differs from one worker's %v", w, l, lf)
 				}
@@ -114,12 +114,14 @@ func TestFactoredObjective(t *testing.T) {
 func TestFactoredFit(t *testing.T) {
 	fact, dense := factoredPair(t, 4000, 7, 25, 40, 3)
 	s := DefaultSettings()
-	s.Tail, s.TailL2 = 40, 0.01
-	rf, err := Fit(fact, s)
+	p := Penalty{L2: DefaultL2, Tail: 40, TailL2: 0.01}
+	of := &Objective{Data: fact, Penalty: p, Share: ShareAuto}
+	od := &Objective{Data: dense, Penalty: p, Share: ShareAuto}
+	rf, err := Fit(of, s)
 	if err != nil {
 		t.Fatal(err)
 	}
-	rd, err := Fit(dense, s)
+	rd, err := Fit(od, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -134,11 +136,11 @@ func TestFactoredFit(t *testing.T) {
 
 	// Selection groups rows by their list, and views keep them factored.
 	sel := L2Selection{Group: 40, Grid: []float64{1, 0.1, 0.01, math.Inf(1)}, Tail: true, Patience: -1}
-	cf, err := SelectL2(fact, s, sel)
+	cf, err := SelectL2(of, s, sel)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cd, err := SelectL2(dense, s, sel)
+	cd, err := SelectL2(od, s, sel)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -159,7 +161,7 @@ func TestFactoredDatasetInvalid(t *testing.T) {
 	if d.Validate() == nil {
 		t.Error("a NaN basis vector passed Validate")
 	}
-	if _, err := Fit(d, DefaultSettings()); err == nil {
+	if _, err := Fit(defaultObjective(d), DefaultSettings()); err == nil {
 		t.Error("Fit accepted a NaN basis vector")
 	}
 	for name, f := range map[string]func(){
@@ -219,8 +221,8 @@ func TestSelect(t *testing.T) {
 			if tc.factored {
 				theta := randTheta(a.Dim(), 0.3, 6)
 				ga, gb := make([]float64, len(theta)), make([]float64, len(theta))
-				la := (&Objective{Data: a, L2: 1e-3}).FuncGrad(ga, theta)
-				lb := (&Objective{Data: b, L2: 1e-3}).FuncGrad(gb, theta)
+				la := (&Objective{Data: a, Penalty: Penalty{L2: 1e-3}}).FuncGrad(ga, theta)
+				lb := (&Objective{Data: b, Penalty: Penalty{L2: 1e-3}}).FuncGrad(gb, theta)
 				if math.Abs(la-lb) > 1e-13 {
 					t.Errorf("loss %v, dense %v", la, lb)
 				}

@@ -10,15 +10,39 @@ import (
 	"gonum.org/v1/gonum/optimize"
 )
 
-// Settings are the parameters of Fit: the objective's L2 strength, the
-// L-BFGS memory, and the rules that stop the optimisation. Start from
-// DefaultSettings: in the zero value every stopping rule is off, and Fit
-// stops only when the line search can make no more progress.
-type Settings struct {
-	// L2 is the strength of the L2 penalty on every θ but the bias (and
-	// the tail's, see Tail). It must be finite and non-negative.
+// Penalty is the L2 regularisation of an Objective: L2 on every θ but the
+// bias, or on the last Tail features TailL2 instead.
+type Penalty struct {
+	// L2 is the strength of the penalty on every θ but the bias (and the
+	// tail's). It must be finite and non-negative.
 	L2 float64
 
+	// Tail, if positive, is the number of trailing features penalised with
+	// TailL2 instead of L2; in the knowledge model the 100 KnowledgeState
+	// features, which are many and noisy beside the six ExerciseState ones.
+	// It must be less than the Dataset's dimension.
+	Tail int
+
+	// TailL2 is the strength of the penalty on the last Tail features. It
+	// must be non-negative; +Inf leaves those features out of the model:
+	// Fit then fits the others alone and reports 0 for their thetas. With
+	// the knowledge model's rows, Tail = 100 and TailL2 = +Inf fit the
+	// "no knowledge" model of bias and ExerciseState. An Objective
+	// evaluated directly needs a finite TailL2.
+	TailL2 float64
+}
+
+// DefaultL2 is the L2 strength of the reference SciPy trainer.
+const DefaultL2 = 1e-3
+
+// ShareAuto is the Objective.Share that shares the trailing columns that
+// consecutive rows repeat when that saves enough work.
+const ShareAuto = -1
+
+// Settings are the stopping rules of Fit and the memory of its L-BFGS.
+// Start from DefaultSettings: in the zero value every stopping rule is off,
+// and Fit stops only when the line search can make no more progress.
+type Settings struct {
 	// MaxIterations is the largest number of L-BFGS iterations (line
 	// searches). Zero means no limit; it must not be negative.
 	MaxIterations int
@@ -42,48 +66,19 @@ type Settings struct {
 	// Store is the number of correction pairs L-BFGS keeps (the m of
 	// L-BFGS-B). Zero means 10.
 	Store int
-
-	// Workers is the number of goroutines one evaluation of the objective
-	// may split its rows across; values below 2 use only the calling
-	// goroutine. It changes speed only: results are identical bit for bit.
-	Workers int
-
-	// Share is Objective.Share: 0 evaluates on the Dataset's rows as they
-	// are; negative (the default) evaluates the trailing columns that
-	// consecutive rows repeat, such as the KnowledgeState, once per run of
-	// equal values when that saves enough work, at the cost of a copy of
-	// those columns once per run during Fit.
-	Share int
-
-	// Tail, if positive, is the number of trailing features penalised with
-	// TailL2 instead of L2; in the knowledge model the 100 KnowledgeState
-	// features, which are many and noisy beside the six ExerciseState ones.
-	// It must be less than the Dataset's dimension.
-	Tail int
-
-	// TailL2 is the strength of the L2 penalty on the last Tail features.
-	// It must be non-negative; +Inf leaves those features out of the model:
-	// Fit then fits the others alone and reports 0 for their thetas. With
-	// the knowledge model's rows, Tail = 100 and TailL2 = +Inf fit the
-	// "no knowledge" model of bias and ExerciseState.
-	TailL2 float64
 }
 
-// DefaultSettings returns the settings of the reference SciPy trainer:
-// L2 1e-3, at most 1000 iterations (maxiter) and 15000 evaluations (maxfun),
-// gradient tolerance 1e-6 (pgtol), function tolerance 10·ε (factr=10) and 10
-// correction pairs (m=10); one worker, and automatic sharing of repeated
-// trailing columns.
+// DefaultSettings returns the stopping rules of the reference SciPy
+// trainer: at most 1000 iterations (maxiter) and 15000 evaluations
+// (maxfun), gradient tolerance 1e-6 (pgtol), function tolerance 10·ε
+// (factr=10) and 10 correction pairs (m=10).
 func DefaultSettings() Settings {
 	return Settings{
-		L2:                1e-3,
 		MaxIterations:     1000,
 		MaxEvaluations:    15000,
 		GradientTolerance: 1e-6,
 		FunctionTolerance: 10 * epsilon,
 		Store:             10,
-		Workers:           1,
-		Share:             -1,
 	}
 }
 
@@ -160,43 +155,41 @@ func (r Result) Converged() bool {
 // ErrNoRows is returned by Fit for a dataset without rows.
 var ErrNoRows = errors.New("train: dataset has no rows")
 
-// Fit minimises the Objective of d with the L2 strength of s, starting from
-// θ = 0, with gonum's L-BFGS and a Moré–Thuente line search that has the
-// constants of L-BFGS-B (sufficient decrease 1e-3, curvature 0.9).
+// Fit minimises o with the stopping rules of s, starting from θ = 0, with
+// gonum's L-BFGS and a Moré–Thuente line search that has the constants of
+// L-BFGS-B (sufficient decrease 1e-3, curvature 0.9). A TailL2 of +Inf
+// fits the features before the tail alone (o.Data.Columns) and reports 0
+// for the tail's thetas.
 //
-// Fit returns an error, and a Result with status Failed, if d is nil or
-// empty, has a non-finite feature, s is invalid, or the optimisation meets a
-// non-finite loss or gradient (which finite features make possible only if
-// θ·x overflows). Stopping at an iteration or evaluation limit or because
-// of a failed line search is not an error: the Result then holds the best
-// point found and Converged reports false.
-func Fit(d *Dataset, s Settings) (Result, error) {
+// Fit returns an error, and a Result with status Failed, if o's Data is
+// nil or empty or has a non-finite feature, its Penalty or s is invalid,
+// or the optimisation meets a non-finite loss or gradient (which finite
+// features make possible only if θ·x overflows). Stopping at an iteration
+// or evaluation limit or because of a failed line search is not an error:
+// the Result then holds the best point found and Converged reports false.
+func Fit(o *Objective, s Settings) (Result, error) {
 	start := time.Now()
-	if err := checkFit(d, s); err != nil {
+	if err := checkFit(o, s); err != nil {
 		return failed(start, err)
 	}
-	data := d
-	if dropsTail(s) {
-		data = d.Columns(d.dim - s.Tail)
+	fit := o
+	if o.Penalty.dropsTail() {
+		fit = o.withoutTail()
 	}
-	r, err := fitFrom(newObjective(data, s, s.Workers), s, nil, start)
-	if data != d && len(r.Thetas) == data.dim {
-		r.Thetas = append(r.Thetas, make([]float64, d.dim-data.dim)...)
+	r, err := fitFrom(fit, s, nil, start)
+	if d := o.Data; fit != o && len(r.Thetas) == fit.Data.dim {
+		r.Thetas = append(r.Thetas, make([]float64, d.dim-fit.Data.dim)...)
 	}
 	return r, err
 }
 
-// dropsTail reports whether s leaves the tail features out of the model.
-func dropsTail(s Settings) bool { return s.Tail > 0 && math.IsInf(s.TailL2, 1) }
+// dropsTail reports whether p leaves the tail features out of the model.
+func (p Penalty) dropsTail() bool { return p.Tail > 0 && math.IsInf(p.TailL2, 1) }
 
-// newObjective returns the Objective of s on d, which holds the tail
-// features unless s drops them.
-func newObjective(d *Dataset, s Settings, workers int) *Objective {
-	o := &Objective{Data: d, L2: s.L2, Workers: workers, Share: s.Share}
-	if s.Tail > 0 && !dropsTail(s) {
-		o.Tail, o.TailL2 = s.Tail, s.TailL2
-	}
-	return o
+// withoutTail returns the Objective of o's features before its tail, with
+// o's L2, workers and sharing.
+func (o *Objective) withoutTail() *Objective {
+	return &Objective{Data: o.Data.Columns(o.Data.dim - o.Tail), Penalty: Penalty{L2: o.L2}, Workers: o.Workers, Share: o.Share}
 }
 
 // failed is the Result of a fit that could not run.
@@ -204,16 +197,36 @@ func failed(start time.Time, err error) (Result, error) {
 	return Result{Status: Failed, Loss: math.NaN(), Duration: time.Since(start)}, err
 }
 
-// checkFit returns the error Fit reports for d and s before it starts, nil
+// checkFit returns the error Fit reports for o and s before it starts, nil
 // if they can be fitted.
-func checkFit(d *Dataset, s Settings) error {
-	switch {
-	case d == nil:
+func checkFit(o *Objective, s Settings) error {
+	if o == nil || o.Data == nil {
 		return errors.New("train: nil dataset")
+	}
+	if err := o.Penalty.check(o.Data); err != nil {
+		return err
+	}
+	return s.check()
+}
+
+// check returns the error of a penalty that cannot be fitted on d.
+func (p Penalty) check(d *Dataset) error {
+	switch {
 	case d.Len() == 0:
 		return ErrNoRows
-	case !(s.L2 >= 0) || math.IsInf(s.L2, 1):
-		return fmt.Errorf("train: invalid L2 %v", s.L2)
+	case !(p.L2 >= 0) || math.IsInf(p.L2, 1):
+		return fmt.Errorf("train: invalid L2 %v", p.L2)
+	case p.Tail < 0 || p.Tail >= d.dim:
+		return fmt.Errorf("train: Tail %d outside [0, %d]", p.Tail, d.dim-1)
+	case p.Tail > 0 && !(p.TailL2 >= 0):
+		return fmt.Errorf("train: invalid TailL2 %v", p.TailL2)
+	}
+	return d.Validate()
+}
+
+// check returns the error of invalid stopping rules.
+func (s Settings) check() error {
+	switch {
 	case s.MaxIterations < 0:
 		return fmt.Errorf("train: negative MaxIterations %d", s.MaxIterations)
 	case s.MaxEvaluations < 0:
@@ -224,17 +237,12 @@ func checkFit(d *Dataset, s Settings) error {
 		return fmt.Errorf("train: invalid FunctionTolerance %v", s.FunctionTolerance)
 	case s.Store < 0:
 		return fmt.Errorf("train: negative Store %d", s.Store)
-	case s.Tail < 0 || s.Tail >= d.dim:
-		return fmt.Errorf("train: Tail %d outside [0, %d]", s.Tail, d.dim-1)
-	case s.Tail > 0 && !(s.TailL2 >= 0):
-		return fmt.Errorf("train: invalid TailL2 %v", s.TailL2)
 	}
-	return d.Validate()
+	return nil
 }
 
-// fitFrom minimises o, whose Data and settings checkFit has accepted, with
-// the stopping rules of s (not its penalties, Workers or Share: those of
-// o), starting from x0 (nil is θ = 0; a shorter x0 is padded with zeros).
+// fitFrom minimises o, which with s checkFit has accepted and whose
+// TailL2 is finite, with the stopping rules of s, starting from x0 (nil is θ = 0; a shorter x0 is padded with zeros).
 // start is when the fit began, for Result.Duration.
 func fitFrom(o *Objective, s Settings, x0 []float64, start time.Time) (Result, error) {
 	store := s.Store

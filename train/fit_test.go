@@ -24,12 +24,18 @@ func plantedData(thetas []float64, n int, seed uint64) *Dataset {
 	return d
 }
 
+// defaultObjective is the Objective of d with the reference trainer's L2
+// and automatic sharing.
+func defaultObjective(d *Dataset) *Objective {
+	return &Objective{Data: d, Penalty: Penalty{L2: DefaultL2}, Share: ShareAuto}
+}
+
 func TestFitRecoversPlantedThetas(t *testing.T) {
 	planted := []float64{0.5, 1.5, -2, 0.75, 0, -1}
 	d := plantedData(planted, 50000, 1)
-	s := DefaultSettings()
-	s.L2 = 0
-	res, err := Fit(d, s)
+	o := defaultObjective(d)
+	o.L2 = 0
+	res, err := Fit(o, DefaultSettings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -50,14 +56,14 @@ func TestFitRecoversPlantedThetas(t *testing.T) {
 func TestFitOptimality(t *testing.T) {
 	d := randData(800, 107, 12)
 	s := DefaultSettings()
-	res, err := Fit(d, s)
+	res, err := Fit(defaultObjective(d), s)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if res.Status != GradientConverged {
 		t.Fatalf("status %v, want GradientConverged", res.Status)
 	}
-	o := &Objective{Data: d, L2: s.L2}
+	o := &Objective{Data: d, Penalty: Penalty{L2: DefaultL2}}
 	g := make([]float64, d.Dim())
 	if f := o.FuncGrad(g, res.Thetas); f != res.Loss {
 		t.Errorf("objective at the thetas %v, Result.Loss %v", f, res.Loss)
@@ -76,9 +82,9 @@ func TestFitDeterministic(t *testing.T) {
 	d := randData(3000, 107, 13)
 	var first Result
 	for i, w := range []int{1, 1, 2, 3} {
-		s := DefaultSettings()
-		s.Workers = w
-		res, err := Fit(d, s)
+		o := defaultObjective(d)
+		o.Workers = w
+		res, err := Fit(o, DefaultSettings())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -140,7 +146,7 @@ func TestFitDegenerate(t *testing.T) {
 		{"zero gradient at start", tie, false, GradientConverged},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			res, err := Fit(tc.d, DefaultSettings())
+			res, err := Fit(defaultObjective(tc.d), DefaultSettings())
 			if tc.status < 0 { // either a finite result or an error, no panic
 				if (err != nil) != (res.Status == Failed) {
 					t.Errorf("status %v with error %v", res.Status, err)
@@ -158,7 +164,7 @@ func TestFitDegenerate(t *testing.T) {
 			}
 		})
 	}
-	if _, err := Fit(NewDataset(5, 0), DefaultSettings()); !errors.Is(err, ErrNoRows) {
+	if _, err := Fit(defaultObjective(NewDataset(5, 0)), DefaultSettings()); !errors.Is(err, ErrNoRows) {
 		t.Errorf("empty dataset: error %v, want ErrNoRows", err)
 	}
 }
@@ -181,7 +187,7 @@ func TestFitLimits(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			s := DefaultSettings()
 			tc.modify(&s)
-			res, err := Fit(d, s)
+			res, err := Fit(defaultObjective(d), s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -196,21 +202,24 @@ func TestFitInvalidSettings(t *testing.T) {
 	d := randData(10, 4, 16)
 	for _, tc := range []struct {
 		name   string
-		modify func(*Settings)
+		modify func(*Objective, *Settings)
 	}{
-		{"negative L2", func(s *Settings) { s.L2 = -1 }},
-		{"NaN L2", func(s *Settings) { s.L2 = math.NaN() }},
-		{"Inf L2", func(s *Settings) { s.L2 = math.Inf(1) }},
-		{"negative iterations", func(s *Settings) { s.MaxIterations = -1 }},
-		{"negative evaluations", func(s *Settings) { s.MaxEvaluations = -1 }},
-		{"NaN gradient tolerance", func(s *Settings) { s.GradientTolerance = math.NaN() }},
-		{"negative function tolerance", func(s *Settings) { s.FunctionTolerance = -1 }},
-		{"negative store", func(s *Settings) { s.Store = -1 }},
+		{"negative L2", func(o *Objective, _ *Settings) { o.L2 = -1 }},
+		{"NaN L2", func(o *Objective, _ *Settings) { o.L2 = math.NaN() }},
+		{"Inf L2", func(o *Objective, _ *Settings) { o.L2 = math.Inf(1) }},
+		{"negative tail", func(o *Objective, _ *Settings) { o.Tail = -1 }},
+		{"tail of every feature", func(o *Objective, _ *Settings) { o.Tail = 4 }},
+		{"NaN tail L2", func(o *Objective, _ *Settings) { o.Tail, o.TailL2 = 2, math.NaN() }},
+		{"negative iterations", func(_ *Objective, s *Settings) { s.MaxIterations = -1 }},
+		{"negative evaluations", func(_ *Objective, s *Settings) { s.MaxEvaluations = -1 }},
+		{"NaN gradient tolerance", func(_ *Objective, s *Settings) { s.GradientTolerance = math.NaN() }},
+		{"negative function tolerance", func(_ *Objective, s *Settings) { s.FunctionTolerance = -1 }},
+		{"negative store", func(_ *Objective, s *Settings) { s.Store = -1 }},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := DefaultSettings()
-			tc.modify(&s)
-			res, err := Fit(d, s)
+			o, s := defaultObjective(d), DefaultSettings()
+			tc.modify(o, &s)
+			res, err := Fit(o, s)
 			if err == nil || res.Status != Failed {
 				t.Errorf("status %v, error %v; want Failed and an error", res.Status, err)
 			}
@@ -283,9 +292,8 @@ func TestFitShared(t *testing.T) {
 	d := runData(3000, 107, 100, 5, 17)
 	var dense Result
 	for i, tc := range []struct{ share, workers int }{{0, 1}, {-1, 1}, {-1, 2}, {100, 1}} {
-		s := DefaultSettings()
-		s.Share, s.Workers = tc.share, tc.workers
-		res, err := Fit(d, s)
+		o := &Objective{Data: d, Penalty: Penalty{L2: DefaultL2}, Share: tc.share, Workers: tc.workers}
+		res, err := Fit(o, DefaultSettings())
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -30,12 +30,8 @@ const subRows = 16
 type Objective struct {
 	// Data holds the rows. It must not change while the Objective is used.
 	Data *Dataset
-	// L2 is the strength of the L2 penalty on θ[1:].
-	L2 float64
-	// Tail, if positive, is the number of trailing features (less than the
-	// dimension) penalised with TailL2 (finite) instead of L2.
-	Tail   int
-	TailL2 float64
+	// Penalty is the L2 penalty on θ[1:].
+	Penalty
 	// Workers is the number of goroutines an evaluation may split its rows
 	// across; values below 2 evaluate on the calling goroutine. The result is
 	// the same bit for bit whatever the number of workers.

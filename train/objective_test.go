@@ -64,7 +64,7 @@ func TestObjectiveMatchesNaive(t *testing.T) {
 		t.Run(fmt.Sprintf("n=%d/dim=%d", tc.n, tc.dim), func(t *testing.T) {
 			d := randData(tc.n, tc.dim, 1)
 			th := randTheta(tc.dim, tc.scale, 2)
-			o := &Objective{Data: d, L2: tc.l2}
+			o := &Objective{Data: d, Penalty: Penalty{L2: tc.l2}}
 			grad := make([]float64, tc.dim)
 			f := o.FuncGrad(grad, th)
 			wantF, wantG := naiveLoss(d, tc.l2, th)
@@ -87,7 +87,7 @@ func TestGradientFiniteDifferences(t *testing.T) {
 	for _, l2 := range []float64{0, 1e-3, 1} {
 		d := randData(300, 107, 3)
 		th := randTheta(107, 0.3, 4)
-		o := &Objective{Data: d, L2: l2}
+		o := &Objective{Data: d, Penalty: Penalty{L2: l2}}
 		grad := make([]float64, len(th))
 		o.FuncGrad(grad, th)
 		const h = 1e-6
@@ -110,7 +110,7 @@ func TestObjectiveWorkersBitIdentical(t *testing.T) {
 	var f1 float64
 	var g1 []float64
 	for _, w := range []int{0, 1, 2, 3, 16} {
-		o := &Objective{Data: d, L2: 1e-3, Workers: w}
+		o := &Objective{Data: d, Penalty: Penalty{L2: 1e-3}, Workers: w}
 		g := make([]float64, 107)
 		f := o.FuncGrad(g, th)
 		if g1 == nil {
@@ -254,7 +254,7 @@ func TestObjectiveShared(t *testing.T) {
 			var first []float64
 			for _, share := range []int{tc.k, -1, 1, tc.dim - 1} {
 				for _, w := range []int{1, 3} {
-					o := &Objective{Data: d, L2: 1e-3, Share: share, Workers: w}
+					o := &Objective{Data: d, Penalty: Penalty{L2: 1e-3}, Share: share, Workers: w}
 					g := make([]float64, tc.dim)
 					f := o.FuncGrad(g, th)
 					if math.Abs(f-wantF) > 1e-13*math.Max(1, math.Abs(wantF)) {
@@ -280,7 +280,7 @@ func TestObjectiveShared(t *testing.T) {
 
 func TestObjectiveDataGrows(t *testing.T) {
 	d := runData(300, 20, 10, 5, 6)
-	o := &Objective{Data: d, L2: 1e-3, Share: -1}
+	o := &Objective{Data: d, Penalty: Penalty{L2: 1e-3}, Share: -1}
 	th := randTheta(20, 0.5, 7)
 	o.Func(th)
 	d.Add(d.Row(0), true)

@@ -22,9 +22,7 @@ var defaultL2Grid = []float64{1, 0.1, 0.01, 1e-3, 1e-4, 1e-5, 1e-6}
 // vectors, so each is O(1) for a student with a few exercises; the
 // ExerciseState features are O(1) too), and an exercise has 100 to 200,000
 // rows: 1/(N·σ²) then spans about 1e-6 (200,000 rows, σ = 3) to 1 (100
-// rows, σ = 0.1). Decades are fine enough: on ASSISTments 2009 a grid of
-// half-decades chose other values but predicted held-out students no
-// better, for 1.6 times the fits.
+// rows, σ = 0.1).
 func DefaultL2Grid() []float64 { return slices.Clone(defaultL2Grid) }
 
 // L2Selection says how SelectL2 chooses the L2 strength: which values to
@@ -46,10 +44,8 @@ type L2Selection struct {
 	// keeps a student's consecutive answers on the exercise in one fold, so
 	// that validation rows come from other students' sessions, as the rows
 	// the model predicts in production do. Dealt one row at a time, the
-	// validation rows have near copies in the training folds, which favours
-	// too small an L2: on ASSISTments 2009 that let the KnowledgeState into
-	// 5 exercises' models (FitAuto), which then predicted held-out
-	// students worse than without it. Runs (or rows, if Group is 0) are dealt to
+	// validation rows would have near copies in the training folds, which
+	// favours too small an L2. Runs (or rows, if Group is 0) are dealt to
 	// the folds in turn: run r goes to fold r mod K. Group must not exceed
 	// the dimension minus 1.
 	Group int
@@ -59,8 +55,8 @@ type L2Selection struct {
 	// largest value of the grid is chosen (see L2Choice.Fallback).
 	MinFoldRows int
 
-	// Tail chooses Settings.TailL2, the penalty of the last Settings.Tail
-	// features, rather than Settings.L2, which then stays as given. The
+	// Tail chooses Penalty.TailL2, the penalty of the last Penalty.Tail
+	// features, rather than Penalty.L2, which then stays as given. The
 	// grid may then hold +Inf, which leaves those features out: in the
 	// knowledge model, the 6-feature model without the KnowledgeState is
 	// then a candidate, so the selected model scores at least as well as it
@@ -78,12 +74,9 @@ type L2Selection struct {
 	OneStdErr bool
 
 	// TailBest makes FitAuto admit the tail by the best validation score
-	// instead of the one-standard-error rule. With few, widely shared
-	// components (the knowledge model keyed by exercise and correct) the
-	// tail generalises and the best score serves new students better; with
-	// components that nearly identify a student (Khan's keying on
-	// ASSISTments' items) only the one-standard-error rule keeps the model
-	// from doing worse than the 6 features alone.
+	// instead of the one-standard-error rule: for tail features shared
+	// widely enough across rows that validation on other rows of the same
+	// groups is not optimistic.
 	TailBest bool
 
 	// Patience stops the search once this many consecutive grid values
@@ -96,9 +89,7 @@ type L2Selection struct {
 	// FoldTolerance replaces Settings.FunctionTolerance in the fold fits
 	// (not in the final fit), as a validation score needs far less
 	// precision than the model; 0 means 1e-8, and a negative value keeps
-	// Settings.FunctionTolerance. On ASSISTments 1e-8 instead of the
-	// default 10ε halves the time of the selection and changes no held-out
-	// log-likelihood by more than 1e-4.
+	// Settings.FunctionTolerance.
 	FoldTolerance float64
 }
 
@@ -128,48 +119,60 @@ type L2Choice struct {
 	Duration time.Duration
 }
 
-// SelectL2 chooses the L2 strength of Fit for d from sel.Grid by K-fold
+// SelectL2 chooses the L2 strength of Fit for o from sel.Grid by K-fold
 // cross-validation: for each value, from the largest down, it fits the
 // model on every K-1 folds with the settings s (the penalty aside) and
 // scores the fitted θ by the log-likelihood of the held-out fold's rows,
 // summed over the folds and divided by the number of rows. It chooses the
 // value with the best score, on a tie the larger, or by the one-standard-
 // error rule (sel.OneStdErr). With sel.Tail the value chosen is that of
-// s.TailL2 rather than s.L2. The folds are those of the whole rows even
-// when s leaves the tail features out.
+// o.TailL2 rather than o.L2. The folds are those of the whole rows even
+// when a value leaves the tail features out.
 //
-// The folds depend only on the order and content of d's rows (see
+// The folds depend only on the order and content of o.Data's rows (see
 // L2Selection.Group), and each fold's fits only on its rows, so the choice
-// and the scores are the same bit for bit whatever s.Workers is. The cost
+// and the scores are the same bit for bit whatever o.Workers is. The cost
 // is kept down four ways: each fold's fit starts from its θ for the
 // previous (larger) value, so most take a few iterations; the fold fits
 // stop at a looser tolerance (sel.FoldTolerance); the search stops once the
-// score has been falling for sel.Patience values; and with s.Workers > 1
+// score has been falling for sel.Patience values; and with o.Workers > 1
 // the folds are fitted concurrently, which small Datasets, whose rows are
 // too few to split, need. The rows are copied once, grouped by fold and
 // twice over, so that each fold's training rows are one contiguous range:
 // memory is twice the Dataset's (once more without the tail if the grid
-// holds +Inf) plus what s.Share keeps per fold.
+// holds +Inf) plus what o.Share keeps per fold.
 //
-// SelectL2 returns an error for what Fit rejects (d nil, empty or with a
-// non-finite feature; s invalid but for the penalty chosen) and an invalid
+// SelectL2 returns an error for what Fit rejects (no rows or a
+// non-finite feature; o or s invalid but for the penalty chosen) and an invalid
 // sel. A fold fit that fails is not an error: that value scores -Inf; if
 // every value does, the largest is chosen with a Fallback.
-func SelectL2(d *Dataset, s Settings, sel L2Selection) (L2Choice, error) {
+func SelectL2(o *Objective, s Settings, sel L2Selection) (L2Choice, error) {
 	start := time.Now()
 	grid, err := sel.grid()
 	if err != nil {
 		return L2Choice{}, err
 	}
-	if sel.Tail {
-		if s.Tail <= 0 {
-			return L2Choice{}, errors.New("train: L2Selection.Tail needs a positive Settings.Tail")
-		}
-		s.TailL2 = grid[0]
-	} else {
-		s.L2 = grid[0]
+	if o == nil || o.Data == nil {
+		return L2Choice{}, errors.New("train: nil dataset")
 	}
-	if err := checkFit(d, s); err != nil {
+	d := o.Data
+	// penalty returns o's penalty with the value v chosen.
+	penalty := func(v float64) Penalty {
+		p := o.Penalty
+		if sel.Tail {
+			p.TailL2 = v
+		} else {
+			p.L2 = v
+		}
+		return p
+	}
+	if sel.Tail && o.Tail <= 0 {
+		return L2Choice{}, errors.New("train: L2Selection.Tail needs a positive Penalty.Tail")
+	}
+	if err := penalty(grid[0]).check(d); err != nil {
+		return L2Choice{}, err
+	}
+	if err := s.check(); err != nil {
 		return L2Choice{}, err
 	}
 	k, minRows, patience := sel.Folds, sel.MinFoldRows, sel.Patience
@@ -222,21 +225,12 @@ func SelectL2(d *Dataset, s Settings, sel L2Selection) (L2Choice, error) {
 	}
 	// The values that leave the tail out are fitted on copies of the rows
 	// without it, the others on copies of the whole rows.
-	settings := func(v float64) Settings {
-		sv := foldSettings
-		if sel.Tail {
-			sv.TailL2 = v
-		} else {
-			sv.L2 = v
-		}
-		return sv
-	}
 	var train, held [2][]*Dataset // [0]: whole rows; [1]: without the tail
 	for _, v := range grid {
-		if kind := b2i(dropsTail(settings(v))); train[kind] == nil {
+		if kind := b2i(penalty(v).dropsTail()); train[kind] == nil {
 			cols := d.dim
 			if kind == 1 {
-				cols -= s.Tail
+				cols -= o.Tail
 			}
 			train[kind], held[kind] = foldViews(d, cols, fold, sizes)
 		}
@@ -244,13 +238,13 @@ func SelectL2(d *Dataset, s Settings, sel L2Selection) (L2Choice, error) {
 
 	// The folds are fitted on g goroutines, each fit on the rest of the
 	// workers; neither changes a result.
-	g := min(max(s.Workers, 1), k)
+	g := min(max(o.Workers, 1), k)
 	var objs [2][]*Objective
 	for kind := range objs {
 		if train[kind] != nil {
 			objs[kind] = make([]*Objective, k)
 			for f := range k {
-				objs[kind][f] = newObjective(train[kind][f], s, max(s.Workers/g, 1))
+				objs[kind][f] = &Objective{Data: train[kind][f], Workers: max(o.Workers/g, 1), Share: o.Share}
 			}
 		}
 	}
@@ -260,22 +254,22 @@ func SelectL2(d *Dataset, s Settings, sel L2Selection) (L2Choice, error) {
 	n := float64(d.Len())
 	best, worse, bestAt := math.Inf(-1), 0, 0
 	for i, v := range grid {
-		sv := settings(v)
-		kind := b2i(dropsTail(sv))
+		p := penalty(v)
+		kind := b2i(p.dropsTail())
 		var wg sync.WaitGroup
 		for w := range g {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				for f := w; f < k; f += g {
-					o := objs[kind][f]
-					o.L2 = sv.L2
-					if kind == 0 && sv.Tail > 0 {
-						o.Tail, o.TailL2 = sv.Tail, sv.TailL2
+					fo := objs[kind][f]
+					fo.L2 = p.L2
+					if kind == 0 && p.Tail > 0 {
+						fo.Tail, fo.TailL2 = p.Tail, p.TailL2
 					}
 					// Start from the previous value's θ (fitFrom pads
 					// it with zeros if it lacked the tail).
-					r, err := fitFrom(o, sv, thetas[f], time.Now())
+					r, err := fitFrom(fo, foldSettings, thetas[f], time.Now())
 					evals[f] += r.Evaluations
 					if err != nil {
 						thetas[f], nll[f] = nil, math.Inf(1)
@@ -322,21 +316,28 @@ func SelectL2(d *Dataset, s Settings, sel L2Selection) (L2Choice, error) {
 	return c, nil
 }
 
-// FitAutoL2 chooses the L2 strength with SelectL2 and fits d with it, as
-// Fit(d, s) with s.L2 = the choice would: the Result does not depend on the
-// selection's fits.
-func FitAutoL2(d *Dataset, s Settings, sel L2Selection) (Result, L2Choice, error) {
-	c, err := SelectL2(d, s, sel)
+// FitAutoL2 chooses the L2 strength with SelectL2 and fits o with it, as
+// Fit would with the choice in o's Penalty: the Result does not depend on
+// the selection's fits.
+func FitAutoL2(o *Objective, s Settings, sel L2Selection) (Result, L2Choice, error) {
+	c, err := SelectL2(o, s, sel)
 	if err != nil {
 		return Result{Status: Failed, Loss: math.NaN()}, c, err
 	}
+	p := o.Penalty
 	if sel.Tail {
-		s.TailL2 = c.L2
+		p.TailL2 = c.L2
 	} else {
-		s.L2 = c.L2
+		p.L2 = c.L2
 	}
-	r, err := Fit(d, s)
+	r, err := Fit(o.with(p), s)
 	return r, c, err
+}
+
+// with returns an Objective of o's Data, workers and sharing with the
+// penalty p.
+func (o *Objective) with(p Penalty) *Objective {
+	return &Objective{Data: o.Data, Penalty: p, Workers: o.Workers, Share: o.Share}
 }
 
 // AutoFit is the outcome of FitAuto.
@@ -347,16 +348,16 @@ type AutoFit struct {
 	// the L2 chosen for it: with the knowledge model's rows, the 6-feature
 	// model of bias and ExerciseState.
 	Baseline Result
-	// Head chose Settings.L2, for the model without the tail. Tail chose
-	// Settings.TailL2 with that L2; +Inf means the tail is left out, and
+	// Head chose Penalty.L2, for the model without the tail. Tail chose
+	// Penalty.TailL2 with that L2; +Inf means the tail is left out, and
 	// Result is then Baseline.
 	Head, Tail L2Choice
 }
 
-// FitAuto chooses both penalties of s for d and fits d with them, in two
+// FitAuto chooses both penalties of o and fits o with them, in two
 // steps, each a SelectL2 with the folds of sel:
 //
-//  1. L2, for the model without the last s.Tail features, with sel's rule;
+//  1. L2, for the model without the last o.Tail features, with sel's rule;
 //  2. TailL2, with that L2, among +Inf (the tail left out: the model of
 //     step 1) and the finite values of sel's grid, by the one-standard-
 //     error rule whatever sel.OneStdErr says (unless sel.TailBest): the
@@ -364,20 +365,18 @@ type AutoFit struct {
 //     leaving it out by more than the folds' disagreement.
 //
 // The tail's penalty is chosen apart from the others' because one penalty
-// for all cannot serve both: on ASSISTments the 100 KnowledgeState features
-// need l2 ≥ 0.1 not to overfit, which shrinks the six ExerciseState thetas
-// so much that the model predicts held-out students worse than the six
-// alone. And it takes the one-standard-error rule because the folds share
-// students: the KnowledgeState, a near fingerprint of the student, gains a
-// little in validation what it loses on new students.
+// for all may not serve both: many noisy tail features can need a penalty
+// that shrinks the others too much. And it takes the one-standard-error
+// rule because the folds share groups: features that nearly identify a
+// group gain a little in validation what they lose on new groups.
 //
-// FitAuto needs s.Tail > 0; it ignores s.TailL2 and s.L2. Its Result is
-// that of Fit with s.L2 and s.TailL2 set to the choices, whatever
-// s.Workers is.
-func FitAuto(d *Dataset, s Settings, sel L2Selection) (AutoFit, error) {
+// FitAuto needs o.Tail > 0; it ignores o.TailL2 and o.L2. Its Result is
+// that of Fit with o.L2 and o.TailL2 set to the choices, whatever
+// o.Workers is.
+func FitAuto(o *Objective, s Settings, sel L2Selection) (AutoFit, error) {
 	var a AutoFit
-	if s.Tail <= 0 {
-		return a, errors.New("train: FitAuto needs a positive Settings.Tail")
+	if o == nil || o.Tail <= 0 {
+		return a, errors.New("train: FitAuto needs a positive Penalty.Tail")
 	}
 	grid := DefaultL2Grid()
 	if len(sel.Grid) > 0 {
@@ -390,30 +389,31 @@ func FitAuto(d *Dataset, s Settings, sel L2Selection) (AutoFit, error) {
 	}
 	head := sel
 	head.Tail, head.Grid = false, grid
-	base := s
+	base := o.Penalty
 	base.TailL2 = math.Inf(1)
 	var err error
-	if a.Head, err = SelectL2(d, base, head); err != nil {
+	if a.Head, err = SelectL2(o.with(base), s, head); err != nil {
 		return a, err
 	}
 	base.L2 = a.Head.L2
-	if a.Baseline, err = Fit(d, base); err != nil {
+	if a.Baseline, err = Fit(o.with(base), s); err != nil {
 		return a, err
 	}
 	tail := sel
 	tail.Tail, tail.OneStdErr = true, !sel.TailBest
 	tail.Grid = append([]float64{math.Inf(1)}, grid...)
-	s.L2 = a.Head.L2
-	if a.Tail, err = SelectL2(d, s, tail); err != nil {
+	p := o.Penalty
+	p.L2 = a.Head.L2
+	if a.Tail, err = SelectL2(o.with(p), s, tail); err != nil {
 		return a, err
 	}
-	s.TailL2 = a.Tail.L2
-	if math.IsInf(s.TailL2, 1) {
+	p.TailL2 = a.Tail.L2
+	if math.IsInf(p.TailL2, 1) {
 		a.Result = a.Baseline
 		a.Result.Thetas = slices.Clone(a.Baseline.Thetas)
 		return a, nil
 	}
-	a.Result, err = Fit(d, s)
+	a.Result, err = Fit(o.with(p), s)
 	return a, err
 }
 

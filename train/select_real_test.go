@@ -89,11 +89,12 @@ func TestL2SelectionRealData(t *testing.T) {
 	sort.Strings(names)
 
 	s := train.DefaultSettings()
-	s.Workers = 2
-	base := s
-	base.Tail, base.TailL2 = features.KnowledgeDim, math.Inf(1)
-	auto := s
-	auto.Tail = features.KnowledgeDim
+	objective := func(d *train.Dataset, p train.Penalty) *train.Objective {
+		return &train.Objective{Data: d, Penalty: p, Workers: 2, Share: train.ShareAuto}
+	}
+	fixed := train.Penalty{L2: train.DefaultL2}
+	base := train.Penalty{L2: train.DefaultL2, Tail: features.KnowledgeDim, TailL2: math.Inf(1)}
+	auto := train.Penalty{L2: train.DefaultL2, Tail: features.KnowledgeDim}
 
 	type model struct {
 		name string
@@ -110,21 +111,21 @@ func TestL2SelectionRealData(t *testing.T) {
 		rows += d.Len()
 		thetas := make([][]float64, len(models))
 		t0 := time.Now()
-		r, err := train.Fit(d, s)
+		r, err := train.Fit(objective(d, fixed), s)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		models[0].dur += time.Since(t0)
 		thetas[0] = r.Thetas
 		t0 = time.Now()
-		if r, err = train.Fit(d, base); err != nil {
+		if r, err = train.Fit(objective(d, base), s); err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
 		models[1].dur += time.Since(t0)
 		thetas[1] = r.Thetas
 
 		t0 = time.Now()
-		a, err := train.FitAuto(d, auto, sel)
+		a, err := train.FitAuto(objective(d, auto), s, sel)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -140,7 +141,7 @@ func TestL2SelectionRealData(t *testing.T) {
 			name, d.Len(), a.Head.Groups, a.Head.L2, a.Tail.L2, a.Head.Fits, a.Tail.Fits, a.Head.Duration.Seconds(), a.Tail.Duration.Seconds())
 		if single {
 			t0 = time.Now()
-			r, c, err := train.FitAutoL2(d, s, sel)
+			r, c, err := train.FitAutoL2(objective(d, fixed), s, sel)
 			if err != nil {
 				t.Fatalf("%s: %v", name, err)
 			}

@@ -11,7 +11,7 @@ func TestObjectiveTailPenalty(t *testing.T) {
 	d := randData(700, 13, 4)
 	th := randTheta(13, 0.4, 5)
 	const l2, tailL2, tail = 0.02, 0.7, 5
-	o := &Objective{Data: d, L2: l2, Tail: tail, TailL2: tailL2}
+	o := &Objective{Data: d, Penalty: Penalty{L2: l2, Tail: tail, TailL2: tailL2}}
 	g := make([]float64, 13)
 	f := o.FuncGrad(g, th)
 	// The naive loss with L2 everywhere, corrected on the tail.
@@ -29,7 +29,7 @@ func TestObjectiveTailPenalty(t *testing.T) {
 		}
 	}
 	// Tail with TailL2 = L2 is no tail at all (up to the order of a sum).
-	o0 := &Objective{Data: d, L2: l2}
+	o0 := &Objective{Data: d, Penalty: Penalty{L2: l2}}
 	o.TailL2 = l2
 	if a, b := o.Func(th), o0.Func(th); math.Abs(a-b) > 1e-15 {
 		t.Errorf("Tail with TailL2 = L2: %v, without: %v", a, b)
@@ -63,14 +63,13 @@ func TestColumns(t *testing.T) {
 // and reports zeros for its thetas.
 func TestFitTailInf(t *testing.T) {
 	d := runData(2000, 20, 12, 4, 6)
-	s := DefaultSettings()
-	s.Tail, s.TailL2 = 12, math.Inf(1)
-	got, err := Fit(d, s)
+	o := defaultObjective(d)
+	o.Tail, o.TailL2 = 12, math.Inf(1)
+	got, err := Fit(o, DefaultSettings())
 	if err != nil {
 		t.Fatal(err)
 	}
-	s0 := DefaultSettings()
-	want, err := Fit(d.Columns(8), s0)
+	want, err := Fit(defaultObjective(d.Columns(8)), DefaultSettings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +79,8 @@ func TestFitTailInf(t *testing.T) {
 	if got.Loss != want.Loss {
 		t.Errorf("loss %v, want %v", got.Loss, want.Loss)
 	}
-	for _, bad := range []Settings{{Tail: 20}, {Tail: -1}, {Tail: 3, TailL2: -1}, {Tail: 3, TailL2: math.NaN()}} {
-		if _, err := Fit(d, bad); err == nil {
+	for _, bad := range []Penalty{{Tail: 20}, {Tail: -1}, {Tail: 3, TailL2: -1}, {Tail: 3, TailL2: math.NaN()}} {
+		if _, err := Fit(&Objective{Data: d, Penalty: bad}, DefaultSettings()); err == nil {
 			t.Errorf("Fit with Tail %d, TailL2 %v: no error", bad.Tail, bad.TailL2)
 		}
 	}
@@ -99,11 +98,11 @@ func noisyData(n, dim int, scale float64, seed uint64) *Dataset {
 
 func TestSelectL2SmallNoisyVsLargeClean(t *testing.T) {
 	s := DefaultSettings()
-	small, err := SelectL2(noisyData(150, 40, 0.05, 1), s, L2Selection{})
+	small, err := SelectL2(defaultObjective(noisyData(150, 40, 0.05, 1)), s, L2Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	large, err := SelectL2(noisyData(20000, 10, 1, 2), s, L2Selection{})
+	large, err := SelectL2(defaultObjective(noisyData(20000, 10, 1, 2)), s, L2Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -128,19 +127,19 @@ func TestSelectL2Deterministic(t *testing.T) {
 	var firstFit Result
 	var firstAuto AutoFit
 	for i, w := range []int{1, 2, 4, 7} {
-		s := DefaultSettings()
-		s.Workers = w
+		s, o := DefaultSettings(), defaultObjective(d)
+		o.Workers = w
 		sel := L2Selection{Group: 20, Patience: -1}
-		c, err := SelectL2(d, s, sel)
+		c, err := SelectL2(o, s, sel)
 		if err != nil {
 			t.Fatal(err)
 		}
-		r, c2, err := FitAutoL2(d, s, sel)
+		r, c2, err := FitAutoL2(o, s, sel)
 		if err != nil {
 			t.Fatal(err)
 		}
-		s.Tail = 20
-		a, err := FitAuto(d, s, sel)
+		o.Tail = 20
+		a, err := FitAuto(o, s, sel)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -167,9 +166,9 @@ func TestSelectL2Deterministic(t *testing.T) {
 		}
 	}
 	// FitAutoL2 is Fit with the chosen value.
-	s := DefaultSettings()
-	s.L2 = first.L2
-	r, err := Fit(d, s)
+	o := defaultObjective(d)
+	o.L2 = first.L2
+	r, err := Fit(o, DefaultSettings())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +191,7 @@ func TestSelectL2Fallback(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			sel := tc.sel
 			sel.Grid = []float64{0.01, 3, 0.1}
-			c, err := SelectL2(tc.d, s, sel)
+			c, err := SelectL2(defaultObjective(tc.d), s, sel)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -203,14 +202,15 @@ func TestSelectL2Fallback(t *testing.T) {
 		})
 	}
 	// 50 rows make 5 folds of 10: validated.
-	c, err := SelectL2(noisyData(50, 5, 0.5, 1), s, L2Selection{})
+	c, err := SelectL2(defaultObjective(noisyData(50, 5, 0.5, 1)), s, L2Selection{})
 	if err != nil || c.Fallback != "" || c.Fits == 0 {
 		t.Errorf("50 rows: %+v, %v", c, err)
 	}
 	// FitAuto on a tiny dataset falls back to the largest L2 without the
 	// tail: the 6-feature model, strongly regularised.
-	s.Tail = 2
-	a, err := FitAuto(noisyData(30, 5, 0.5, 1), s, L2Selection{})
+	o := defaultObjective(noisyData(30, 5, 0.5, 1))
+	o.Tail = 2
+	a, err := FitAuto(o, s, L2Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -224,7 +224,7 @@ func TestSelectL2GridOrder(t *testing.T) {
 	s := DefaultSettings()
 	var first L2Choice
 	for i, g := range [][]float64{{1, 0.1, 0.01, 1e-3}, {1e-3, 0.01, 0.1, 1}, {0.1, 1e-3, 1, 0.01}} {
-		c, err := SelectL2(d, s, L2Selection{Grid: g, Patience: -1})
+		c, err := SelectL2(defaultObjective(d), s, L2Selection{Grid: g, Patience: -1})
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -245,15 +245,15 @@ func TestSelectL2GridOrder(t *testing.T) {
 func TestSelectL2OneStdErrAndPatience(t *testing.T) {
 	d := noisyData(1500, 30, 0.1, 4)
 	s := DefaultSettings()
-	full, err := SelectL2(d, s, L2Selection{Patience: -1})
+	full, err := SelectL2(defaultObjective(d), s, L2Selection{Patience: -1})
 	if err != nil {
 		t.Fatal(err)
 	}
-	early, err := SelectL2(d, s, L2Selection{})
+	early, err := SelectL2(defaultObjective(d), s, L2Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	se, err := SelectL2(d, s, L2Selection{Patience: -1, OneStdErr: true})
+	se, err := SelectL2(defaultObjective(d), s, L2Selection{Patience: -1, OneStdErr: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -294,7 +294,6 @@ func TestFitAuto(t *testing.T) {
 		return plantedData(th, n, seed)
 	}
 	s := DefaultSettings()
-	s.Tail = tail
 	for _, tc := range []struct {
 		name       string
 		d          *Dataset
@@ -304,7 +303,9 @@ func TestFitAuto(t *testing.T) {
 		{"tail carries signal", gen(5000, 0.5, 2), true},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			a, err := FitAuto(tc.d, s, L2Selection{})
+			o := defaultObjective(tc.d)
+			o.Tail = tail
+			a, err := FitAuto(o, s, L2Selection{})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -314,9 +315,9 @@ func TestFitAuto(t *testing.T) {
 				t.Fatalf("tail l2 %g", a.Tail.L2)
 			}
 			// The baseline is Fit without the tail at the head's L2.
-			b := s
-			b.L2, b.TailL2 = a.Head.L2, math.Inf(1)
-			r, err := Fit(tc.d, b)
+			b := defaultObjective(tc.d)
+			b.Tail, b.L2, b.TailL2 = tail, a.Head.L2, math.Inf(1)
+			r, err := Fit(b, s)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -325,7 +326,7 @@ func TestFitAuto(t *testing.T) {
 			}
 			// The result is Fit with both choices.
 			b.TailL2 = a.Tail.L2
-			if r, err = Fit(tc.d, b); err != nil {
+			if r, err = Fit(b, s); err != nil {
 				t.Fatal(err)
 			}
 			if !slices.Equal(r.Thetas, a.Result.Thetas) {
@@ -333,16 +334,14 @@ func TestFitAuto(t *testing.T) {
 			}
 		})
 	}
-	if _, err := FitAuto(gen(100, 0, 1), DefaultSettings(), L2Selection{}); err == nil {
-		t.Error("FitAuto without Settings.Tail: no error")
+	if _, err := FitAuto(defaultObjective(gen(100, 0, 1)), DefaultSettings(), L2Selection{}); err == nil {
+		t.Error("FitAuto without Penalty.Tail: no error")
 	}
 }
 
 func TestSelectL2Invalid(t *testing.T) {
 	d := noisyData(200, 5, 0.5, 1)
 	s := DefaultSettings()
-	tail := s
-	tail.Tail = 2
 	for _, tc := range []struct {
 		name string
 		d    *Dataset
@@ -360,20 +359,22 @@ func TestSelectL2Invalid(t *testing.T) {
 		{"Group too large", d, s, L2Selection{Group: 5}, "Group"},
 		{"negative Group", d, s, L2Selection{Group: -1}, "Group"},
 		{"NaN FoldTolerance", d, s, L2Selection{FoldTolerance: math.NaN()}, "FoldTolerance"},
-		{"Tail without Settings.Tail", d, s, L2Selection{Tail: true}, "Tail"},
+		{"Tail without Penalty.Tail", d, s, L2Selection{Tail: true}, "Tail"},
 		{"invalid settings", d, Settings{MaxIterations: -1}, L2Selection{}, "MaxIterations"},
 		{"nil dataset", nil, s, L2Selection{}, "nil"},
 		{"empty dataset", NewDataset(5, 0), s, L2Selection{}, "no rows"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := SelectL2(tc.d, tc.s, tc.sel)
+			_, err := SelectL2(defaultObjective(tc.d), tc.s, tc.sel)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Errorf("error %v, want one about %q", err, tc.want)
 			}
 		})
 	}
 	// +Inf is a value of the tail's grid.
-	if _, err := SelectL2(d, tail, L2Selection{Tail: true, Grid: []float64{math.Inf(1), 1}}); err != nil {
+	tail := defaultObjective(d)
+	tail.Tail = 2
+	if _, err := SelectL2(tail, s, L2Selection{Tail: true, Grid: []float64{math.Inf(1), 1}}); err != nil {
 		t.Errorf("+Inf in the tail's grid: %v", err)
 	}
 }
@@ -463,9 +464,9 @@ func TestFitAutoTailBest(t *testing.T) {
 		th[j] = 0.3
 	}
 	d := plantedData(th, 1500, 3)
-	s := DefaultSettings()
-	s.Tail = tail
-	best, err := FitAuto(d, s, L2Selection{TailBest: true})
+	s, o := DefaultSettings(), defaultObjective(d)
+	o.Tail = tail
+	best, err := FitAuto(o, s, L2Selection{TailBest: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -479,7 +480,7 @@ func TestFitAutoTailBest(t *testing.T) {
 	if best.Tail.L2 != want {
 		t.Errorf("TailBest chose tail l2 %g, the best score is at %g (scores %v over %v)", best.Tail.L2, want, best.Tail.Scores, best.Tail.Grid)
 	}
-	oneSE, err := FitAuto(d, s, L2Selection{})
+	oneSE, err := FitAuto(o, s, L2Selection{})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -18,10 +18,17 @@ type Options struct {
 	MinRows int
 	// MaxRows caps the rows one exercise trains on; the rows kept are those
 	// with the smallest SampleKey, the same on any runner. 0: no cap.
-	MaxRows  int
+	MaxRows int
+	// Penalty is the L2 penalty of the fit; the KnowledgeState's own if
+	// Penalty.Tail is features.KnowledgeDim.
+	Penalty train.Penalty
+	// Settings are the fit's stopping rules.
 	Settings train.Settings
+	// Workers is the number of goroutines a fit may split its rows across;
+	// the thetas do not depend on it.
+	Workers int
 	// AutoL2, if not nil, chooses each exercise's penalties by
-	// cross-validation on its rows instead of using Settings.L2 (see
+	// cross-validation on its rows instead of using Penalty (see
 	// FitExercise); DefaultAutoL2 is the selection for --l2=auto.
 	AutoL2 *train.L2Selection
 	// Baselines also fits each exercise's model without the KnowledgeState
@@ -114,7 +121,7 @@ type ExerciseFit struct {
 // the row cap), and with baseline also the 6-feature model without the
 // KnowledgeState.
 //
-// With opts.AutoL2 nil it fits with opts.Settings; the baseline costs one
+// With opts.AutoL2 nil it fits with opts.Penalty; the baseline costs one
 // more fit on 7 of the 107 columns. Otherwise the penalties are chosen per
 // exercise by train.FitAuto with opts.AutoL2: first the L2 of the
 // 6-feature model by cross-validation, then, with that L2 on the
@@ -126,33 +133,36 @@ type ExerciseFit struct {
 // the number of rows.
 func FitExercise(version, exercise string, rows *train.Dataset, seen int, opts Options, baseline bool) (ExerciseFit, error) {
 	start := time.Now()
-	s := opts.Settings
+	s, p := opts.Settings, opts.Penalty
+	objective := func(d *train.Dataset, p train.Penalty) *train.Objective {
+		return &train.Objective{Data: d, Penalty: p, Workers: opts.Workers, Share: train.ShareAuto}
+	}
 	var f ExerciseFit
 	var res, base train.Result
 	var err error
 	if opts.AutoL2 == nil {
-		if res, err = train.Fit(rows, s); err != nil {
+		if res, err = train.Fit(objective(rows, p), s); err != nil {
 			return f, err
 		}
-		f.KnowledgeL2 = s.L2
-		if s.Tail > 0 {
-			f.KnowledgeL2 = s.TailL2
+		f.KnowledgeL2 = p.L2
+		if p.Tail > 0 {
+			f.KnowledgeL2 = p.TailL2
 		}
 		if baseline {
-			b := s
+			b := p
 			b.Tail, b.TailL2 = features.KnowledgeDim, math.Inf(1)
-			if base, err = train.Fit(rows, b); err != nil {
+			if base, err = train.Fit(objective(rows, b), s); err != nil {
 				return f, fmt.Errorf("baseline: %w", err)
 			}
 		}
 	} else {
-		s.Tail = features.KnowledgeDim
-		a, err := train.FitAuto(rows, s, *opts.AutoL2)
+		p.Tail = features.KnowledgeDim
+		a, err := train.FitAuto(objective(rows, p), s, *opts.AutoL2)
 		if err != nil {
 			return f, err
 		}
 		res, base = a.Result, a.Baseline
-		s.L2, f.KnowledgeL2, f.Head, f.Tail = a.Head.L2, a.Tail.L2, a.Head, a.Tail
+		p.L2, f.KnowledgeL2, f.Head, f.Tail = a.Head.L2, a.Tail.L2, a.Head, a.Tail
 	}
 	thetas := func(r train.Result, seconds float64) model.ExerciseThetas {
 		return model.ExerciseThetas{
@@ -166,7 +176,7 @@ func FitExercise(version, exercise string, rows *train.Dataset, seen int, opts O
 			Converged:       r.Converged(),
 			Status:          r.Status.String(),
 			Loss:            r.Loss,
-			L2:              s.L2,
+			L2:              p.L2,
 			TrainingSeconds: seconds,
 		}
 	}
@@ -178,9 +188,8 @@ func FitExercise(version, exercise string, rows *train.Dataset, seen int, opts O
 		// The extended features sit between the ExerciseState and the
 		// KnowledgeState: the 6-feature model is fitted on its own columns,
 		// with the ExerciseState's L2.
-		b := s
-		b.Tail, b.TailL2 = 0, 0
-		if base, err = train.Fit(rows.Columns(1+features.NumExerciseFeatures), b); err != nil {
+		b := train.Penalty{L2: p.L2}
+		if base, err = train.Fit(objective(rows.Columns(1+features.NumExerciseFeatures), b), s); err != nil {
 			return f, fmt.Errorf("baseline: %w", err)
 		}
 	}

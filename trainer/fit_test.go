@@ -31,16 +31,16 @@ func exerciseRows(t *testing.T, n int, seed uint64) ([]RowBatch, *train.Dataset)
 func TestFitExercise(t *testing.T) {
 	_, d := exerciseRows(t, 600, 7)
 	s := train.DefaultSettings()
-	s.Workers = 2
+	p := train.Penalty{L2: train.DefaultL2}
 
-	fixed, err := FitExercise("v", "ex", d, 650, Options{Settings: s}, true)
+	fixed, err := FitExercise("v", "ex", d, 650, Options{Penalty: p, Settings: s, Workers: 2}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if fixed.Thetas.L2 != s.L2 || fixed.KnowledgeL2 != s.L2 || fixed.Baseline == nil || fixed.Baseline.L2 != s.L2 {
+	if fixed.Thetas.L2 != p.L2 || fixed.KnowledgeL2 != p.L2 || fixed.Baseline == nil || fixed.Baseline.L2 != p.L2 {
 		t.Errorf("fixed l2: %+v", fixed)
 	}
-	want, err := train.Fit(d, s)
+	want, err := train.Fit(&train.Objective{Data: d, Penalty: p, Share: train.ShareAuto}, s)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -55,7 +55,7 @@ func TestFitExercise(t *testing.T) {
 		t.Errorf("baseline = model")
 	}
 
-	auto, err := FitExercise("v", "ex", d, 600, Options{Settings: s, AutoL2: DefaultAutoL2()}, true)
+	auto, err := FitExercise("v", "ex", d, 600, Options{Penalty: p, Settings: s, Workers: 2, AutoL2: DefaultAutoL2()}, true)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -72,8 +72,7 @@ func TestFitExercise(t *testing.T) {
 		t.Error(err)
 	}
 	// Bit-identical whatever the workers.
-	s.Workers = 1
-	one, err := FitExercise("v", "ex", d, 600, Options{Settings: s, AutoL2: DefaultAutoL2()}, true)
+	one, err := FitExercise("v", "ex", d, 600, Options{Penalty: p, Settings: s, Workers: 1, AutoL2: DefaultAutoL2()}, true)
 	if err != nil {
 		t.Fatal(err)
 	}

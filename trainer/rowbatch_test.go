@@ -137,8 +137,8 @@ func TestCollectRowsCap(t *testing.T) {
 				theta[j] = math.Sin(float64(j))
 			}
 			ga, gb := make([]float64, len(theta)), make([]float64, len(theta))
-			la := (&train.Objective{Data: d, L2: 1e-3}).FuncGrad(ga, theta)
-			lb := (&train.Objective{Data: first, L2: 1e-3}).FuncGrad(gb, theta)
+			la := (&train.Objective{Data: d, Penalty: train.Penalty{L2: 1e-3}}).FuncGrad(ga, theta)
+			lb := (&train.Objective{Data: first, Penalty: train.Penalty{L2: 1e-3}}).FuncGrad(gb, theta)
 			if d.Factored() != first.Factored() || la != lb || !slices.Equal(ga, gb) {
 				t.Fatalf("cap %d, order %d: objective %v (factored %v), first order's %v (factored %v)",
 					cap, i, la, d.Factored(), lb, first.Factored())

@@ -82,7 +82,7 @@ func TestReplayBundleStress(t *testing.T) {
 func TestTrainBundleStress(t *testing.T) {
 	ctx := context.Background()
 	goroutines := runtime.NumGoroutine()
-	fn := &trainFn{Options: TrainOptions{Options: trainer.Options{Version: "v", MinRows: 1, Settings: train.Settings{L2: 1e-3}}}, Parallel: 3}
+	fn := &trainFn{Options: TrainOptions{Options: trainer.Options{Version: "v", MinRows: 1, Penalty: train.Penalty{L2: 1e-3}}}, Parallel: 3}
 	if err := fn.Setup(ctx); err != nil {
 		t.Fatal(err)
 	}

@@ -41,7 +41,7 @@ func TrainExercises(s beam.Scope, rows beam.PCollection, opts TrainOptions) (the
 type trainFn struct {
 	Options TrainOptions
 	// Parallel is how many exercises are fitted at once; 0: GOMAXPROCS.
-	// Each fit's evaluations then use Options.Settings.Workers / Parallel
+	// Each fit's evaluations then use Options.Workers / Parallel
 	// goroutines (at least one).
 	Parallel int
 
@@ -73,7 +73,7 @@ func (fn *trainFn) StartBundle(context.Context, func(model.ExerciseThetas), func
 		n = runtime.GOMAXPROCS(0)
 	}
 	opts := fn.Options
-	opts.Settings.Workers = max(1, opts.Settings.Workers/n)
+	opts.Workers = max(1, opts.Workers/n)
 	// The fitters get the channels as their own: stop sets fn.jobs to nil,
 	// possibly before a fitter has started. A failed bundle stops reading
 	// done and closes quit, which ends the fitters without a send that

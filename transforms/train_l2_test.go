@@ -52,7 +52,7 @@ func exerciseRows(t *testing.T, n int, seed uint64) ([]trainer.RowBatch, *train.
 func TestTrainExercisesAutoL2(t *testing.T) {
 	bs, d := exerciseRows(t, 400, 8)
 	s := train.DefaultSettings()
-	opts := TrainOptions{Options: trainer.Options{Version: "v", MinRows: 10, Settings: s, AutoL2: trainer.DefaultAutoL2()}}
+	opts := TrainOptions{Options: trainer.Options{Version: "v", MinRows: 10, Penalty: train.Penalty{L2: train.DefaultL2}, Settings: s, AutoL2: trainer.DefaultAutoL2()}}
 	f, err := trainer.FitExercise("v", "ex", d, d.Len(), opts.Options, false)
 	if err != nil {
 		t.Fatal(err)

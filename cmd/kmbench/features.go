@@ -376,7 +376,7 @@ func (b *featureBench) run(keep [features.NumExtras]bool, workers int, stderr io
 	start := time.Now()
 	cols := featureColumns(keep)
 	all := len(cols) == features.Extended.Dim()
-	opts := trainer.Options{Settings: train.DefaultSettings(), AutoL2: pipelineAutoL2()}
+	opts := trainer.Options{Penalty: train.Penalty{L2: train.DefaultL2}, Settings: train.DefaultSettings(), Workers: 1, AutoL2: pipelineAutoL2()}
 
 	thetas := make([][]float64, len(b.exercises))
 	errs := make([]error, len(b.exercises))

@@ -53,7 +53,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.SetOutput(stderr)
 	def := train.DefaultSettings()
 	rowsPath := fs.String("rows", "", "training-rows CSV `file` (plain or .gz)")
-	l2 := fs.Float64("l2", def.L2, "L2 penalty on every theta but the bias")
+	l2 := fs.Float64("l2", train.DefaultL2, "L2 penalty on every theta but the bias")
 	minRows := fs.Int("min_rows", 1, "skip exercises with fewer rows")
 	maxIter := fs.Int("max_iterations", def.MaxIterations, "most L-BFGS iterations per exercise")
 	gtol := fs.Float64("gradient_tolerance", def.GradientTolerance, "stop when the gradient's infinity norm is below this")
@@ -62,7 +62,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	fs.Float64Var(gtol, "gtol", def.GradientTolerance, "same as --gradient_tolerance")
 	runs := fs.Int("runs", 1, "repeat the training this many times and report the median total")
 	workers := fs.Int("workers", runtime.GOMAXPROCS(0), "exercises trained concurrently")
-	share := fs.Int("share", def.Share, "trailing columns evaluated once per run of equal values: 0 none, -1 automatic (train.Settings.Share)")
+	share := fs.Int("share", train.ShareAuto, "trailing columns evaluated once per run of equal values: 0 none, -1 automatic (train.Objective.Share)")
 	verbose := fs.Bool("v", false, "report every exercise's status and evaluation count on stderr")
 	cpuProfile := fs.String("cpuprofile", "", "write a CPU profile of the training phase to `file`")
 	if err := fs.Parse(args); err != nil {
@@ -78,10 +78,9 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		return errors.New("--runs and --workers must be at least 1")
 	}
 	s := def
-	s.L2 = *l2
 	s.MaxIterations = *maxIter
 	s.GradientTolerance = *gtol
-	s.Share = *share
+	p := train.Penalty{L2: *l2}
 
 	all, err := loadExercises(*rowsPath)
 	if err != nil {
@@ -114,7 +113,7 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 	var totals []time.Duration
 	var fitErr error
 	for r := 0; r < *runs; r++ {
-		results, errs, wall := trainAll(exs, s, *workers)
+		results, errs, wall := trainAll(exs, p, *share, s, *workers)
 		totals = append(totals, wall)
 		if *runs > 1 {
 			fmt.Fprintf(stderr, "run=%d seconds=%.4f\n", r+1, wall.Seconds())
@@ -141,13 +140,14 @@ func runTrain(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	fmt.Fprintf(out, "total exercises=%d rows=%d seconds=%.4f method=lbfgs l2=%g\n",
-		len(exs), totalRows, median(totals).Seconds(), s.L2)
+		len(exs), totalRows, median(totals).Seconds(), p.L2)
 	return fitErr
 }
 
-// trainAll fits every exercise on the given number of goroutines and returns
-// the results in the order of exs and the wall time of the whole phase.
-func trainAll(exs []exerciseData, s train.Settings, workers int) ([]train.Result, []error, time.Duration) {
+// trainAll fits every exercise with penalty p and sharing share on the given
+// number of goroutines, each fit on one, and returns the results in the
+// order of exs and the wall time of the whole phase.
+func trainAll(exs []exerciseData, p train.Penalty, share int, s train.Settings, workers int) ([]train.Result, []error, time.Duration) {
 	results := make([]train.Result, len(exs))
 	errs := make([]error, len(exs))
 	order := make([]int, len(exs))
@@ -170,7 +170,7 @@ func trainAll(exs []exerciseData, s train.Settings, workers int) ([]train.Result
 		go func() {
 			defer wg.Done()
 			for i := range next {
-				results[i], errs[i] = train.Fit(exs[i].data, s)
+				results[i], errs[i] = train.Fit(&train.Objective{Data: exs[i].data, Penalty: p, Share: share}, s)
 			}
 		}()
 	}

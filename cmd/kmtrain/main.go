@@ -64,7 +64,7 @@ var (
 	dropGaps        = flag.Bool("drop_gaps", true, "Drop students whose problem numbers on an exercise do not step by one (Khan's rule).")
 	minRows         = flag.Int("min_rows", defaults.MinRows, "Skip exercises with fewer training rows.")
 	maxRows         = flag.Int("max_rows", defaults.MaxRows, "Train each exercise on at most this many rows, sampled deterministically (0: no cap).")
-	l2              = flag.String("l2", strconv.FormatFloat(defaults.Train.L2, 'g', -1, 64), "L2 penalty on every theta but the bias, or auto: chosen per exercise by 5-fold cross-validation on its rows, the KnowledgeState with its own penalty (or left out).")
+	l2              = flag.String("l2", strconv.FormatFloat(defaults.L2, 'g', -1, 64), "L2 penalty on every theta but the bias, or auto: chosen per exercise by 5-fold cross-validation on its rows, the KnowledgeState with its own penalty (or left out).")
 	maxIterations   = flag.Int("max_iterations", defaults.Train.MaxIterations, "Most L-BFGS iterations per exercise.")
 	gradTolerance   = flag.Float64("gradient_tolerance", defaults.Train.GradientTolerance, "Stop when the gradient's largest component is below this.")
 	holdoutFraction = flag.Float64("holdout_fraction", defaults.Holdout.Fraction, "Fraction of the students (by a hash of the user id) kept out of training and evaluated on; 0 evaluates nothing.")
@@ -161,7 +161,7 @@ func options(explicit map[string]bool) (pipeline.Options, error) {
 		opts.AutoL2.TailBest = *l2Knowledge == "best"
 	} else if explicit["l2_knowledge"] {
 		return opts, fmt.Errorf("--l2_knowledge applies to --l2=auto")
-	} else if opts.Train.L2, err = strconv.ParseFloat(*l2, 64); err != nil {
+	} else if opts.L2, err = strconv.ParseFloat(*l2, 64); err != nil {
 		return opts, fmt.Errorf("--l2=%q: want a number or auto", *l2)
 	}
 	opts.Holdout = transforms.Holdout{Fraction: *holdoutFraction}
