@@ -77,33 +77,57 @@ func (o *Objective) FuncGrad(grad, theta []float64) float64 {
 
 func (o *Objective) eval(grad, theta []float64) float64 {
 	d := o.Data
-	n, dim, stride := d.Len(), d.dim, d.stride
+	n := d.Len()
 	if n == 0 {
 		panic("train: objective of an empty dataset")
 	}
-	if len(theta) != dim {
+	if len(theta) != d.dim {
 		panic("train: theta length mismatch")
 	}
 	if !o.prepared || o.preparedN != n {
 		o.prepare()
 	}
-	sr, fe := o.runs, o.fact
+	ps := 1 + o.setTheta(theta) // partial sums per block
 	nb := (n + blockRows - 1) / blockRows
-	width := stride // gradient sums per block
-	var thOwn, thShared []float64
-	if fe != nil {
-		// The stored columns per block; the tail's products once per node.
+	o.sumBlocks(nb, ps, grad != nil)
+	// Reduce the blocks in order.
+	loss := 0.0
+	for b := 0; b < nb; b++ {
+		loss += o.partial[b*ps]
+	}
+	if grad != nil {
+		o.reduceGradient(grad, nb, ps)
+	}
+	return o.penalise(loss, grad, theta)
+}
+
+// setTheta lays θ out as the evaluation of the prepared layout reads it
+// and returns the number of gradient sums a block has: for a factored
+// Data the stored columns (the tail's products are taken once per trie
+// node here), with shared runs the own and the shared columns' padded
+// widths, otherwise the stride.
+func (o *Objective) setTheta(theta []float64) int {
+	d := o.Data
+	switch sr, fe := o.runs, o.fact; {
+	case fe != nil:
 		copy(o.theta, theta[:d.stored()])
 		fe.values(d.tail, theta[d.stored():])
-	} else if sr != nil {
-		width = sr.ps + sr.ss
-		thOwn, thShared = o.theta[:sr.ps], o.theta[sr.ps:]
-		copy(thOwn, theta[:dim-sr.k])
-		copy(thShared, theta[dim-sr.k:])
-	} else {
+	case sr != nil:
+		copy(o.theta[:sr.ps], theta[:d.dim-sr.k])
+		copy(o.theta[sr.ps:], theta[d.dim-sr.k:])
+		return sr.ps + sr.ss
+	default:
 		copy(o.theta, theta)
 	}
-	ps := 1 + width // partial sums per block
+	return d.stride
+}
+
+// sumBlocks computes the partial sums of nb blocks of rows, ps a block
+// (the loss, then the gradient's if withGrad), on up to Workers goroutines:
+// worker w takes blocks w, w+workers, ...
+func (o *Objective) sumBlocks(nb, ps int, withGrad bool) {
+	d, sr, fe := o.Data, o.runs, o.fact
+	n := d.Len()
 	if len(o.partial) < nb*ps {
 		o.partial = make([]float64, nb*ps)
 	}
@@ -111,7 +135,10 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 	if len(o.scratch) < workers*3*subRows {
 		o.scratch = make([]float64, workers*3*subRows)
 	}
-	withGrad := grad != nil
+	var thOwn, thShared []float64
+	if sr != nil {
+		thOwn, thShared = o.theta[:sr.ps], o.theta[sr.ps:]
+	}
 	run := func(w int) {
 		sc := o.scratch[w*3*subRows : (w+1)*3*subRows]
 		z, r, u := sc[:subRows], sc[subRows:2*subRows], sc[2*subRows:]
@@ -130,25 +157,51 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 	}
 	if workers == 1 {
 		run(0)
-	} else {
-		var wg sync.WaitGroup
-		for w := 1; w < workers; w++ {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				run(w)
-			}()
-		}
-		run(0)
-		wg.Wait()
+		return
 	}
+	var wg sync.WaitGroup
+	for w := 1; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			run(w)
+		}()
+	}
+	run(0)
+	wg.Wait()
+}
 
-	// Reduce the blocks in order.
-	loss := 0.0
-	for b := 0; b < nb; b++ {
-		loss += o.partial[b*ps]
+// reduceGradient sets grad to the sum of the blocks' gradient sums, in
+// block order, in the columns of θ.
+func (o *Objective) reduceGradient(grad []float64, nb, ps int) {
+	d, sr, fe := o.Data, o.runs, o.fact
+	dim := d.dim
+	clear(grad)
+	if fe != nil {
+		own := d.stored()
+		for b := 0; b < nb; b++ {
+			floats.Add(grad[:own], o.partial[b*ps+1:b*ps+1+own])
+		}
+		fe.gradient(d.tail, grad[own:])
+		return
 	}
-	invN := 1 / float64(n)
+	// Where the gradient sums of block b are: own and shared columns.
+	own, off := dim, 0
+	if sr != nil {
+		own, off = dim-sr.k, sr.ps-(dim-sr.k)
+	}
+	for b := 0; b < nb; b++ {
+		p := o.partial[b*ps+1 : (b+1)*ps]
+		floats.Add(grad[:own], p[:own])
+		floats.Add(grad[own:], p[own+off:off+dim])
+	}
+}
+
+// penalise turns the loss sum and, if grad is not nil, the gradient sum
+// into the means over the rows plus the penalty's terms, and returns L(θ).
+func (o *Objective) penalise(loss float64, grad, theta []float64) float64 {
+	dim := o.Data.dim
+	invN := 1 / float64(o.Data.Len())
 	head := dim
 	if o.Tail > 0 {
 		head = dim - o.Tail
@@ -160,26 +213,7 @@ func (o *Objective) eval(grad, theta []float64) float64 {
 	for _, t := range theta[head:] {
 		tailReg += t * t
 	}
-	if withGrad {
-		// Where the gradient sums of block b are: own and shared columns.
-		own, off := dim, 0
-		if sr != nil {
-			own, off = dim-sr.k, sr.ps-(dim-sr.k)
-		}
-		clear(grad)
-		if fe != nil {
-			own := d.stored()
-			for b := 0; b < nb; b++ {
-				floats.Add(grad[:own], o.partial[b*ps+1:b*ps+1+own])
-			}
-			fe.gradient(d.tail, grad[own:])
-		} else {
-			for b := 0; b < nb; b++ {
-				p := o.partial[b*ps+1 : (b+1)*ps]
-				floats.Add(grad[:own], p[:own])
-				floats.Add(grad[own:], p[own+off:off+dim])
-			}
-		}
+	if grad != nil {
 		floats.Scale(invN, grad)
 		floats.AddScaled(grad[1:head], o.L2, theta[1:head])
 		if head < dim {

@@ -148,62 +148,11 @@ type L2Choice struct {
 // every value does, the largest is chosen with a Fallback.
 func SelectL2(o *Objective, s Settings, sel L2Selection) (L2Choice, error) {
 	start := time.Now()
-	grid, err := sel.grid()
+	cv, err := newCrossValidation(o, s, sel)
 	if err != nil {
 		return L2Choice{}, err
 	}
-	if o == nil || o.Data == nil {
-		return L2Choice{}, errors.New("train: nil dataset")
-	}
-	d := o.Data
-	// penalty returns o's penalty with the value v chosen.
-	penalty := func(v float64) Penalty {
-		p := o.Penalty
-		if sel.Tail {
-			p.TailL2 = v
-		} else {
-			p.L2 = v
-		}
-		return p
-	}
-	if sel.Tail && o.Tail <= 0 {
-		return L2Choice{}, errors.New("train: L2Selection.Tail needs a positive Penalty.Tail")
-	}
-	if err := penalty(grid[0]).check(d); err != nil {
-		return L2Choice{}, err
-	}
-	if err := s.check(); err != nil {
-		return L2Choice{}, err
-	}
-	k, minRows, patience := sel.Folds, sel.MinFoldRows, sel.Patience
-	foldSettings := s
-	switch tol := sel.FoldTolerance; {
-	case tol == 0:
-		foldSettings.FunctionTolerance = 1e-8
-	case tol > 0 && !math.IsInf(tol, 1):
-		foldSettings.FunctionTolerance = tol
-	case !(tol < 0):
-		return L2Choice{}, fmt.Errorf("train: invalid FoldTolerance %v", tol)
-	}
-	switch {
-	case k == 0:
-		k = 5
-	case k < 2:
-		return L2Choice{}, fmt.Errorf("train: %d folds: at least 2 are needed", k)
-	}
-	switch {
-	case minRows == 0:
-		minRows = 10
-	case minRows < 0:
-		return L2Choice{}, fmt.Errorf("train: negative MinFoldRows %d", minRows)
-	}
-	if patience == 0 {
-		patience = 2
-	}
-	if sel.Group < 0 || sel.Group >= d.dim {
-		return L2Choice{}, fmt.Errorf("train: Group %d outside [0, %d]", sel.Group, d.dim-1)
-	}
-
+	d, grid, k := o.Data, cv.grid, cv.k
 	c := L2Choice{L2: grid[0], Grid: grid, Scores: make([]float64, len(grid)), StdErrs: make([]float64, len(grid)), Folds: k}
 	for i := range c.Scores {
 		c.Scores[i], c.StdErrs[i] = math.NaN(), math.NaN()
@@ -214,86 +163,25 @@ func SelectL2(o *Objective, s Settings, sel L2Selection) (L2Choice, error) {
 	for _, f := range fold {
 		sizes[f+1]++
 	}
-	if smallest := slices.Min(sizes[1:]); smallest < minRows {
+	if smallest := slices.Min(sizes[1:]); smallest < cv.minRows {
 		c.Fallback = fmt.Sprintf("%d rows in %d groups: a fold of %d would hold %d rows, fewer than %d",
-			d.Len(), groups, k, smallest, minRows)
+			d.Len(), groups, k, smallest, cv.minRows)
 		c.Duration = time.Since(start)
 		return c, nil
 	}
 	for f := 1; f <= k; f++ {
 		sizes[f] += sizes[f-1]
 	}
-	// The values that leave the tail out are fitted on copies of the rows
-	// without it, the others on copies of the whole rows.
-	var train, held [2][]*Dataset // [0]: whole rows; [1]: without the tail
-	for _, v := range grid {
-		if kind := b2i(penalty(v).dropsTail()); train[kind] == nil {
-			cols := d.dim
-			if kind == 1 {
-				cols -= o.Tail
-			}
-			train[kind], held[kind] = foldViews(d, cols, fold, sizes)
-		}
-	}
+	cv.split(fold, sizes)
 
-	// The folds are fitted on g goroutines, each fit on the rest of the
-	// workers; neither changes a result.
-	g := min(max(o.Workers, 1), k)
-	var objs [2][]*Objective
-	for kind := range objs {
-		if train[kind] != nil {
-			objs[kind] = make([]*Objective, k)
-			for f := range k {
-				objs[kind][f] = &Objective{Data: train[kind][f], Workers: max(o.Workers/g, 1), Share: o.Share}
-			}
-		}
-	}
-	thetas := make([][]float64, k) // each fold's θ for the previous value
-	nll := make([]float64, k)      // each fold's held-out loss sum
-	evals := make([]int, k)
-	n := float64(d.Len())
 	best, worse, bestAt := math.Inf(-1), 0, 0
 	for i, v := range grid {
-		p := penalty(v)
-		kind := b2i(p.dropsTail())
-		var wg sync.WaitGroup
-		for w := range g {
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				for f := w; f < k; f += g {
-					fo := objs[kind][f]
-					fo.L2 = p.L2
-					if kind == 0 && p.Tail > 0 {
-						fo.Tail, fo.TailL2 = p.Tail, p.TailL2
-					}
-					// Start from the previous value's θ (fitFrom pads
-					// it with zeros if it lacked the tail).
-					r, err := fitFrom(fo, foldSettings, thetas[f], time.Now())
-					evals[f] += r.Evaluations
-					if err != nil {
-						thetas[f], nll[f] = nil, math.Inf(1)
-						continue
-					}
-					thetas[f] = r.Thetas
-					nll[f] = LogLoss(r.Thetas, held[kind][f]) * float64(held[kind][f].Len())
-				}
-			}()
-		}
-		wg.Wait()
+		score, se := cv.score(cv.penalty(v))
 		c.Fits += k
-		sum := 0.0
-		for _, v := range nll {
-			sum += v
-		}
-		score := -sum / n
-		if math.IsNaN(score) {
-			score = math.Inf(-1)
-		}
-		c.Scores[i], c.StdErrs[i] = score, foldStdErr(nll, held[kind])
+		c.Scores[i], c.StdErrs[i] = score, se
 		if score > best {
 			best, worse, bestAt = score, 0, i
-		} else if worse++; patience > 0 && worse >= patience {
+		} else if worse++; cv.patience > 0 && worse >= cv.patience {
 			break
 		}
 	}
@@ -306,7 +194,7 @@ func SelectL2(o *Objective, s Settings, sel L2Selection) (L2Choice, error) {
 			}
 		}
 	}
-	for _, e := range evals {
+	for _, e := range cv.evals {
 		c.Evaluations += e
 	}
 	if math.IsInf(best, -1) {
@@ -314,6 +202,154 @@ func SelectL2(o *Objective, s Settings, sel L2Selection) (L2Choice, error) {
 	}
 	c.Duration = time.Since(start)
 	return c, nil
+}
+
+// crossValidation is SelectL2's work: the selection's settled parameters,
+// the folds' copies of the rows and their objectives, and each fold's θ
+// for the last value scored, which the next value's fits start from.
+type crossValidation struct {
+	o                    *Objective
+	sel                  L2Selection
+	grid                 []float64
+	k, minRows, patience int
+	fold                 Settings        // the fold fits' stopping rules
+	workers              int             // goroutines the folds are fitted on
+	train, held          [2][]*Dataset   // [0]: whole rows; [1]: without the tail
+	objs                 [2][]*Objective // the fits of train
+	thetas               [][]float64     // each fold's θ for the previous value
+	nll                  []float64       // each fold's held-out loss sum
+	evals                []int
+}
+
+// newCrossValidation checks o, s and sel as SelectL2 documents and settles
+// sel's defaults.
+func newCrossValidation(o *Objective, s Settings, sel L2Selection) (*crossValidation, error) {
+	grid, err := sel.grid()
+	if err != nil {
+		return nil, err
+	}
+	if o == nil || o.Data == nil {
+		return nil, errors.New("train: nil dataset")
+	}
+	cv := &crossValidation{o: o, sel: sel, grid: grid, k: sel.Folds, minRows: sel.MinFoldRows, patience: sel.Patience, fold: s}
+	if sel.Tail && o.Tail <= 0 {
+		return nil, errors.New("train: L2Selection.Tail needs a positive Penalty.Tail")
+	}
+	if err := cv.penalty(grid[0]).check(o.Data); err != nil {
+		return nil, err
+	}
+	if err := s.check(); err != nil {
+		return nil, err
+	}
+	switch tol := sel.FoldTolerance; {
+	case tol == 0:
+		cv.fold.FunctionTolerance = 1e-8
+	case tol > 0 && !math.IsInf(tol, 1):
+		cv.fold.FunctionTolerance = tol
+	case !(tol < 0):
+		return nil, fmt.Errorf("train: invalid FoldTolerance %v", tol)
+	}
+	switch {
+	case cv.k == 0:
+		cv.k = 5
+	case cv.k < 2:
+		return nil, fmt.Errorf("train: %d folds: at least 2 are needed", cv.k)
+	}
+	switch {
+	case cv.minRows == 0:
+		cv.minRows = 10
+	case cv.minRows < 0:
+		return nil, fmt.Errorf("train: negative MinFoldRows %d", cv.minRows)
+	}
+	if cv.patience == 0 {
+		cv.patience = 2
+	}
+	if sel.Group < 0 || sel.Group >= o.Data.dim {
+		return nil, fmt.Errorf("train: Group %d outside [0, %d]", sel.Group, o.Data.dim-1)
+	}
+	return cv, nil
+}
+
+// penalty returns o's penalty with the value v chosen.
+func (cv *crossValidation) penalty(v float64) Penalty {
+	p := cv.o.Penalty
+	if cv.sel.Tail {
+		p.TailL2 = v
+	} else {
+		p.L2 = v
+	}
+	return p
+}
+
+// split copies the rows by fold (fold[i] is row i's; fold f's rows start at
+// start[f]) and makes the folds' objectives. The values that leave the
+// tail out are fitted on copies of the rows without it, the others on
+// copies of the whole rows. The folds are fitted on cv.workers goroutines,
+// each fit on the rest of the workers; neither changes a result.
+func (cv *crossValidation) split(fold, start []int) {
+	d, k := cv.o.Data, cv.k
+	for _, v := range cv.grid {
+		if kind := b2i(cv.penalty(v).dropsTail()); cv.train[kind] == nil {
+			cols := d.dim
+			if kind == 1 {
+				cols -= cv.o.Tail
+			}
+			cv.train[kind], cv.held[kind] = foldViews(d, cols, fold, start)
+		}
+	}
+	cv.workers = min(max(cv.o.Workers, 1), k)
+	for kind := range cv.objs {
+		if cv.train[kind] != nil {
+			cv.objs[kind] = make([]*Objective, k)
+			for f := range k {
+				cv.objs[kind][f] = &Objective{Data: cv.train[kind][f], Workers: max(cv.o.Workers/cv.workers, 1), Share: cv.o.Share}
+			}
+		}
+	}
+	cv.thetas, cv.nll, cv.evals = make([][]float64, k), make([]float64, k), make([]int, k)
+}
+
+// score fits every fold with penalty p, each from its θ for the previous
+// value, and returns the mean held-out log-likelihood per row (-Inf if a
+// fit failed) and its standard error.
+func (cv *crossValidation) score(p Penalty) (score, stdErr float64) {
+	k := cv.k
+	kind := b2i(p.dropsTail())
+	var wg sync.WaitGroup
+	for w := range cv.workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for f := w; f < k; f += cv.workers {
+				fo := cv.objs[kind][f]
+				fo.L2 = p.L2
+				if kind == 0 && p.Tail > 0 {
+					fo.Tail, fo.TailL2 = p.Tail, p.TailL2
+				}
+				// Start from the previous value's θ (fitFrom pads it with
+				// zeros if it lacked the tail).
+				r, err := fitFrom(fo, cv.fold, cv.thetas[f], time.Now())
+				cv.evals[f] += r.Evaluations
+				if err != nil {
+					cv.thetas[f], cv.nll[f] = nil, math.Inf(1)
+					continue
+				}
+				held := cv.held[kind][f]
+				cv.thetas[f] = r.Thetas
+				cv.nll[f] = LogLoss(r.Thetas, held) * float64(held.Len())
+			}
+		}()
+	}
+	wg.Wait()
+	sum := 0.0
+	for _, v := range cv.nll {
+		sum += v
+	}
+	score = -sum / float64(cv.o.Data.Len())
+	if math.IsNaN(score) {
+		score = math.Inf(-1)
+	}
+	return score, foldStdErr(cv.nll, cv.held[kind])
 }
 
 // FitAutoL2 chooses the L2 strength with SelectL2 and fits o with it, as
