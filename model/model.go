@@ -9,6 +9,7 @@ package model
 import (
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/evaluate"
@@ -137,6 +138,37 @@ func (g *Gate) Decide(evaluated bool, on string) {
 		g.Passed, g.Reason = false, fmt.Sprintf("mean log-likelihood %.5f is worse than %.5f for %s %s by %.5f, more than the %g allowed",
 			g.New, g.Comparison.Current, cur, on, -g.Delta, maxDrop)
 	}
+}
+
+// NewGate decides the gate of a run that re-scored its held-out attempts
+// with the versions that were current: currents holds each version the
+// workers found current ("" for none), cmp the comparison with it, and
+// evaluated whether any held-out student was evaluated. With more than
+// one version in currents the comparison mixes versions, and the gate
+// fails. A failed gate with force is promoted anyway, and says so.
+func NewGate(cmp evaluate.Comparison, currents []string, evaluated bool, maxRegression float64, force bool) *Gate {
+	var current string
+	if len(currents) == 1 {
+		current = currents[0]
+	}
+	g := &Gate{CurrentVersion: current, Comparison: cmp, MaxRegression: maxRegression}
+	g.Decide(evaluated, fmt.Sprintf("on %d held-out attempts", g.Attempts))
+	if len(currents) > 1 {
+		names := make([]string, len(currents))
+		for i, v := range currents {
+			names[i] = v
+			if v == "" {
+				names[i] = "none"
+			}
+		}
+		g.Passed, g.Reason = false, fmt.Sprintf("the current version changed while the held-out students were re-scored (workers compared with %s): the comparison is not of one version",
+			strings.Join(names, " and "))
+	}
+	if !g.Passed && force {
+		g.Forced = true
+		g.Reason += "; promoted anyway by --force_promote"
+	}
+	return g
 }
 
 // Settings records the options a version was trained with.

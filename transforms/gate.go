@@ -1,12 +1,10 @@
 package transforms
 
 import (
-	"fmt"
 	"io"
 	"math"
 	"sort"
 	"strconv"
-	"strings"
 
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/model"
@@ -34,23 +32,7 @@ func (fn *writeModelFn) evaluation(v *version, evalIter func(*EvalPartial) bool)
 	if fn.Out.Datastore == nil || !fn.Out.Datastore.Promote {
 		return nil
 	}
-	var current string
-	if len(currents) == 1 {
-		current = currents[0]
-	}
-	g := &model.Gate{CurrentVersion: current, Comparison: cmp.Comparison(), MaxRegression: fn.Out.MaxRegression}
-	g.Decide(ok, fmt.Sprintf("on %d held-out attempts", g.Attempts))
-	if len(currents) > 1 {
-		// Workers loaded the current version at different times and found
-		// different ones: the sums mix comparisons with each.
-		g.Passed, g.Reason = false, fmt.Sprintf("the current version changed while the held-out students were re-scored (workers compared with %s): the comparison is not of one version",
-			strings.Join(namesOrNone(currents), " and "))
-	}
-	if !g.Passed && fn.Out.ForcePromote {
-		g.Forced = true
-		g.Reason += "; promoted anyway by --force_promote"
-	}
-	v.summary.Gate = g
+	v.summary.Gate = model.NewGate(cmp.Comparison(), currents, ok, fn.Out.MaxRegression, fn.Out.ForcePromote)
 	return nil
 }
 
@@ -132,16 +114,4 @@ func deref(p *float64) float64 {
 		return math.NaN()
 	}
 	return *p
-}
-
-// namesOrNone names versions, "none" for "".
-func namesOrNone(versions []string) []string {
-	out := make([]string, len(versions))
-	for i, v := range versions {
-		out[i] = v
-		if v == "" {
-			out[i] = "none"
-		}
-	}
-	return out
 }
