@@ -1,8 +1,11 @@
 package transforms
 
 import (
+	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"sort"
 	"testing"
 	"time"
@@ -15,6 +18,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/monitor"
 	"github.com/kmtrain/knowledgemodel/trainer"
 )
 
@@ -29,6 +33,7 @@ func init() {
 	beam.RegisterFunction(describeLogBatch)
 	beam.RegisterFunction(countStats)
 	beam.RegisterFunction(describePartial)
+	beam.RegisterFunction(describeRow)
 }
 
 // keyByGroup keys a log as the sources do.
@@ -133,5 +138,37 @@ func TestEvaluateStudents(t *testing.T) {
 	ev := EvaluateStudents(s, students, beam.CreateList(s, thetas), beam.CreateList(s, []features.Component{}), EvalOptions{})
 	merged := beam.ParDo(s, describePartial, MergeEvaluations(s, ev.Partials))
 	passert.Equals(s, merged, fmt.Sprintf("attempts=5 ll=%.4f", math.Log(0.5)))
+	ptest.RunAndValidate(t, p)
+}
+
+func describeRow(r monitor.Row) string {
+	ll := math.NaN()
+	if r.LogLikelihood != nil {
+		ll = *r.LogLikelihood
+	}
+	return fmt.Sprintf("%s %s attempts=%d no_thetas=%d ll=%.4f", r.Day, r.Exercise, r.Attempts, r.NoThetas, ll)
+}
+
+// TestPredictAttemptsMergeDays monitors the three students with a model
+// directory whose only thetas, all 0, are addition's: every attempt at
+// addition scores P=0.5, whole students (cy's gap too), and subtraction is
+// counted as without thetas.
+func TestPredictAttemptsMergeDays(t *testing.T) {
+	dir := t.TempDir()
+	th, err := json.Marshal(model.ExerciseThetas{Version: "v1", Exercise: "addition", Thetas: make([]float64, features.NumFeatures)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{model.ThetasFile: append(th, '\n'), model.ComponentsFile: nil} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, s := beam.NewPipelineWithRoot()
+	logs := beam.ParDo(s, keyByGroup, beam.CreateList(s, threeStudents))
+	days, _ := PredictAttempts(s, logs, ModelSource{Dir: dir})
+	passert.Equals(s, beam.ParDo(s, describeRow, MergeDays(s, days)),
+		fmt.Sprintf("2014-01-01 addition attempts=5 no_thetas=0 ll=%.4f", math.Log(0.5)),
+		"2014-01-01 subtraction attempts=0 no_thetas=1 ll=NaN")
 	ptest.RunAndValidate(t, p)
 }
