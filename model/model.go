@@ -59,13 +59,9 @@ const (
 	SkipFitFailed  = "fit failed"
 )
 
-// Summary reports a training run.
-type Summary struct {
-	Version  string    `json:"version"`
-	Created  time.Time `json:"created"`
-	Input    string    `json:"input"`
-	Settings Settings  `json:"settings"`
-
+// InputCounts is what a run read of its input, the same in the summaries
+// of training and of monitoring.
+type InputCounts struct {
 	SourceRows      int64            `json:"source_rows,omitempty"` // rows BigQuery said the input holds
 	FilesRead       int64            `json:"files_read"`
 	EmptyFiles      []string         `json:"empty_files,omitempty"`
@@ -74,6 +70,26 @@ type Summary struct {
 	BadRows         int64            `json:"bad_rows"`
 	BadRowReasons   map[string]int64 `json:"bad_row_reasons,omitempty"`
 	BadRowExamples  []string         `json:"bad_row_examples,omitempty"`
+}
+
+// CheckLogs returns the error of an input that holds no ProblemLogs, which
+// says what it held instead; nil if it holds some.
+func (c InputCounts) CheckLogs() error {
+	if c.LogsRead > 0 {
+		return nil
+	}
+	return fmt.Errorf("the input holds no ProblemLogs (%d files, %d empty, %d with only a header, %d bad rows)",
+		c.FilesRead, len(c.EmptyFiles), len(c.HeaderOnlyFiles), c.BadRows)
+}
+
+// Summary reports a training run.
+type Summary struct {
+	Version  string    `json:"version"`
+	Created  time.Time `json:"created"`
+	Input    string    `json:"input"`
+	Settings Settings  `json:"settings"`
+
+	InputCounts
 
 	StudentsKept     int64    `json:"students_kept"`
 	StudentsDropped  int64    `json:"students_dropped"`

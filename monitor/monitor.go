@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/evaluate"
+	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/report"
 )
 
@@ -74,15 +75,8 @@ type Summary struct {
 	Input        string    `json:"input"`
 	Created      time.Time `json:"created"`
 
-	SourceRows      int64            `json:"source_rows,omitempty"`
-	FilesRead       int64            `json:"files_read"`
-	EmptyFiles      []string         `json:"empty_files,omitempty"`
-	HeaderOnlyFiles []string         `json:"header_only_files,omitempty"`
-	LogsRead        int64            `json:"logs_read"`
-	BadRows         int64            `json:"bad_rows"`
-	BadRowReasons   map[string]int64 `json:"bad_row_reasons,omitempty"`
-	BadRowExamples  []string         `json:"bad_row_examples,omitempty"`
-	Students        int64            `json:"students"`
+	model.InputCounts
+	Students int64 `json:"students"`
 
 	AttemptsScored   int64 `json:"attempts_scored"`
 	AttemptsNoThetas int64 `json:"attempts_no_thetas"`
@@ -102,9 +96,8 @@ type Summary struct {
 // MergeDays. It returns the summary and the scored rows, sorted by day and
 // exercise.
 func Assemble(sum Summary, versions []string, rows []Row) (Summary, []Row, error) {
-	if sum.LogsRead == 0 {
-		return sum, nil, fmt.Errorf("the input holds no ProblemLogs (%d files, %d empty, %d with only a header, %d bad rows)",
-			sum.FilesRead, len(sum.EmptyFiles), len(sum.HeaderOnlyFiles), sum.BadRows)
+	if err := sum.CheckLogs(); err != nil {
+		return sum, nil, err
 	}
 	switch len(versions) {
 	case 0:

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/monitor"
 )
 
@@ -17,7 +18,7 @@ var rows = []monitor.Row{
 }
 
 func TestAssemble(t *testing.T) {
-	read := monitor.Summary{FilesRead: 1, LogsRead: 9, AttemptsScored: 5, AttemptsNoThetas: 4}
+	read := monitor.Summary{AttemptsScored: 5, AttemptsNoThetas: 4, InputCounts: model.InputCounts{FilesRead: 1, LogsRead: 9}}
 	tests := []struct {
 		name     string
 		sum      monitor.Summary
@@ -25,10 +26,10 @@ func TestAssemble(t *testing.T) {
 		want     string // an error's text; "" for none
 	}{
 		{"complete", read, []string{"v1"}, ""},
-		{"no logs", monitor.Summary{FilesRead: 1}, []string{"v1"}, "no ProblemLogs"},
+		{"no logs", monitor.Summary{InputCounts: model.InputCounts{FilesRead: 1}}, []string{"v1"}, "no ProblemLogs"},
 		{"nothing predicted", read, nil, "no attempt was predicted"},
 		{"two versions", read, []string{"v1", "v2"}, "different model versions"},
-		{"rows and counts disagree", monitor.Summary{FilesRead: 1, LogsRead: 9, AttemptsScored: 6}, []string{"v1"}, "5 attempts in the rows, 6 scored"},
+		{"rows and counts disagree", monitor.Summary{AttemptsScored: 6, InputCounts: model.InputCounts{FilesRead: 1, LogsRead: 9}}, []string{"v1"}, "5 attempts in the rows, 6 scored"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

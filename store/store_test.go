@@ -115,12 +115,11 @@ func makeThetas(version string, n int, seed uint64) []model.ExerciseThetas {
 func makeSummary(version string, trained int) model.Summary {
 	return model.Summary{
 		Version: version, Created: time.Date(2014, 11, 5, 12, 0, 0, 123456789, time.UTC), Input: "gs://bucket/logs-*.csv",
-		Settings:  model.Settings{ProblemNumbers: "1-5", DropGaps: true, MinRows: 100, MaxRows: 200000, L2: 0.001},
-		FilesRead: 3, LogsRead: 60146, BadRows: 2, BadRowReasons: map[string]int64{"time_done": 2},
+		Settings:     model.Settings{ProblemNumbers: "1-5", DropGaps: true, MinRows: 100, MaxRows: 200000, L2: 0.001},
+		InputCounts:  model.InputCounts{FilesRead: 3, LogsRead: 60146, BadRows: 2, BadRowReasons: map[string]int64{"time_done": 2}},
 		StudentsKept: 951, StudentsDropped: 1, RowsEmitted: 27796, ComponentsNew: 179,
 		ExercisesTrained: trained, ExercisesConverged: trained, ExercisesSkipped: 1,
-		Skipped: []model.SkippedExercise{{Exercise: "rare", Rows: 3, Reason: model.SkipTooFewRows}},
-	}
+		Skipped: []model.SkippedExercise{{Exercise: "rare", Rows: 3, Reason: model.SkipTooFewRows}}}
 }
 
 func makeComponents(n int, seed uint64) []features.Component {

@@ -20,7 +20,7 @@ import (
 func testVersion(id string, gate *model.Gate) version {
 	th := model.ExerciseThetas{Exercise: "ex", Thetas: make([]float64, features.NumFeatures), Rows: 10}
 	return version{
-		summary: model.Summary{Version: id, Input: "test", LogsRead: 10, ExercisesTrained: 1, Gate: gate},
+		summary: model.Summary{Version: id, Input: "test", ExercisesTrained: 1, Gate: gate, InputCounts: model.InputCounts{LogsRead: 10}},
 		thetas:  []model.ExerciseThetas{th},
 	}
 }

@@ -430,18 +430,8 @@ func assembleMonitor(out MonitorOutput, rows []monitor.Row, stats Stats) (monito
 	c := stats.Counts
 	sum := monitor.Summary{
 		Model: out.Model, Input: out.Input, Created: out.Created,
-		SourceRows: c[CountSourceRows], FilesRead: c[CountFiles],
-		EmptyFiles: stats.Examples[ExampleEmptyFile], HeaderOnlyFiles: stats.Examples[ExampleHeaderOnly],
-		LogsRead: c[CountLogs], BadRows: c[CountBadRows], BadRowExamples: stats.Examples[ExampleBadRow],
-		Students: c[CountStudentsMonitored], AttemptsScored: c[CountAttemptsScored], AttemptsNoThetas: c[CountAttemptsNoThetas],
-	}
-	for k, v := range c {
-		if reason, ok := strings.CutPrefix(k, CountBadRows+"/"); ok {
-			if sum.BadRowReasons == nil {
-				sum.BadRowReasons = map[string]int64{}
-			}
-			sum.BadRowReasons[reason] = v
-		}
+		InputCounts: stats.inputCounts(),
+		Students:    c[CountStudentsMonitored], AttemptsScored: c[CountAttemptsScored], AttemptsNoThetas: c[CountAttemptsNoThetas],
 	}
 	return monitor.Assemble(sum, stats.Examples[ExampleModelVersion], rows)
 }

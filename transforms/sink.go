@@ -145,8 +145,7 @@ func (fn *writeModelFn) assemble(thetaIter func(*model.ExerciseThetas) bool, ski
 	// never what a run is for, so it is an error that says why.
 	switch {
 	case sum.LogsRead == 0:
-		return version{}, fmt.Errorf("the input holds no ProblemLogs (%d files, %d empty, %d with only a header, %d bad rows)",
-			sum.FilesRead, len(sum.EmptyFiles), len(sum.HeaderOnlyFiles), sum.BadRows)
+		return version{}, sum.CheckLogs()
 	case len(thetas) == 0:
 		return version{}, fmt.Errorf("no exercise was trained (%d rows from %d logs; skipped: %v)",
 			sum.RowsEmitted, sum.LogsRead, sum.SkipReasons)
@@ -201,13 +200,7 @@ func (fn *writeModelFn) summary(st Stats, thetas []model.ExerciseThetas, skipped
 		Input:            fn.Out.Input,
 		Settings:         fn.Out.Settings,
 		Holdout:          fn.Out.Holdout,
-		SourceRows:       c[CountSourceRows],
-		FilesRead:        c[CountFiles],
-		EmptyFiles:       st.Examples[ExampleEmptyFile],
-		HeaderOnlyFiles:  st.Examples[ExampleHeaderOnly],
-		LogsRead:         c[CountLogs],
-		BadRows:          c[CountBadRows],
-		BadRowExamples:   st.Examples[ExampleBadRow],
+		InputCounts:      st.inputCounts(),
 		StudentsKept:     c[CountStudentsKept],
 		StudentsDropped:  c[CountStudentsDropped],
 		LogsDropped:      c[CountLogsDropped],
@@ -220,14 +213,6 @@ func (fn *writeModelFn) summary(st Stats, thetas []model.ExerciseThetas, skipped
 		ExercisesTrained: len(thetas),
 		ExercisesSkipped: len(skipped),
 		Skipped:          skipped,
-	}
-	for k, v := range c {
-		if reason, ok := strings.CutPrefix(k, CountBadRows+"/"); ok {
-			if sum.BadRowReasons == nil {
-				sum.BadRowReasons = map[string]int64{}
-			}
-			sum.BadRowReasons[reason] = v
-		}
 	}
 	for _, t := range thetas {
 		sum.RowsTrained += int64(t.Rows)

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"sort"
+	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+
+	"github.com/kmtrain/knowledgemodel/model"
 )
 
 // Names of the counts a run keeps. Each is also a Beam counter in the
@@ -142,4 +145,24 @@ func (s *Stats) Complete() error {
 		}
 	}
 	return nil
+}
+
+// inputCounts is what the run read of its input, from the counts and
+// examples of the sources.
+func (st Stats) inputCounts() model.InputCounts {
+	c := st.Counts
+	in := model.InputCounts{
+		SourceRows: c[CountSourceRows], FilesRead: c[CountFiles],
+		EmptyFiles: st.Examples[ExampleEmptyFile], HeaderOnlyFiles: st.Examples[ExampleHeaderOnly],
+		LogsRead: c[CountLogs], BadRows: c[CountBadRows], BadRowExamples: st.Examples[ExampleBadRow],
+	}
+	for k, v := range c {
+		if reason, ok := strings.CutPrefix(k, CountBadRows+"/"); ok {
+			if in.BadRowReasons == nil {
+				in.BadRowReasons = map[string]int64{}
+			}
+			in.BadRowReasons[reason] = v
+		}
+	}
+	return in
 }

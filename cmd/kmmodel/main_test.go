@@ -35,7 +35,7 @@ func testThetas(version string, b float64, exercises ...string) []model.Exercise
 // testSummary is a version's summary; ll 0 means no held-out evaluation.
 func testSummary(version string, day int, trained int, ll, auc float64, gate *model.Gate) model.Summary {
 	s := model.Summary{Version: version, Created: time.Date(2026, 11, day, 3, 0, 0, 0, time.UTC),
-		Input: "khan-prod.logs.problemlogs [2026-08-01, 2026-11-01)", LogsRead: 60146, StudentsKept: 951,
+		Input: "khan-prod.logs.problemlogs [2026-08-01, 2026-11-01)", InputCounts: model.InputCounts{LogsRead: 60146}, StudentsKept: 951,
 		ExercisesTrained: trained, ExercisesConverged: trained, Gate: gate,
 		Settings: model.Settings{ProblemNumbers: "1-5", MinRows: 100, MaxRows: 200000, L2: 0.001}}
 	if ll != 0 {
