@@ -7,15 +7,16 @@ package pipeline
 //  1. ReadProblemLogs or ReadBigQuery reads the window's ProblemLogs, as a
 //     training run does, counting bad rows and batching the logs per
 //     student.
-//  2. PredictAttempts groups them per student and replays each student's
-//     history in time order under the model (a kmtrain output directory or
-//     a version in Datastore, loaded once per worker process): every
-//     attempt is predicted from the attempts before it, then applied.
+//  2. GroupStudents groups them per student, and ScoreStudents replays each
+//     student's history in time order under the model (a kmtrain output
+//     directory or a version in Datastore, loaded once per DoFn instance):
+//     every attempt is predicted from the attempts before it, then applied.
 //     Attempts on exercises without thetas are counted, not scored. Each
-//     bundle accumulates the predictions per UTC day in an
-//     evaluate.Accumulator and emits them encoded, per day.
-//  3. MergeDays merges each day's accumulators and computes, per exercise,
-//     the attempts, the mean log-likelihood, the exact AUC and the accuracy.
+//     bundle accumulates the predictions per UTC day (BucketDay) and emits
+//     a partial evaluation per day.
+//  3. MergeDays merges each day's partials (a CombineFn) and computes, per
+//     exercise, the attempts, the mean log-likelihood, the exact AUC and
+//     the accuracy.
 //  4. WriteMonitor writes monitor.csv, dashboard.html (the exercises whose
 //     log-likelihood dropped most, and each one's log-likelihood and
 //     attempts per day) and monitor_summary.json, all at once and only if
@@ -127,11 +128,13 @@ func BuildMonitor(s beam.Scope, o MonitorOptions) error {
 	s = s.Scope("Monitor")
 	logs, readStats, input := readSource(s, o.Input, o.BigQuery, o.Columns, o.ShardBytes)
 	src := o.ModelSource()
-	days, predStats := transforms.PredictAttempts(s, logs, src)
-	rows := transforms.MergeDays(s, days)
+	students := transforms.GroupStudents(s, logs)
+	sc := transforms.ScoreStudents(s, students, transforms.ScoringModel{Source: src},
+		transforms.ScoreOptions{Bucket: transforms.BucketDay})
+	rows := transforms.MergeDays(s, sc.Partials)
 	transforms.WriteMonitor(s, transforms.MonitorOutput{
 		Dir: o.Output, BigQuery: o.BQOutput, RunID: o.RunID, Created: created,
 		Input: input, Model: src.String(),
-	}, rows, beam.Flatten(s, readStats, predStats))
+	}, rows, beam.Flatten(s, readStats, sc.Stats))
 	return nil
 }

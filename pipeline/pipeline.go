@@ -287,12 +287,13 @@ func Build(s beam.Scope, o Options) error {
 		if o.Datastore != nil && o.Datastore.Promote {
 			current = o.Datastore
 		}
-		ev := transforms.EvaluateStudents(s, students, thetas, components, transforms.EvalOptions{
-			Keying: o.Keying, After: o.holdout().After, Predictions: o.EvalPredictions != "", Current: current,
-		})
-		partials = transforms.MergeEvaluations(s, ev.Partials)
+		sc := transforms.ScoreStudents(s, students,
+			transforms.ScoringModel{Thetas: thetas, Components: components, Keying: o.Keying},
+			transforms.ScoreOptions{Bucket: transforms.BucketAll, After: o.holdout().After, Baselines: true,
+				Predictions: o.EvalPredictions != "", Current: current})
+		partials = beam.DropKey(s, transforms.MergeEvaluations(s, sc.Partials))
 		if o.EvalPredictions != "" {
-			transforms.WritePredictionsCSV(s, o.EvalPredictions, o.Version, ev.Predictions, stats)
+			transforms.WritePredictionsCSV(s, o.EvalPredictions, o.Version, sc.Predictions, stats)
 		}
 	}
 

@@ -241,11 +241,25 @@ func LoadDir(dir string) (*Model, error) {
 }
 
 // Load loads the model a kmtrain run wrote in dir, opening its files with
-// open: model.ThetasFile, model.ComponentsFile and, if present,
-// model.SummaryFile, through model.OpenFile (so a publish killed after its
-// commit point reads as the new model). The version is the summary's, else
-// the thetas'.
+// open: FromRecords of LoadRecords.
 func Load(open model.Opener, dir string) (*Model, error) {
+	r, err := LoadRecords(open, dir)
+	if err != nil {
+		return nil, err
+	}
+	m, err := FromRecords(r)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %v", strings.TrimSuffix(dir, "/"), err)
+	}
+	return m, nil
+}
+
+// LoadRecords reads the records of the version a kmtrain run wrote in dir,
+// opening its files with open: model.ThetasFile, model.ComponentsFile and,
+// if present, model.SummaryFile, through model.OpenFile (so a publish
+// killed after its commit point reads as the new model). The version is
+// the summary's, else the thetas'.
+func LoadRecords(open model.Opener, dir string) (model.Records, error) {
 	dir = strings.TrimSuffix(dir, "/")
 	read := func(name string, parse func(io.Reader) error) error {
 		rc, err := model.OpenFile(open, dir, name)
@@ -278,17 +292,13 @@ func Load(open model.Opener, dir string) (*Model, error) {
 		}
 	}
 	if err != nil {
-		return nil, err
+		return model.Records{}, err
 	}
 	version := sum.Version
 	if version == "" && len(thetas) > 0 {
 		version = thetas[0].Version
 	}
-	m, err := FromRecords(model.Records{Version: version, ComponentKey: sum.Settings.ComponentKey, Thetas: thetas, Components: comps})
-	if err != nil {
-		return nil, fmt.Errorf("%s: %v", dir, err)
-	}
-	return m, nil
+	return model.Records{Version: version, ComponentKey: sum.Settings.ComponentKey, Thetas: thetas, Components: comps}, nil
 }
 
 // ReadThetasJSONL reads thetas written one JSON object per line (the format

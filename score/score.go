@@ -10,6 +10,7 @@
 package score
 
 import (
+	"math"
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
@@ -22,6 +23,14 @@ import (
 type Prediction struct {
 	P  float64
 	OK bool
+}
+
+// OrNaN returns P, or NaN when the model has no thetas for the attempt.
+func (p Prediction) OrNaN() float64 {
+	if !p.OK {
+		return math.NaN()
+	}
+	return p.P
 }
 
 // Student is one student replayed under one or more models, each with its

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"sort"
+	"strings"
 	"testing"
 	"time"
 
@@ -15,7 +16,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/transforms/stats"
 
-	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/monitor"
@@ -34,6 +34,7 @@ func init() {
 	beam.RegisterFunction(countStats)
 	beam.RegisterFunction(describePartial)
 	beam.RegisterFunction(describeRow)
+	beam.RegisterFunction(countScored)
 }
 
 // keyByGroup keys a log as the sources do.
@@ -70,17 +71,13 @@ func countStats(st Stats, emit func(string)) {
 
 // describePartial is the new version's log-likelihood, rounded, and how
 // many attempts an evaluation partial scored.
-func describePartial(p EvalPartial) (string, error) {
-	a := &evaluate.Accumulator{}
-	if err := a.UnmarshalBinary(p.Accumulator); err != nil {
-		return "", err
-	}
-	r := a.Report()
+func describePartial(bucket string, p EvalPartial) string {
+	r := p.Acc.Report()
 	ll := math.NaN()
 	if r.Overall.LogLikelihood != nil {
 		ll = *r.Overall.LogLikelihood
 	}
-	return fmt.Sprintf("attempts=%d ll=%.4f", r.Overall.Attempts, ll), nil
+	return fmt.Sprintf("%q: attempts=%d ll=%.4f", bucket, r.Overall.Attempts, ll)
 }
 
 func minute(m int) time.Time { return time.Date(2014, 1, 1, 0, m, 0, 0, time.UTC) }
@@ -127,18 +124,24 @@ func TestGroupStudents(t *testing.T) {
 	ptest.RunAndValidate(t, p)
 }
 
-// TestEvaluateStudents scores the three students with a model whose only
+// TestScoreStudents scores the three students with a model whose only
 // theta is a bias of 0 on addition: every attempt at addition is P=0.5,
 // subtraction has no thetas.
-func TestEvaluateStudents(t *testing.T) {
+func TestScoreStudents(t *testing.T) {
 	th := make([]float64, features.NumFeatures)
-	thetas := []model.ExerciseThetas{{Version: "v1", Exercise: "addition", Thetas: th}}
+	thetas := []model.ExerciseThetas{{Version: "v1", Exercise: "addition", Thetas: th, CorrectRate: 0.5}}
 	p, s := beam.NewPipelineWithRoot()
 	students := GroupStudents(s, beam.ParDo(s, keyByGroup, beam.CreateList(s, threeStudents)))
-	ev := EvaluateStudents(s, students, beam.CreateList(s, thetas), beam.CreateList(s, []features.Component{}), EvalOptions{})
-	merged := beam.ParDo(s, describePartial, MergeEvaluations(s, ev.Partials))
-	passert.Equals(s, merged, fmt.Sprintf("attempts=5 ll=%.4f", math.Log(0.5)))
+	sc := ScoreStudents(s, students, ScoringModel{Thetas: beam.CreateList(s, thetas)}, ScoreOptions{Baselines: true})
+	merged := beam.ParDo(s, describePartial, MergeEvaluations(s, sc.Partials))
+	passert.Equals(s, merged, fmt.Sprintf(`"": attempts=5 ll=%.4f`, math.Log(0.5)))
+	passert.Equals(s, beam.ParDo(s, countScored, MergeStats(s, sc.Stats)), "students=3 scored=5 no_thetas=1 version=v1")
 	ptest.RunAndValidate(t, p)
+}
+
+func countScored(st Stats) string {
+	return fmt.Sprintf("students=%d scored=%d no_thetas=%d version=%s", st.Counts[CountStudentsMonitored],
+		st.Counts[CountAttemptsScored], st.Counts[CountAttemptsNoThetas], strings.Join(st.Examples[ExampleModelVersion], ","))
 }
 
 func describeRow(r monitor.Row) string {
@@ -149,11 +152,11 @@ func describeRow(r monitor.Row) string {
 	return fmt.Sprintf("%s %s attempts=%d no_thetas=%d ll=%.4f", r.Day, r.Exercise, r.Attempts, r.NoThetas, ll)
 }
 
-// TestPredictAttemptsMergeDays monitors the three students with a model
+// TestScoreStudentsMergeDays monitors the three students with a model
 // directory whose only thetas, all 0, are addition's: every attempt at
 // addition scores P=0.5, whole students (cy's gap too), and subtraction is
 // counted as without thetas.
-func TestPredictAttemptsMergeDays(t *testing.T) {
+func TestScoreStudentsMergeDays(t *testing.T) {
 	dir := t.TempDir()
 	th, err := json.Marshal(model.ExerciseThetas{Version: "v1", Exercise: "addition", Thetas: make([]float64, features.NumFeatures)})
 	if err != nil {
@@ -165,9 +168,9 @@ func TestPredictAttemptsMergeDays(t *testing.T) {
 		}
 	}
 	p, s := beam.NewPipelineWithRoot()
-	logs := beam.ParDo(s, keyByGroup, beam.CreateList(s, threeStudents))
-	days, _ := PredictAttempts(s, logs, ModelSource{Dir: dir})
-	passert.Equals(s, beam.ParDo(s, describeRow, MergeDays(s, days)),
+	students := GroupStudents(s, beam.ParDo(s, keyByGroup, beam.CreateList(s, threeStudents)))
+	sc := ScoreStudents(s, students, ScoringModel{Source: ModelSource{Dir: dir}}, ScoreOptions{Bucket: BucketDay})
+	passert.Equals(s, beam.ParDo(s, describeRow, MergeDays(s, sc.Partials)),
 		fmt.Sprintf("2014-01-01 addition attempts=5 no_thetas=0 ll=%.4f", math.Log(0.5)),
 		"2014-01-01 subtraction attempts=0 no_thetas=1 ll=NaN")
 	ptest.RunAndValidate(t, p)

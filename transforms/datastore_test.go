@@ -94,13 +94,11 @@ func TestGateOfMixedCurrents(t *testing.T) {
 		if err := acc.Add(evaluate.Attempt{Exercise: "ex", Correct: true, P: 0.7, HasP: true, Baselines: []float64{0.5, 0.6}}); err != nil {
 			t.Fatal(err)
 		}
-		cmp := &evaluate.Comparer{}
-		if err := cmp.Add(true, 0.7, 0.6); err != nil {
+		p := EvalPartial{Acc: acc, Currents: []string{current}}
+		if err := p.Cmp.Add(true, 0.7, 0.6); err != nil {
 			t.Fatal(err)
 		}
-		a, _ := acc.MarshalBinary()
-		c, _ := cmp.MarshalBinary()
-		return EvalPartial{Accumulator: a, Comparer: c, Currents: []string{current}}
+		return p
 	}
 	for _, tc := range []struct {
 		name     string

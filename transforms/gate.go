@@ -9,6 +9,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/report"
+	"github.com/kmtrain/knowledgemodel/score"
 )
 
 // ReportFile is the evaluation report a run writes beside its summary when
@@ -18,13 +19,16 @@ const ReportFile = "report.html"
 // evaluation merges the held-out evaluation into the version's summary and
 // decides the promotion gate.
 func (fn *writeModelFn) evaluation(v *version, evalIter func(*EvalPartial) bool) error {
-	acc, cmp, currents, ok, err := mergePartials(evalIter)
+	ev, ok, err := mergePartials(evalIter)
 	if err != nil || (!ok && !fn.Out.Evaluated) {
 		return err
 	}
 	// An evaluation that was asked for and found no student is reported as
 	// such, not left out of the summary.
-	rep := acc.Report()
+	if !ok {
+		ev.Acc = evaluate.NewAccumulator(score.BaselineNames...)
+	}
+	rep := ev.Acc.Report()
 	v.summary.Evaluation = &rep
 	// Only a run that promotes compares with the current version (the
 	// evaluation loads it): a staged version gets no gate, rather than one
@@ -32,7 +36,7 @@ func (fn *writeModelFn) evaluation(v *version, evalIter func(*EvalPartial) bool)
 	if fn.Out.Datastore == nil || !fn.Out.Datastore.Promote {
 		return nil
 	}
-	v.summary.Gate = model.NewGate(cmp.Comparison(), currents, ok, fn.Out.MaxRegression, fn.Out.ForcePromote)
+	v.summary.Gate = model.NewGate(ev.Cmp.Comparison(), ev.Currents, ok, fn.Out.MaxRegression, fn.Out.ForcePromote)
 	return nil
 }
 

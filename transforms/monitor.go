@@ -20,40 +20,22 @@ import (
 
 	"github.com/kmtrain/knowledgemodel/bqsource"
 	"github.com/kmtrain/knowledgemodel/evaluate"
-	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/monitor"
 	"github.com/kmtrain/knowledgemodel/predict"
 	"github.com/kmtrain/knowledgemodel/report"
-	"github.com/kmtrain/knowledgemodel/score"
 	"github.com/kmtrain/knowledgemodel/store"
 )
 
 func init() {
 	beam.RegisterType(reflect.TypeOf(monitor.Row{}))
 
-	register.DoFn5x1[context.Context, string, func(*LogBatch) bool, func(string, []byte), func(Stats), error](&predictAttemptsFn{})
-	register.Combiner1[[]byte](&mergeAccumulatorsFn{})
-	register.Function3x1(emitDayRows)
+	register.Function3x0(emitDayRows)
 	register.DoFn4x1[context.Context, []byte, func(*monitor.Row) bool, func(*Stats) bool, error](&writeMonitorFn{})
 
 	register.Emitter1[monitor.Row]()
-	register.Emitter2[string, []byte]()
-	register.Iter1[[]byte]()
 	register.Iter1[monitor.Row]()
 }
-
-// Counts and examples of a monitoring run, besides those of the reader.
-const (
-	CountStudentsMonitored = "students_monitored" // students whose attempts were predicted
-	CountAttemptsScored    = "attempts_scored"    // attempts on exercises the model has thetas for
-	CountAttemptsNoThetas  = "attempts_no_thetas" // attempts on exercises without thetas: counted, not scored
-	ExampleModelVersion    = "model_version"      // the version each predicting bundle used
-)
-
-// DefaultFlushAttempts is how many attempts a predicting bundle accumulates
-// before it emits its per-day accumulators.
-const DefaultFlushAttempts = 1 << 20
 
 // ModelSource says which model version a monitoring run predicts with: a
 // kmtrain output directory (local or any Beam filesystem, gs:// included),
@@ -94,227 +76,69 @@ func (m ModelSource) String() string {
 	return "no model"
 }
 
-// LoadModel loads the model m names. A directory is read through Beam's
-// filesystems (so gs:// works on workers): model.ThetasFile,
-// model.ComponentsFile and, if present, model.SummaryFile, as
-// predict.LoadDir reads a local one.
+// LoadModel loads the model m names: predict.FromRecords of LoadRecords.
 func LoadModel(ctx context.Context, m ModelSource) (*predict.Model, error) {
-	if err := m.Validate(); err != nil {
+	r, err := LoadRecords(ctx, m)
+	if err != nil {
 		return nil, err
 	}
-	if m.Datastore != nil {
-		st, err := store.Open(ctx, m.Datastore.Project, m.Datastore.Namespace)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", m.Datastore, err)
-		}
-		defer st.Close()
-		var r model.Records
-		if m.Version != "" {
-			r, err = st.Records(ctx, m.Version)
-		} else {
-			r, err = st.CurrentRecords(ctx)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", m, err)
-		}
-		pm, err := predict.FromRecords(r)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %v", m, err)
-		}
-		return pm, nil
-	}
-	return loadModelDir(ctx, strings.TrimSuffix(m.Dir, "/"))
-}
-
-func loadModelDir(ctx context.Context, dir string) (*predict.Model, error) {
-	m, err := predict.Load(opener(ctx), dir)
+	pm, err := predict.FromRecords(r)
 	if err != nil {
-		return nil, fmt.Errorf("model %s: %v", dir, err)
+		return nil, fmt.Errorf("%s: %v", m, err)
 	}
-	return m, nil
+	return pm, nil
 }
 
-// PredictAttempts groups logs (KV<StudentGroup, LogBatch>, as the readers
-// emit them) per student and replays each student's history in time order
-// (features.SortLogs) under the model: every attempt is predicted from the
-// attempts before it, then applied. Students are replayed whole, gaps in
-// problem numbers included, as the webapp predicts; a student's state starts
-// empty at the first log of the input.
-//
-// Attempts are accumulated per UTC day of time_done in an
-// evaluate.Accumulator (per exercise inside), per bundle, and leave as
-// KV<day, encoded Accumulator>; attempts on exercises the model has no
-// thetas for are counted there, not scored. MergeDays combines them. The
-// Stats (second output) count students and attempts, and name the model
-// version each bundle used. Each DoFn instance loads the model once, in
-// Setup; its students share it (a predict.Model is immutable).
-func PredictAttempts(s beam.Scope, logs beam.PCollection, src ModelSource) (days, stats beam.PCollection) {
-	s = s.Scope("PredictAttempts")
-	grouped := beam.GroupByKey(s, logs)
-	return beam.ParDo2(s, &predictAttemptsFn{Source: src}, grouped)
-}
-
-type predictAttemptsFn struct {
-	Source        ModelSource
-	FlushAttempts int
-
-	model    *predict.Model // immutable: shared by the bundle's students
-	accs     map[string]*evaluate.Accumulator
-	buffered int
-	stats    Stats
-	lastLog  time.Time
-}
-
-func (fn *predictAttemptsFn) Setup(ctx context.Context) error {
-	m, err := LoadModel(ctx, fn.Source)
-	if err != nil {
-		return fmt.Errorf("loading the model: %v", err)
+// LoadRecords reads the records of the version m names. A directory is
+// read through Beam's filesystems (so gs:// works on workers), as
+// predict.LoadRecords reads a local one.
+func LoadRecords(ctx context.Context, m ModelSource) (model.Records, error) {
+	if err := m.Validate(); err != nil {
+		return model.Records{}, err
 	}
-	fn.model = m
-	log.Infof(ctx, "monitor: predicting with version %s of %s (%d exercises)", m.Version, fn.Source, len(m.Thetas))
-	return nil
-}
-
-func (fn *predictAttemptsFn) StartBundle(_ context.Context, _ func(string, []byte), _ func(Stats)) {
-	fn.accs = map[string]*evaluate.Accumulator{}
-	fn.buffered = 0
-	fn.stats = Stats{}
-	if fn.FlushAttempts <= 0 {
-		fn.FlushAttempts = DefaultFlushAttempts
-	}
-}
-
-func (fn *predictAttemptsFn) ProcessElement(ctx context.Context, _ string, batches func(*LogBatch) bool,
-	emitDay func(string, []byte), _ func(Stats)) error {
-	err := eachStudent(batches, func(user string, logs []features.ProblemLog) error {
-		return fn.student(user, logs, emitDay)
-	})
-	if err != nil {
-		return err
-	}
-	if time.Since(fn.lastLog) > 10*time.Second {
-		fn.lastLog = time.Now()
-		log.Infof(ctx, "monitor: %d students, %d attempts scored in this bundle so far",
-			fn.stats.Counts[CountStudentsMonitored], fn.stats.Counts[CountAttemptsScored])
-	}
-	return nil
-}
-
-// student predicts one student's attempts.
-func (fn *predictAttemptsFn) student(user string, logs []features.ProblemLog, emitDay func(string, []byte)) error {
-	var acc *evaluate.Accumulator
-	lastDay := ""
-	var scored, noThetas int64
-	err := score.Replay(score.NewStudent(fn.model), logs, time.Time{}, func(l features.ProblemLog, p []score.Prediction) error {
-		day := l.TimeDone.UTC().Format(monitor.DayLayout)
-		if day != lastDay || acc == nil {
-			acc = fn.accs[day]
-			if acc == nil {
-				acc = evaluate.NewAccumulator()
-				fn.accs[day] = acc
-			}
-			lastDay = day
-		}
-		if p[0].OK {
-			scored++
-		} else {
-			noThetas++
-		}
-		return acc.Add(evaluate.Attempt{Exercise: l.Exercise, Correct: l.Correct, P: p[0].P, HasP: p[0].OK})
-	})
-	if err != nil {
-		return fmt.Errorf("student %s: %v", user, err)
-	}
-	fn.stats.Add(CountStudentsMonitored, 1)
-	fn.stats.Add(CountAttemptsScored, scored)
-	fn.stats.Add(CountAttemptsNoThetas, noThetas)
-	fn.buffered += len(logs)
-	if fn.buffered >= fn.FlushAttempts {
-		return fn.flush(emitDay)
-	}
-	return nil
-}
-
-func (fn *predictAttemptsFn) flush(emitDay func(string, []byte)) error {
-	for day, acc := range fn.accs {
-		b, err := acc.MarshalBinary()
+	if m.Datastore == nil {
+		dir := strings.TrimSuffix(m.Dir, "/")
+		r, err := predict.LoadRecords(opener(ctx), dir)
 		if err != nil {
-			return err
+			return model.Records{}, fmt.Errorf("model %s: %v", dir, err)
 		}
-		emitDay(day, b)
+		return r, nil
 	}
-	clear(fn.accs)
-	fn.buffered = 0
-	return nil
+	st, err := store.Open(ctx, m.Datastore.Project, m.Datastore.Namespace)
+	if err != nil {
+		return model.Records{}, fmt.Errorf("%s: %v", m.Datastore, err)
+	}
+	defer st.Close()
+	var r model.Records
+	if m.Version != "" {
+		r, err = st.Records(ctx, m.Version)
+	} else {
+		r, err = st.CurrentRecords(ctx)
+	}
+	if err != nil {
+		return model.Records{}, fmt.Errorf("%s: %w", m, err)
+	}
+	return r, nil
 }
 
-func (fn *predictAttemptsFn) FinishBundle(ctx context.Context, emitDay func(string, []byte), emitStats func(Stats)) error {
-	if err := fn.flush(emitDay); err != nil {
-		return err
-	}
-	if !fn.stats.Empty() {
-		fn.stats.Example(ExampleModelVersion, fn.model.Version)
-		fn.stats.publish(ctx)
-		emitStats(fn.stats)
-	}
-	fn.stats = Stats{}
-	return nil
-}
-
-// MergeDays merges the partial accumulators of each day (KV<day, encoded
-// evaluate.Accumulator>, from PredictAttempts) with a CombineFn, which the
-// runner may apply before and after the shuffle, and emits a monitor.Row per
-// exercise and day: the scored exercises' metrics, and the exercises without
-// thetas with their count.
+// MergeDays merges the partial evaluations of each day (KV<day,
+// EvalPartial>, from ScoreStudents with BucketDay) with MergeEvaluations
+// and emits a monitor.Row per exercise and day: the scored exercises'
+// metrics, and the exercises without thetas with their count.
 func MergeDays(s beam.Scope, days beam.PCollection) beam.PCollection {
 	s = s.Scope("MergeDays")
-	return beam.ParDo(s, emitDayRows, beam.CombinePerKey(s, &mergeAccumulatorsFn{}, days))
+	return beam.ParDo(s, emitDayRows, MergeEvaluations(s, days))
 }
 
-// mergeAccumulatorsFn merges encoded evaluate.Accumulators (a CombineFn);
-// empty is an accumulator of nothing.
-type mergeAccumulatorsFn struct{}
-
-func (*mergeAccumulatorsFn) CreateAccumulator() []byte { return nil }
-
-func (*mergeAccumulatorsFn) AddInput(a, b []byte) ([]byte, error) { return mergeEncoded(a, b) }
-
-func (*mergeAccumulatorsFn) MergeAccumulators(a, b []byte) ([]byte, error) { return mergeEncoded(a, b) }
-
-func (*mergeAccumulatorsFn) ExtractOutput(a []byte) []byte { return a }
-
-func mergeEncoded(a, b []byte) ([]byte, error) {
-	switch {
-	case len(a) == 0:
-		return b, nil
-	case len(b) == 0:
-		return a, nil
-	}
-	var x, y evaluate.Accumulator
-	if err := x.UnmarshalBinary(a); err != nil {
-		return nil, err
-	}
-	if err := y.UnmarshalBinary(b); err != nil {
-		return nil, err
-	}
-	if err := x.Merge(&y); err != nil {
-		return nil, err
-	}
-	return x.MarshalBinary()
-}
-
-// emitDayRows emits the rows of a day's merged accumulator.
-func emitDayRows(day string, b []byte, emit func(monitor.Row)) error {
-	acc := evaluate.NewAccumulator()
-	if len(b) > 0 {
-		if err := acc.UnmarshalBinary(b); err != nil {
-			return fmt.Errorf("day %s: %v", day, err)
-		}
+// emitDayRows emits the rows of a day's merged evaluation.
+func emitDayRows(day string, p EvalPartial, emit func(monitor.Row)) {
+	acc := p.Acc
+	if acc == nil {
+		acc = evaluate.NewAccumulator()
 	}
 	for _, r := range monitor.DayRows(day, acc.Report()) {
 		emit(r)
 	}
-	return nil
 }
 
 // BigQueryOutput is a BigQuery table the monitoring rows are loaded into,
@@ -361,7 +185,7 @@ type MonitorOutput struct {
 // every stage is done: monitor.CSVFile, monitor.DashboardFile and
 // monitor.SummaryFile into out.Dir, all or none, then, if out.BigQuery is
 // set, the rows into that table. It writes nothing unless stats (of the
-// reader and of PredictAttempts) say that every shard of the input was
+// reader and of ScoreStudents) say that every shard of the input was
 // read, that the input held logs, that some attempt was scored, and that
 // every bundle predicted with the same model version.
 func WriteMonitor(s beam.Scope, out MonitorOutput, rows, stats beam.PCollection) {

@@ -292,7 +292,7 @@ func TestWriteMonitor(t *testing.T) {
 	}
 }
 
-// TestMergeDay merges two bundles' accumulators of a day and checks the
+// TestMergeDay merges two bundles' partials of a day and checks the
 // rows against one accumulator fed every attempt.
 func TestMergeDay(t *testing.T) {
 	attempts := []evaluate.Attempt{
@@ -308,26 +308,16 @@ func TestMergeDay(t *testing.T) {
 		whole.Add(at)
 		parts[i%2].Add(at)
 	}
-	var enc [][]byte
-	for _, p := range parts {
-		b, err := p.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		enc = append(enc, b)
-	}
-	fn := &mergeAccumulatorsFn{}
+	fn := &mergeEvalFn{}
 	merged := fn.CreateAccumulator()
-	for _, b := range enc {
+	for _, p := range parts {
 		var err error
-		if merged, err = fn.AddInput(merged, b); err != nil {
+		if merged, err = fn.AddInput(merged, EvalPartial{Acc: p}); err != nil {
 			t.Fatal(err)
 		}
 	}
 	var got []monitor.Row
-	if err := emitDayRows("2014-01-05", fn.ExtractOutput(merged), func(r monitor.Row) { got = append(got, r) }); err != nil {
-		t.Fatal(err)
-	}
+	emitDayRows("2014-01-05", fn.ExtractOutput(merged), func(r monitor.Row) { got = append(got, r) })
 	want := monitor.DayRows("2014-01-05", whole.Report())
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("rows %+v, want %+v", got, want)
@@ -339,7 +329,7 @@ func TestMergeDay(t *testing.T) {
 	if math.Abs(*got[0].LogLikelihood-ll) > 1e-12 || *got[0].AUC != 0.5 {
 		t.Errorf("exercise a: LL %v AUC %v, want %v 0.5", *got[0].LogLikelihood, *got[0].AUC, ll)
 	}
-	if _, err := fn.MergeAccumulators(enc[0], []byte("junk")); err == nil {
-		t.Error("no error merging junk")
+	if _, err := fn.MergeAccumulators(merged, EvalPartial{Acc: evaluate.NewAccumulator(BaselineCorrectRate)}); err == nil {
+		t.Error("no error merging accumulators of other baselines")
 	}
 }

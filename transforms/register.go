@@ -42,11 +42,11 @@ func init() {
 		func(*features.Component) bool, func(*features.Component) bool, func(*Stats) bool, func(*EvalPartial) bool, error](&writeModelFn{})
 	register.DoFn4x1[context.Context, []byte, func(*string, *string) bool, func(*Stats) bool, error](&writeRowsFn{})
 
-	register.DoFn7x1[context.Context, string, LogBatch, func(*model.ExerciseThetas) bool, func(*features.Component) bool,
-		func(EvalPartial), func(string, string), error](&evaluateFn{})
+	register.DoFn8x1[context.Context, string, LogBatch, func(*model.ExerciseThetas) bool, func(*features.Component) bool,
+		func(string, EvalPartial), func(string, string), func(Stats), error](&scoreStudentsFn{})
 	register.Function3x1(splitStudents)
 	register.Combiner1[EvalPartial](&mergeEvalFn{})
-	register.Emitter1[EvalPartial]()
+	register.Emitter2[string, EvalPartial]()
 	register.Iter1[EvalPartial]()
 	register.Function2x1(mergeStats)
 	register.Emitter1[FileShard]()

@@ -242,7 +242,7 @@ func WriteRowsCSV(s beam.Scope, path, version string, export, stats beam.PCollec
 }
 
 // WritePredictionsCSV writes the evaluated attempts (KV<user, CSV lines>
-// from EvaluateStudents) to one CSV file with PredictionsHeader, like
+// from ScoreStudents) to one CSV file with PredictionsHeader, like
 // WriteRowsCSV.
 func WritePredictionsCSV(s beam.Scope, path, version string, lines, stats beam.PCollection) {
 	s = s.Scope("WritePredictionsCSV")
