@@ -35,6 +35,7 @@ func init() {
 	beam.RegisterFunction(describePartial)
 	beam.RegisterFunction(describeRow)
 	beam.RegisterFunction(countScored)
+	beam.RegisterFunction(describeComponent)
 }
 
 // keyByGroup keys a log as the sources do.
@@ -173,5 +174,31 @@ func TestScoreStudentsMergeDays(t *testing.T) {
 	passert.Equals(s, beam.ParDo(s, describeRow, MergeDays(s, sc.Partials)),
 		fmt.Sprintf("2014-01-01 addition attempts=5 no_thetas=0 ll=%.4f", math.Log(0.5)),
 		"2014-01-01 subtraction attempts=0 no_thetas=1 ll=NaN")
+	ptest.RunAndValidate(t, p)
+}
+
+func describeComponent(c features.Component) string {
+	return fmt.Sprintf("%s %d", c.ComponentKey, len(c.Vector))
+}
+
+// TestReadComponents reads a components table from a file, and none from
+// an empty source.
+func TestReadComponents(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "components.jsonl")
+	f, err := os.Create(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := []features.ComponentKey{{Exercise: "addition", ProblemType: "p", Correct: true}, {Exercise: "subtraction", ProblemType: "q"}}
+	if err := features.WriteComponentsJSONL(f, []features.Component{features.DeriveComponent(keys[0]), features.DeriveComponent(keys[1])}); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p, s := beam.NewPipelineWithRoot()
+	passert.Equals(s, beam.ParDo(s, describeComponent, ReadComponents(s, ComponentsSource{Path: path})),
+		fmt.Sprintf("%s %d", keys[0], features.KnowledgeDim), fmt.Sprintf("%s %d", keys[1], features.KnowledgeDim))
+	passert.Empty(s, ReadComponents(s.Scope("none"), ComponentsSource{}))
 	ptest.RunAndValidate(t, p)
 }

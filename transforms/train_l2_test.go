@@ -18,6 +18,8 @@ import (
 func init() {
 	beam.RegisterFunction(keyRowBatch)
 	beam.RegisterFunction(describeThetas)
+	beam.RegisterFunction(keyTiny)
+	beam.RegisterFunction(describeSkipped)
 }
 
 func keyRowBatch(b trainer.RowBatch) (string, trainer.RowBatch) { return "ex", b }
@@ -62,5 +64,30 @@ func TestTrainExercisesAutoL2(t *testing.T) {
 	thetas, skipped := TrainExercises(sc, rows, opts)
 	passert.Equals(sc, beam.ParDo(sc, describeThetas, thetas), describeThetas(f.Thetas))
 	passert.Empty(sc, skipped)
+	ptest.RunAndValidate(t, p)
+}
+
+func keyTiny(b trainer.RowBatch) (string, trainer.RowBatch) { return "tiny", b }
+
+func describeSkipped(s model.SkippedExercise) string {
+	return fmt.Sprintf("%s rows=%d: %s", s.Exercise, s.Rows, s.Reason)
+}
+
+// TestTrainExercises runs TrainExercises with a fixed L2 on two exercises:
+// one with enough rows, fitted as FitExercise fits it, and one with too few,
+// skipped with its count and reason.
+func TestTrainExercises(t *testing.T) {
+	bs, d := exerciseRows(t, 400, 9)
+	tiny, _ := exerciseRows(t, 6, 10)
+	opts := TrainOptions{Options: trainer.Options{Version: "v", MinRows: 10, Penalty: train.Penalty{L2: train.DefaultL2}, Settings: train.DefaultSettings()}}
+	f, err := trainer.FitExercise("v", "ex", d, d.Len(), opts.Options, false)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p, sc := beam.NewPipelineWithRoot()
+	rows := beam.Flatten(sc, beam.ParDo(sc, keyRowBatch, beam.CreateList(sc, bs)), beam.ParDo(sc, keyTiny, beam.CreateList(sc, tiny)))
+	thetas, skipped := TrainExercises(sc, rows, opts)
+	passert.Equals(sc, beam.ParDo(sc, describeThetas, thetas), describeThetas(f.Thetas))
+	passert.Equals(sc, beam.ParDo(sc, describeSkipped, skipped), "tiny rows=6: too few rows: 6 < 10")
 	ptest.RunAndValidate(t, p)
 }
