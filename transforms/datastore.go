@@ -10,6 +10,7 @@ import (
 
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/internal/failpoint"
+	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/store"
 )
 
@@ -37,13 +38,13 @@ func (d Datastore) String() string {
 // webapp's view whole: the components it lacks (existing ones are never
 // changed), the thetas, the version entity as staged, and only then, in one
 // transaction, the switch of the current version.
-func writeDatastore(ctx context.Context, ds Datastore, v version) error {
+func writeDatastore(ctx context.Context, ds Datastore, v model.Version) error {
 	st, err := store.Open(ctx, ds.Project, ds.Namespace)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	id := v.summary.Version
+	id := v.Summary.Version
 
 	// The thetas were trained with this table: a vector that differs from
 	// the one Datastore already holds for a key would make the webapp
@@ -56,30 +57,30 @@ func writeDatastore(ctx context.Context, ds Datastore, v version) error {
 	for _, c := range existing {
 		stored[c.ComponentKey] = c.Vector
 	}
-	for _, c := range v.components {
+	for _, c := range v.Components {
 		if old, ok := stored[c.ComponentKey]; ok && !slices.Equal(old, c.Vector) {
 			return fmt.Errorf("component %s differs from the one in %s, which is never changed: train with --components=datastore", c.ComponentKey, ds)
 		}
 	}
-	added, err := st.PutNewComponents(ctx, v.components)
+	added, err := st.PutNewComponents(ctx, v.Components)
 	if err != nil {
 		return fmt.Errorf("writing components: %v", err)
 	}
 	failpoint.Hit("datastore/components")
-	if err := st.PutThetas(ctx, id, v.thetas); err != nil {
+	if err := st.PutThetas(ctx, id, v.Thetas); err != nil {
 		return fmt.Errorf("writing thetas: %v", err)
 	}
 	failpoint.Hit("datastore/thetas")
-	if err := st.PutVersion(ctx, v.summary, store.StatusStaged); err != nil {
+	if err := st.PutVersion(ctx, v.Summary, store.StatusStaged); err != nil {
 		return fmt.Errorf("writing the version: %v", err)
 	}
 	failpoint.Hit("datastore/staged")
-	log.Infof(ctx, "%s: staged version %s: %d exercises, %d components (%d added)", ds, id, len(v.thetas), len(v.components), added)
+	log.Infof(ctx, "%s: staged version %s: %d exercises, %d components (%d added)", ds, id, len(v.Thetas), len(v.Components), added)
 	if !ds.Promote {
 		return nil
 	}
 	st.By = "kmtrain run " + id
-	g := v.summary.Gate
+	g := v.Summary.Gate
 	if g != nil && !g.Passed && !g.Forced {
 		if err := st.Reject(ctx, id, g.Reason); err != nil {
 			return fmt.Errorf("rejecting: %v", err)

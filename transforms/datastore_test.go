@@ -17,11 +17,11 @@ import (
 
 // testVersion is a one-exercise version whose gate, if any, compared it
 // with current.
-func testVersion(id string, gate *model.Gate) version {
+func testVersion(id string, gate *model.Gate) model.Version {
 	th := model.ExerciseThetas{Exercise: "ex", Thetas: make([]float64, features.NumFeatures), Rows: 10}
-	return version{
-		summary: model.Summary{Version: id, Input: "test", ExercisesTrained: 1, Gate: gate, InputCounts: model.InputCounts{LogsRead: 10}},
-		thetas:  []model.ExerciseThetas{th},
+	return model.Version{
+		Summary: model.Summary{Version: id, Input: "test", ExercisesTrained: 1, Gate: gate, InputCounts: model.InputCounts{LogsRead: 10}},
+		Thetas:  []model.ExerciseThetas{th},
 	}
 }
 
@@ -123,7 +123,7 @@ func TestGateOfMixedCurrents(t *testing.T) {
 			if err := fn.evaluation(&v, testutil.Iter(ps...)); err != nil {
 				t.Fatal(err)
 			}
-			g := v.summary.Gate
+			g := v.Summary.Gate
 			if tc.reason == "" {
 				if g != nil {
 					t.Errorf("gate %+v: want none", g)

@@ -18,7 +18,7 @@ const ReportFile = "report.html"
 
 // evaluation merges the held-out evaluation into the version's summary and
 // decides the promotion gate.
-func (fn *writeModelFn) evaluation(v *version, evalIter func(*EvalPartial) bool) error {
+func (fn *writeModelFn) evaluation(v *model.Version, evalIter func(*EvalPartial) bool) error {
 	ev, ok, err := mergePartials(evalIter)
 	if err != nil || (!ok && !fn.Out.Evaluated) {
 		return err
@@ -29,14 +29,14 @@ func (fn *writeModelFn) evaluation(v *version, evalIter func(*EvalPartial) bool)
 		ev.Acc = evaluate.NewAccumulator(score.BaselineNames...)
 	}
 	rep := ev.Acc.Report()
-	v.summary.Evaluation = &rep
+	v.Summary.Evaluation = &rep
 	// Only a run that promotes compares with the current version (the
 	// evaluation loads it): a staged version gets no gate, rather than one
 	// that says nothing was current.
 	if fn.Out.Datastore == nil || !fn.Out.Datastore.Promote {
 		return nil
 	}
-	v.summary.Gate = model.NewGate(ev.Cmp.Comparison(), ev.Currents, ok, fn.Out.MaxRegression, fn.Out.ForcePromote)
+	v.Summary.Gate = model.NewGate(ev.Cmp.Comparison(), ev.Currents, ok, fn.Out.MaxRegression, fn.Out.ForcePromote)
 	return nil
 }
 

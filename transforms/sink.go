@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -66,13 +65,6 @@ type writeModelFn struct {
 	Out ModelOutput
 }
 
-// version is one trained version of the model, as every sink writes it.
-type version struct {
-	summary    model.Summary
-	thetas     []model.ExerciseThetas
-	components []features.Component // the full table, sorted by key
-}
-
 func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 	thetaIter func(*model.ExerciseThetas) bool, skipIter func(*model.SkippedExercise) bool,
 	compIter, newCompIter func(*features.Component) bool, statsIter func(*Stats) bool,
@@ -101,72 +93,46 @@ func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 // assemble gathers the side inputs into a version, or says why there is
 // nothing to write.
 func (fn *writeModelFn) assemble(thetaIter func(*model.ExerciseThetas) bool, skipIter func(*model.SkippedExercise) bool,
-	compIter, newCompIter func(*features.Component) bool, statsIter func(*Stats) bool) (version, error) {
-	var thetas []model.ExerciseThetas
-	var t model.ExerciseThetas
-	for thetaIter(&t) {
-		thetas = append(thetas, t)
-	}
-	model.SortThetas(thetas)
-	var skipped []model.SkippedExercise
-	var sk model.SkippedExercise
-	for skipIter(&sk) {
-		skipped = append(skipped, sk)
-	}
-	sort.Slice(skipped, func(i, j int) bool { return skipped[i].Exercise < skipped[j].Exercise })
-	var stats Stats
-	var st Stats
+	compIter, newCompIter func(*features.Component) bool, statsIter func(*Stats) bool) (model.Version, error) {
+	var stats, st Stats
 	for statsIter(&st) {
 		stats.Merge(st)
 	}
 	if err := stats.Complete(); err != nil {
-		return version{}, err
+		return model.Version{}, err
 	}
+	return model.Assemble(fn.summaryHead(stats), model.Parts{
+		Thetas:  collect(thetaIter),
+		Skipped: collect(skipIter),
+		Reused:  collect(compIter),
+		New:     collect(newCompIter),
+	})
+}
 
-	table := map[features.ComponentKey]features.Component{}
-	var c features.Component
-	for compIter(&c) {
-		table[c.ComponentKey] = c
+// collect gathers what a side input's iterator yields.
+func collect[T any](iter func(*T) bool) []T {
+	var all []T
+	var v T
+	for iter(&v) {
+		all = append(all, v)
 	}
-	reused := len(table)
-	for newCompIter(&c) {
-		if _, ok := table[c.ComponentKey]; !ok {
-			table[c.ComponentKey] = c
-		}
-	}
-	comps := make([]features.Component, 0, len(table))
-	for _, c := range table {
-		comps = append(comps, c)
-	}
-	slices.SortFunc(comps, func(a, b features.Component) int { return a.ComponentKey.Compare(b.ComponentKey) })
-
-	sum := fn.summary(stats, thetas, skipped, reused, len(comps)-reused)
-	// An empty model would replace the previous one with nothing: that is
-	// never what a run is for, so it is an error that says why.
-	switch {
-	case sum.LogsRead == 0:
-		return version{}, sum.CheckLogs()
-	case len(thetas) == 0:
-		return version{}, fmt.Errorf("no exercise was trained (%d rows from %d logs; skipped: %v)",
-			sum.RowsEmitted, sum.LogsRead, sum.SkipReasons)
-	}
-	return version{summary: sum, thetas: thetas, components: comps}, nil
+	return all
 }
 
 // writeFiles writes the version's files into the output directory, all
 // three or none.
-func (fn *writeModelFn) writeFiles(ctx context.Context, v version) error {
+func (fn *writeModelFn) writeFiles(ctx context.Context, v model.Version) error {
 	var thetaBuf, compBuf bytes.Buffer
 	enc := json.NewEncoder(&thetaBuf)
-	for _, t := range v.thetas {
+	for _, t := range v.Thetas {
 		if err := enc.Encode(t); err != nil {
 			return err
 		}
 	}
-	if err := features.WriteComponentsJSONL(&compBuf, v.components); err != nil {
+	if err := features.WriteComponentsJSONL(&compBuf, v.Components); err != nil {
 		return err
 	}
-	sumJSON, err := json.MarshalIndent(v.summary, "", "  ")
+	sumJSON, err := json.MarshalIndent(v.Summary, "", "  ")
 	if err != nil {
 		return err
 	}
@@ -176,9 +142,9 @@ func (fn *writeModelFn) writeFiles(ctx context.Context, v version) error {
 		{dir + "/" + model.ComponentsFile, compBuf.Bytes()},
 		{dir + "/" + model.SummaryFile, append(sumJSON, '\n')},
 	}
-	if v.summary.Evaluation != nil {
+	if v.Summary.Evaluation != nil {
 		var html bytes.Buffer
-		if err := writeEvalReport(&html, v.summary); err != nil {
+		if err := writeEvalReport(&html, v.Summary); err != nil {
 			return fmt.Errorf("evaluation report: %v", err)
 		}
 		files = append(files, stagedFile{dir + "/" + ReportFile, html.Bytes()})
@@ -188,46 +154,29 @@ func (fn *writeModelFn) writeFiles(ctx context.Context, v version) error {
 		return err
 	}
 	log.Infof(ctx, "wrote version %s to %s: %d exercises trained, %d skipped, %d components (%d new)",
-		fn.Out.Version, dir, len(v.thetas), v.summary.ExercisesSkipped, len(v.components), v.summary.ComponentsNew)
+		fn.Out.Version, dir, len(v.Thetas), v.Summary.ExercisesSkipped, len(v.Components), v.Summary.ComponentsNew)
 	return nil
 }
 
-func (fn *writeModelFn) summary(st Stats, thetas []model.ExerciseThetas, skipped []model.SkippedExercise, reused, added int) model.Summary {
+// summaryHead is the part of the version's summary that the run's
+// configuration and counts say.
+func (fn *writeModelFn) summaryHead(st Stats) model.Summary {
 	c := st.Counts
-	sum := model.Summary{
-		Version:          fn.Out.Version,
-		Created:          fn.Out.Created,
-		Input:            fn.Out.Input,
-		Settings:         fn.Out.Settings,
-		Holdout:          fn.Out.Holdout,
-		InputCounts:      st.inputCounts(),
-		StudentsKept:     c[CountStudentsKept],
-		StudentsDropped:  c[CountStudentsDropped],
-		LogsDropped:      c[CountLogsDropped],
-		DroppedExamples:  st.Examples[ExampleDropped],
-		StudentsHeldOut:  c[CountStudentsHeldOut],
-		LogsHeldOut:      c[CountLogsHeldOut],
-		RowsEmitted:      c[CountRows],
-		ComponentsReused: int64(reused),
-		ComponentsNew:    int64(added),
-		ExercisesTrained: len(thetas),
-		ExercisesSkipped: len(skipped),
-		Skipped:          skipped,
+	return model.Summary{
+		Version:         fn.Out.Version,
+		Created:         fn.Out.Created,
+		Input:           fn.Out.Input,
+		Settings:        fn.Out.Settings,
+		Holdout:         fn.Out.Holdout,
+		InputCounts:     st.inputCounts(),
+		StudentsKept:    c[CountStudentsKept],
+		StudentsDropped: c[CountStudentsDropped],
+		LogsDropped:     c[CountLogsDropped],
+		DroppedExamples: st.Examples[ExampleDropped],
+		StudentsHeldOut: c[CountStudentsHeldOut],
+		LogsHeldOut:     c[CountLogsHeldOut],
+		RowsEmitted:     c[CountRows],
 	}
-	for _, t := range thetas {
-		sum.RowsTrained += int64(t.Rows)
-		if t.Converged {
-			sum.ExercisesConverged++
-		}
-	}
-	for _, s := range skipped {
-		if sum.SkipReasons == nil {
-			sum.SkipReasons = map[string]int{}
-		}
-		reason, _, _ := strings.Cut(s.Reason, ":")
-		sum.SkipReasons[reason]++
-	}
-	return sum
 }
 
 // WriteRowsCSV writes the training rows (KV<user, CSV lines> from
