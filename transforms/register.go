@@ -19,13 +19,12 @@ import (
 func init() {
 	// The batches that carry the data, the components and the evaluation
 	// partials get compact binary coders; the small records (shards,
-	// streams, thetas, skipped exercises) Beam's schema coders.
+	// streams, thetas, skipped exercises, stats) Beam's schema coders.
 	beam.RegisterCoder(reflect.TypeOf(LogBatch{}), func(b LogBatch) []byte { return encodeLogBatch(b) }, decodeLogBatch)
 	beam.RegisterCoder(reflect.TypeOf(trainer.RowBatch{}), encodeRowBatch, decodeRowBatch)
-	beam.RegisterCoder(reflect.TypeOf(Stats{}), encodeStats, decodeStats)
 	beam.RegisterCoder(reflect.TypeOf(EvalPartial{}), encodeEvalPartial, decodeEvalPartial)
 	beam.RegisterCoder(reflect.TypeOf(features.Component{}), func(c features.Component) []byte { return encodeComponent(c) }, decodeComponent)
-	for _, t := range []any{FileShard{}, BigQueryStream{}, model.ExerciseThetas{}, model.SkippedExercise{}} {
+	for _, t := range []any{FileShard{}, BigQueryStream{}, model.ExerciseThetas{}, model.SkippedExercise{}, Stats{}} {
 		beam.RegisterType(reflect.TypeOf(t))
 	}
 

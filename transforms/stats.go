@@ -2,7 +2,6 @@ package transforms
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"sort"
 	"strings"
@@ -107,13 +106,6 @@ func (s *Stats) publish(ctx context.Context) {
 	for k, v := range s.Counts {
 		beam.NewCounter("kmtrain", k).Inc(ctx, v)
 	}
-}
-
-func encodeStats(s Stats) ([]byte, error) { return json.Marshal(s) }
-func decodeStats(b []byte) (Stats, error) {
-	var s Stats
-	err := json.Unmarshal(b, &s)
-	return s, err
 }
 
 // MergeStats combines a PCollection of Stats into one.
