@@ -1,0 +1,118 @@
+package features
+
+import (
+	"bytes"
+	"fmt"
+	"math/rand/v2"
+	"slices"
+	"testing"
+	"time"
+)
+
+// randomLogs returns n attempts of one student at a few exercises, in time
+// order, numbered per exercise as the webapp numbers them.
+func randomLogs(n int, seed uint64) []ProblemLog {
+	r := rand.New(rand.NewPCG(seed, 1))
+	next := map[string]int{}
+	t := time.Date(2014, 3, 1, 0, 0, 0, 0, time.UTC)
+	logs := make([]ProblemLog, n)
+	for i := range logs {
+		ex := fmt.Sprintf("ex%d", r.IntN(6))
+		next[ex]++
+		t = t.Add(time.Duration(1+r.IntN(3600)) * time.Second)
+		logs[i] = ProblemLog{User: "u", TimeDone: t, Exercise: ex, ProblemType: fmt.Sprintf("t%d", r.IntN(3)),
+			ProblemNumber: next[ex], Correct: r.IntN(3) > 0}
+	}
+	return logs
+}
+
+// TestStudentBinaryRoundTrip checks that a student written and read back
+// between any two attempts goes on with the same features, bit for bit,
+// as one that was never written.
+func TestStudentBinaryRoundTrip(t *testing.T) {
+	logs := randomLogs(300, 7)
+	straight := NewStudent(emptyTable())
+	var saved []byte
+	for i, l := range logs {
+		read, err := ReadStudent(emptyTable(), saved)
+		if i == 0 {
+			read, err = NewStudent(emptyTable()), nil
+		}
+		if err != nil {
+			t.Fatalf("attempt %d: %v", i, err)
+		}
+		var want, got [NumFeatures]float64
+		straight.Features(l.Exercise, &want)
+		read.Features(l.Exercise, &got)
+		wantX, gotX := make([]float64, NumStudentExtras), make([]float64, NumStudentExtras)
+		straight.Extras(l, wantX)
+		read.Extras(l, gotX)
+		if want != got || !slices.Equal(wantX, gotX) {
+			t.Fatalf("attempt %d: features %v, extras %v after a round trip; want %v, %v", i, got, gotX, want, wantX)
+		}
+		straight.Apply(l)
+		read.Apply(l)
+		if saved, err = read.AppendBinary(saved[:0]); err != nil {
+			t.Fatal(err)
+		}
+		again, _ := straight.AppendBinary(nil)
+		if !bytes.Equal(saved, again) {
+			t.Fatalf("attempt %d: the encodings of equal students differ", i)
+		}
+	}
+	if len(saved) > 400 {
+		t.Errorf("state of 300 attempts at 6 exercises is %d bytes; it should grow with exercises, not attempts", len(saved))
+	}
+}
+
+func TestReadStudentCorrupt(t *testing.T) {
+	s := NewStudent(emptyTable())
+	for _, l := range randomLogs(40, 3) {
+		s.Apply(l)
+	}
+	good, _ := s.AppendBinary(nil)
+	if _, err := ReadStudent(emptyTable(), good); err != nil {
+		t.Fatal(err)
+	}
+	for n := range good {
+		if _, err := ReadStudent(emptyTable(), good[:n]); err == nil {
+			t.Errorf("a state cut to %d of %d bytes read without error", n, len(good))
+		}
+	}
+	for _, b := range [][]byte{nil, {9}, append(slices.Clone(good), 0)} {
+		if _, err := ReadStudent(emptyTable(), b); err == nil {
+			t.Errorf("ReadStudent(%x) read without error", b)
+		}
+	}
+}
+
+func FuzzReadStudent(f *testing.F) {
+	s := NewStudent(emptyTable())
+	for _, l := range randomLogs(30, 5) {
+		s.Apply(l)
+	}
+	good, _ := s.AppendBinary(nil)
+	f.Add(good)
+	f.Fuzz(func(t *testing.T, data []byte) {
+		st, err := ReadStudent(emptyTable(), data)
+		if err != nil {
+			return
+		}
+		again, err := st.AppendBinary(nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := ReadStudent(emptyTable(), again); err != nil {
+			t.Fatalf("a state that read once does not read again: %v", err)
+		}
+	})
+}
+
+// emptyTable is a components table whose every vector is derived.
+func emptyTable() *Components {
+	c, err := NewComponents(nil)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
