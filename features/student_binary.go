@@ -93,6 +93,18 @@ func ReadStudent(c *Components, data []byte) (*Student, error) {
 	return s, nil
 }
 
+// LastAttempt returns the time of the latest attempt applied, or the zero
+// time if there is none.
+func (s *Student) LastAttempt() time.Time {
+	var last time.Time
+	for _, e := range s.exercises {
+		if e.totals.last.After(last) {
+			last = e.totals.last
+		}
+	}
+	return last
+}
+
 func appendString(b []byte, s string) []byte {
 	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
 }

@@ -168,6 +168,21 @@ func (m *Model) NewStudent() *Student {
 	return &Student{m: m, s: features.NewStudent(m.Components.View())}
 }
 
+// AppendBinary appends the student's state to b (features.Student's
+// AppendBinary): what ReadStudent reads back, under this model or another.
+func (s *Student) AppendBinary(b []byte) ([]byte, error) { return s.s.AppendBinary(b) }
+
+// ReadStudent returns the student whose state a Student's AppendBinary
+// wrote, under this model: the same history, with this model's
+// KnowledgeState.
+func (m *Model) ReadStudent(data []byte) (*Student, error) {
+	fs, err := features.ReadStudent(m.Components.View(), data)
+	if err != nil {
+		return nil, err
+	}
+	return &Student{m: m, s: fs, last: fs.LastAttempt()}, nil
+}
+
 // Apply folds an attempt into the student's state. Attempts must be applied
 // in the order features.SortLogs gives.
 func (s *Student) Apply(l features.ProblemLog) {

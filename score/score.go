@@ -50,6 +50,26 @@ func NewStudent(models ...*predict.Model) *Student {
 	return s
 }
 
+// AppendBinary appends the student's state to b in the form ReadStudent
+// reads. The history is the same under every model, so it is written once.
+func (s *Student) AppendBinary(b []byte) ([]byte, error) {
+	return s.states[0].AppendBinary(b)
+}
+
+// ReadStudent returns the student whose state AppendBinary wrote, under
+// models, which may be other versions than it was written under.
+func ReadStudent(data []byte, models ...*predict.Model) (*Student, error) {
+	s := &Student{states: make([]*predict.Student, len(models)), preds: make([]Prediction, len(models))}
+	for i, m := range models {
+		st, err := m.ReadStudent(data)
+		if err != nil {
+			return nil, err
+		}
+		s.states[i] = st
+	}
+	return s, nil
+}
+
 // Score returns each model's prediction of attempt l (its exercise,
 // problem type and time; not its answer) from the attempts applied so far,
 // in the order of the models. The slice is reused by the next call.

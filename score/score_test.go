@@ -120,3 +120,43 @@ func Example() {
 	// addition #2: P(correct) 0.731
 	// geometry #1: no thetas
 }
+
+// TestStudentBinary checks that a student written and read back between
+// attempts scores the rest as one that never was, and that read under
+// another version it scores as that version replaying the whole history.
+func TestStudentBinary(t *testing.T) {
+	v1 := newModel(t, "v1", 1, "addition", "subtraction")
+	v2 := newModel(t, "v2", 2, "addition", "division")
+	sorted := slices.Clone(history)
+	features.SortLogs(sorted)
+	straight, straight2 := score.NewStudent(v1), score.NewStudent(v2)
+	var saved []byte
+	for i, l := range sorted {
+		read := score.NewStudent(v1)
+		if i > 0 {
+			var err error
+			if read, err = score.ReadStudent(saved, v1); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if got, want := read.Score(l)[0], straight.Score(l)[0]; got != want {
+			t.Errorf("attempt %d: %v after a round trip, want %v", i, got, want)
+		}
+		if i > 0 {
+			under2, err := score.ReadStudent(saved, v2)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got, want := under2.Score(l)[0], straight2.Score(l)[0]; got != want {
+				t.Errorf("attempt %d: %v read under v2, want %v", i, got, want)
+			}
+		}
+		read.Apply(l)
+		straight.Apply(l)
+		straight2.Apply(l)
+		var err error
+		if saved, err = read.AppendBinary(saved[:0]); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
