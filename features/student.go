@@ -157,10 +157,11 @@ func (w Window) String() string {
 // broken by exercise, problem number, problem type and correctness, so the
 // order never depends on the order the logs arrived in.
 func SortLogs(logs []ProblemLog) {
-	slices.SortFunc(logs, compareLogs)
+	slices.SortFunc(logs, CompareLogs)
 }
 
-func compareLogs(a, b ProblemLog) int {
+// CompareLogs orders two logs of a student as SortLogs does.
+func CompareLogs(a, b ProblemLog) int {
 	if c := a.TimeDone.Compare(b.TimeDone); c != 0 {
 		return c
 	}

@@ -1,0 +1,321 @@
+// Package live keeps what a stream of attempts needs of each student to
+// score every attempt before applying it, in time order, once, when
+// attempts arrive late, out of order or twice: the Record of the student
+// (the replay state, the time it has been applied through, the ids of the
+// attempts applied lately) and the Attempts waiting for the watermark.
+// It is the pure part of the streaming scorer; a stateful DoFn keeps the
+// values in Beam state and calls it.
+//
+// An attempt arrives and is admitted (Record.Admit): a duplicate of one
+// pending or applied within the horizon is dropped; one older than the
+// horizon before the student's latest applied attempt is too late to
+// apply and dropped; one older than that latest attempt but within the
+// horizon is applied at once, out of order; any other waits. When the
+// watermark passes a time, the waiting attempts at or before it are Due
+// and applied in the order features.SortLogs gives (Record.Apply).
+package live
+
+import (
+	"encoding/binary"
+	"errors"
+	"slices"
+	"time"
+
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/predict"
+	"github.com/kmtrain/knowledgemodel/score"
+)
+
+// Attempt is a ProblemLog as a stream delivers it.
+type Attempt struct {
+	// ID is the publisher's id of the attempt, the same on every
+	// delivery; empty: none, and the attempt is never a duplicate.
+	ID  string
+	Log features.ProblemLog
+}
+
+// Seen is an attempt applied lately: its id and time_done.
+type Seen struct {
+	ID   string
+	Time time.Time
+}
+
+// Record is what a stream keeps of a student between attempts. The zero
+// Record is a student who has answered nothing.
+type Record struct {
+	// Through is the time_done of the latest attempt applied.
+	Through time.Time
+	// Recent holds the attempts applied within the horizon before Through
+	// that had an id.
+	Recent []Seen
+	// State is the student's replay state (score.Student's AppendBinary);
+	// empty when nothing has been applied.
+	State []byte
+}
+
+// Verdict is what becomes of an arriving attempt.
+type Verdict int
+
+const (
+	// Wait: the attempt waits for the watermark to pass it.
+	Wait Verdict = iota
+	// Now: the attempt is older than the latest one applied, within the
+	// horizon: it is applied at once, out of order.
+	Now
+	// Duplicate: an attempt with its id is pending or was applied.
+	Duplicate
+	// TooLate: the attempt is older than the horizon before the latest
+	// attempt applied; it is not applied.
+	TooLate
+)
+
+// String returns the verdict's name.
+func (v Verdict) String() string {
+	return [...]string{"wait", "now", "duplicate", "too late"}[v]
+}
+
+// Admit says what becomes of attempt a, arriving while pending wait.
+// horizon is how long after the student's latest applied attempt an older
+// one is still applied, and how long ids are remembered: a duplicate is
+// recognised as long as it could be applied.
+func (r *Record) Admit(a Attempt, pending []Attempt, horizon time.Duration) Verdict {
+	if a.ID != "" {
+		if slices.ContainsFunc(r.Recent, func(s Seen) bool { return s.ID == a.ID }) ||
+			slices.ContainsFunc(pending, func(p Attempt) bool { return p.ID == a.ID }) {
+			return Duplicate
+		}
+	}
+	switch t := a.Log.TimeDone; {
+	case r.Through.IsZero() || !t.Before(r.Through):
+		return Wait
+	case t.Before(r.Through.Add(-horizon)):
+		return TooLate
+	}
+	return Now
+}
+
+// Due splits pending into the attempts at or before upTo, in the order
+// features.SortLogs gives, and the rest, in their order. Ties in every
+// field are broken by id.
+func Due(pending []Attempt, upTo time.Time) (due, rest []Attempt) {
+	for _, a := range pending {
+		if a.Log.TimeDone.After(upTo) {
+			rest = append(rest, a)
+		} else {
+			due = append(due, a)
+		}
+	}
+	slices.SortFunc(due, func(a, b Attempt) int {
+		if c := features.CompareLogs(a.Log, b.Log); c != 0 {
+			return c
+		}
+		return compareStrings(a.ID, b.ID)
+	})
+	return due, rest
+}
+
+func compareStrings(a, b string) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// Apply scores each attempt of due under models, passing yield the
+// predictions and the student in the state before the attempt, then
+// applies it, and records it. Attempts are applied in the order given.
+// The student's state is read from r.State and written back; ids older
+// than horizon before Through are forgotten.
+func (r *Record) Apply(due []Attempt, horizon time.Duration, models []*predict.Model,
+	yield func(a Attempt, p []score.Prediction, s *score.Student) error) error {
+	if len(due) == 0 {
+		return nil
+	}
+	var st *score.Student
+	if len(r.State) == 0 {
+		st = score.NewStudent(models...)
+	} else {
+		var err error
+		if st, err = score.ReadStudent(r.State, models...); err != nil {
+			return err
+		}
+	}
+	for _, a := range due {
+		if err := yield(a, st.Score(a.Log), st); err != nil {
+			return err
+		}
+		st.Apply(a.Log)
+		if a.Log.TimeDone.After(r.Through) {
+			r.Through = a.Log.TimeDone
+		}
+		if a.ID != "" {
+			r.Recent = append(r.Recent, Seen{a.ID, a.Log.TimeDone})
+		}
+	}
+	oldest := r.Through.Add(-horizon)
+	r.Recent = slices.DeleteFunc(r.Recent, func(s Seen) bool { return s.Time.Before(oldest) })
+	var err error
+	r.State, err = st.AppendBinary(nil) // r.State may alias what it was read from
+	return err
+}
+
+// recordEncoding is the first byte of a Record's binary form.
+const recordEncoding = 1
+
+// ErrCorrupt is the error of a record or an attempt that does not decode.
+var ErrCorrupt = errors.New("corrupt live state")
+
+// AppendBinary appends the record to b in the form ReadRecord reads.
+func (r Record) AppendBinary(b []byte) []byte {
+	b = append(b, recordEncoding)
+	b = appendTime(b, r.Through)
+	b = binary.AppendUvarint(b, uint64(len(r.Recent)))
+	for _, s := range r.Recent {
+		b = appendString(b, s.ID)
+		b = appendTime(b, s.Time)
+	}
+	return appendBytes(b, r.State)
+}
+
+// ReadRecord returns the record AppendBinary wrote; its State aliases data.
+func ReadRecord(data []byte) (Record, error) {
+	d := decoder{b: data}
+	if d.byte() != recordEncoding {
+		return Record{}, ErrCorrupt
+	}
+	r := Record{Through: d.time()}
+	for n := d.uvarint(); n > 0 && d.ok(); n-- {
+		r.Recent = append(r.Recent, Seen{ID: d.string(), Time: d.time()})
+	}
+	r.State = d.bytes()
+	if !d.ok() || len(d.b) != 0 {
+		return Record{}, ErrCorrupt
+	}
+	return r, nil
+}
+
+// AppendBinary appends the attempt to b in the form ReadAttempt reads.
+func (a Attempt) AppendBinary(b []byte) []byte {
+	l := a.Log
+	b = appendString(b, a.ID)
+	b = appendString(b, l.User)
+	b = appendString(b, l.Exercise)
+	b = appendString(b, l.ProblemType)
+	b = binary.AppendVarint(b, int64(l.ProblemNumber))
+	b = appendTime(b, l.TimeDone)
+	if l.Correct {
+		return append(b, 1)
+	}
+	return append(b, 0)
+}
+
+// ReadAttempt returns the attempt at the start of data, as AppendBinary
+// wrote it, and the rest of data.
+func ReadAttempt(data []byte) (Attempt, []byte, error) {
+	d := decoder{b: data}
+	a := Attempt{ID: d.string()}
+	a.Log.User = d.string()
+	a.Log.Exercise = d.string()
+	a.Log.ProblemType = d.string()
+	a.Log.ProblemNumber = int(d.varint())
+	a.Log.TimeDone = d.time()
+	switch d.byte() {
+	case 0:
+	case 1:
+		a.Log.Correct = true
+	default:
+		return Attempt{}, nil, ErrCorrupt
+	}
+	if !d.ok() {
+		return Attempt{}, nil, ErrCorrupt
+	}
+	return a, d.b, nil
+}
+
+func appendString(b []byte, s string) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
+}
+
+func appendBytes(b, v []byte) []byte {
+	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
+}
+
+// appendTime appends t as its Unix nanoseconds, or a zero byte for the
+// zero time.
+func appendTime(b []byte, t time.Time) []byte {
+	if t.IsZero() {
+		return append(b, 0)
+	}
+	return binary.AppendVarint(append(b, 1), t.UnixNano())
+}
+
+// decoder reads what the Append functions wrote; after its first failed
+// read it reads zero values and ok is false.
+type decoder struct {
+	b      []byte
+	failed bool
+}
+
+func (d *decoder) ok() bool { return !d.failed }
+
+func (d *decoder) fail() {
+	d.failed = true
+	d.b = nil
+}
+
+func (d *decoder) byte() byte {
+	if len(d.b) == 0 {
+		d.fail()
+		return 0
+	}
+	v := d.b[0]
+	d.b = d.b[1:]
+	return v
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail()
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail()
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) string() string { return string(d.bytes()) }
+
+func (d *decoder) time() time.Time {
+	switch d.byte() {
+	case 0:
+		return time.Time{}
+	case 1:
+		return time.Unix(0, d.varint()).UTC()
+	}
+	d.fail()
+	return time.Time{}
+}
