@@ -8,10 +8,14 @@ import (
 	"reflect"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/register"
 
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/internal/wire"
+	"github.com/kmtrain/knowledgemodel/live"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/trainer"
 )
@@ -24,7 +28,9 @@ func init() {
 	beam.RegisterCoder(reflect.TypeOf(trainer.RowBatch{}), encodeRowBatch, decodeRowBatch)
 	beam.RegisterCoder(reflect.TypeOf(EvalPartial{}), encodeEvalPartial, decodeEvalPartial)
 	beam.RegisterCoder(reflect.TypeOf(features.Component{}), func(c features.Component) []byte { return encodeComponent(c) }, decodeComponent)
-	for _, t := range []any{FileShard{}, BigQueryStream{}, model.ExerciseThetas{}, model.SkippedExercise{}, Stats{}} {
+	beam.RegisterCoder(reflect.TypeOf(live.Attempt{}), func(a live.Attempt) []byte { return a.AppendBinary(nil) }, decodeAttempt)
+	for _, t := range []any{FileShard{}, BigQueryStream{}, model.ExerciseThetas{}, model.SkippedExercise{}, Stats{},
+		Message{}, DeadLetter{}, LiveScore{}, LiveWindow{}} {
 		beam.RegisterType(reflect.TypeOf(t))
 	}
 
@@ -43,6 +49,15 @@ func init() {
 
 	register.DoFn8x1[context.Context, string, LogBatch, func(*model.ExerciseThetas) bool, func(*features.Component) bool,
 		func(string, EvalPartial), func(string, string), func(Stats), error](&scoreStudentsFn{})
+	register.DoFn4x0[context.Context, Message, func(string, live.Attempt), func(DeadLetter)](&parseMessageFn{})
+	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, live.Attempt,
+		func(beam.EventTime, string, LiveScore), error](&scoreLiveFn{})
+	register.DoFn5x0[typex.PaneInfo, typex.Window, string, EvalPartial, func(LiveWindow)](&windowRowsFn{})
+	register.Combiner3[EvalPartial, LiveScore, EvalPartial](&liveEvalFn{})
+	register.Emitter2[string, live.Attempt]()
+	register.Emitter3[beam.EventTime, string, LiveScore]()
+	register.Emitter1[DeadLetter]()
+	register.Emitter1[LiveWindow]()
 	register.Function3x1(splitStudents)
 	register.Combiner1[EvalPartial](&mergeEvalFn{})
 	register.Emitter2[string, EvalPartial]()
@@ -105,4 +120,12 @@ func decodeComponent(b []byte) (features.Component, error) {
 		c.Vector[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
 	}
 	return c, nil
+}
+
+func decodeAttempt(b []byte) (live.Attempt, error) {
+	a, rest, err := live.ReadAttempt(b)
+	if err == nil && len(rest) != 0 {
+		err = live.ErrCorrupt
+	}
+	return a, err
 }

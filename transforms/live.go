@@ -1,0 +1,370 @@
+package transforms
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window/trigger"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/timers"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/typex"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+
+	"github.com/kmtrain/knowledgemodel/evaluate"
+	"github.com/kmtrain/knowledgemodel/live"
+	"github.com/kmtrain/knowledgemodel/monitor"
+	"github.com/kmtrain/knowledgemodel/predict"
+	"github.com/kmtrain/knowledgemodel/problemlogs"
+	"github.com/kmtrain/knowledgemodel/score"
+)
+
+// Message is a ProblemLog as a Pub/Sub message: Data holds it as one JSON
+// line, in the fields and value formats of the JSON-lines files; ID is the
+// attribute that says it is the same attempt on every delivery (or, if the
+// publisher set none, Pub/Sub's message id).
+type Message struct {
+	ID         string
+	Data       []byte
+	Attributes map[string]string
+}
+
+// DeadLetter is a message that does not hold a ProblemLog, and why.
+type DeadLetter struct {
+	ID     string
+	Data   []byte
+	Reason string
+}
+
+// LiveScore is one attempt of a stream, scored before it was applied. P is
+// meaningless when HasP is false (no thetas for the exercise).
+type LiveScore struct {
+	Exercise string
+	Correct  bool
+	P        float64
+	HasP     bool
+}
+
+// Counters of the streaming scorer.
+var (
+	liveMalformed  = beam.NewCounter("kmtrain", "messages_malformed")
+	liveDuplicates = beam.NewCounter("kmtrain", "attempts_duplicate")
+	liveTooLate    = beam.NewCounter("kmtrain", "attempts_too_late")
+	liveOutOfOrder = beam.NewCounter("kmtrain", "attempts_out_of_order")
+	liveScored     = beam.NewCounter("kmtrain", "attempts_scored_live")
+	liveSwitches   = beam.NewCounter("kmtrain", "model_switches")
+)
+
+// ParseMessages parses each message's ProblemLog (problemlogs.JSONParser,
+// with the files' checks) into KV<user, live.Attempt>, the
+// message's event time kept. A message that does not parse leaves as a
+// DeadLetter, counted, with the reason.
+func ParseMessages(s beam.Scope, msgs beam.PCollection) (attempts, dead beam.PCollection) {
+	s = s.Scope("ParseMessages")
+	return beam.ParDo2(s, &parseMessageFn{}, msgs)
+}
+
+type parseMessageFn struct{}
+
+func (fn *parseMessageFn) ProcessElement(ctx context.Context, m Message, emit func(string, live.Attempt), emitDead func(DeadLetter)) {
+	l, err := problemlogs.JSONParser{Columns: problemlogs.DefaultColumns}.Parse(m.Data)
+	if err != nil {
+		liveMalformed.Inc(ctx, 1)
+		emitDead(DeadLetter{ID: m.ID, Data: m.Data, Reason: err.Error()})
+		return
+	}
+	emit(l.User, live.Attempt{ID: m.ID, Log: l})
+}
+
+// LiveOptions configures ScoreLive.
+type LiveOptions struct {
+	// Model is where the version to score with is: a directory or the
+	// version current in Datastore.
+	Model ModelSource
+	// Poll is how often each worker looks for a newer version (0: never).
+	Poll time.Duration
+	// Horizon is how long after a student's latest applied attempt an
+	// older one is still applied (and a redelivery recognised); the
+	// allowed lateness of the windows is the natural choice.
+	Horizon time.Duration
+}
+
+// ScoreLive scores each attempt of a stream (KV<user, live.Attempt>, in
+// the global window) with the current version before applying it to the
+// student's state, which it keeps in Beam state. Attempts wait for the
+// watermark to pass them and are applied in time order; a redelivered one
+// is applied once; see package live. The scores leave at the attempts'
+// event times, as KV<version, LiveScore>: the version that scored each.
+func ScoreLive(s beam.Scope, attempts beam.PCollection, opts LiveOptions) beam.PCollection {
+	s = s.Scope("ScoreLive")
+	return beam.ParDo(s, &scoreLiveFn{
+		Model:   opts.Model,
+		Poll:    opts.Poll,
+		Horizon: opts.Horizon,
+		Record:  state.MakeValueState[[]byte]("record"),
+		Pending: state.MakeBagState[[]byte]("pending"),
+		TimerAt: state.MakeValueState[int64]("timer_at"),
+		Flush:   timers.InEventTime("flush"),
+	}, attempts)
+}
+
+type scoreLiveFn struct {
+	Model   ModelSource
+	Poll    time.Duration
+	Horizon time.Duration
+
+	Record  state.Value[[]byte] // live.Record
+	Pending state.Bag[[]byte]   // live.Attempt, each
+	TimerAt state.Value[int64]  // when the flush timer is set to fire, in Unix ms
+	Flush   timers.EventTime
+
+	model   *predict.Model
+	checked time.Time
+}
+
+func (fn *scoreLiveFn) Setup(ctx context.Context) error {
+	m, err := LoadModel(ctx, fn.Model)
+	if err != nil {
+		return fmt.Errorf("loading the model to score with: %v", err)
+	}
+	fn.model, fn.checked = m, time.Now()
+	log.Infof(ctx, "scoring live with version %s of %s (%d exercises)", m.Version, fn.Model, len(m.Thetas))
+	return nil
+}
+
+// StartBundle switches to a newer version, if one became current since the
+// last look: a version applies from the first bundle that starts after a
+// worker sees it, and every score says which version made it.
+func (fn *scoreLiveFn) StartBundle(ctx context.Context, _ func(beam.EventTime, string, LiveScore)) {
+	if fn.Poll <= 0 || time.Since(fn.checked) < fn.Poll {
+		return
+	}
+	fn.checked = time.Now()
+	m, err := LoadModel(ctx, fn.Model)
+	if err != nil {
+		log.Warnf(ctx, "looking for a newer version of %s: %v; scoring on with %s", fn.Model, err, fn.model.Version)
+		return
+	}
+	if m.Version != fn.model.Version {
+		log.Infof(ctx, "switching from version %s to %s", fn.model.Version, m.Version)
+		liveSwitches.Inc(ctx, 1)
+		fn.model = m
+	}
+}
+
+func (fn *scoreLiveFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider,
+	user string, a live.Attempt, emit func(beam.EventTime, string, LiveScore)) error {
+	r, err := fn.record(sp)
+	if err != nil {
+		return fmt.Errorf("student %q: %v", user, err)
+	}
+	pending, err := fn.pending(sp)
+	if err != nil {
+		return fmt.Errorf("student %q: %v", user, err)
+	}
+	switch r.Admit(a, pending, fn.Horizon) {
+	case live.Duplicate:
+		liveDuplicates.Inc(ctx, 1)
+		return nil
+	case live.TooLate:
+		liveTooLate.Inc(ctx, 1)
+		return nil
+	case live.Now:
+		liveOutOfOrder.Inc(ctx, 1)
+		if err := fn.apply(ctx, sp, &r, []live.Attempt{a}, emit); err != nil {
+			return fmt.Errorf("student %q: %v", user, err)
+		}
+		return nil
+	}
+	if err := fn.Pending.Add(sp, a.AppendBinary(nil)); err != nil {
+		return err
+	}
+	return fn.setTimer(sp, tp, a.Log.TimeDone, pending)
+}
+
+// setTimer makes the flush timer fire when the watermark passes the
+// earliest pending attempt, t or one already waiting, and hold the output
+// watermark there, so that each score leaves at its attempt's time.
+func (fn *scoreLiveFn) setTimer(sp state.Provider, tp timers.Provider, t time.Time, pending []live.Attempt) error {
+	at := t.UnixMilli()
+	for _, p := range pending {
+		at = min(at, p.Log.TimeDone.UnixMilli())
+	}
+	set, ok, err := fn.TimerAt.Read(sp)
+	if err != nil {
+		return err
+	}
+	if ok && set == at {
+		return nil
+	}
+	fire := time.UnixMilli(at)
+	fn.Flush.Set(tp, fire, timers.WithOutputTimestamp(fire))
+	return fn.TimerAt.Write(sp, at)
+}
+
+func (fn *scoreLiveFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, user string,
+	timer timers.Context, emit func(beam.EventTime, string, LiveScore)) error {
+	if timer.Family != fn.Flush.Family {
+		return nil
+	}
+	if err := fn.TimerAt.Clear(sp); err != nil {
+		return err
+	}
+	pending, err := fn.pending(sp)
+	if err != nil {
+		return fmt.Errorf("student %q: %v", user, err)
+	}
+	upTo := fn.fired(pending)
+	due, rest := live.Due(pending, upTo)
+	r, err := fn.record(sp)
+	if err != nil {
+		return fmt.Errorf("student %q: %v", user, err)
+	}
+	if err := fn.apply(ctx, sp, &r, due, emit); err != nil {
+		return fmt.Errorf("student %q: %v", user, err)
+	}
+	if err := fn.Pending.Clear(sp); err != nil {
+		return err
+	}
+	for _, a := range rest {
+		if err := fn.Pending.Add(sp, a.AppendBinary(nil)); err != nil {
+			return err
+		}
+	}
+	if len(rest) > 0 {
+		return fn.setTimer(sp, tp, rest[0].Log.TimeDone, rest)
+	}
+	return nil
+}
+
+// fired returns the time up to which pending attempts are due when the
+// flush timer fires: the end of the millisecond it was set for, the
+// earliest pending attempt's.
+func (fn *scoreLiveFn) fired(pending []live.Attempt) time.Time {
+	var at int64
+	for i, p := range pending {
+		if ms := p.Log.TimeDone.UnixMilli(); i == 0 || ms < at {
+			at = ms
+		}
+	}
+	return time.UnixMilli(at + 1).Add(-time.Nanosecond)
+}
+
+// apply scores and applies due attempts, emits their scores at their
+// times and writes the student's record back.
+func (fn *scoreLiveFn) apply(ctx context.Context, sp state.Provider, r *live.Record, due []live.Attempt,
+	emit func(beam.EventTime, string, LiveScore)) error {
+	m := fn.model
+	err := r.Apply(due, fn.Horizon, []*predict.Model{m}, func(a live.Attempt, p []score.Prediction, _ *score.Student) error {
+		emit(beam.EventTime(a.Log.TimeDone.UnixMilli()), m.Version,
+			LiveScore{Exercise: a.Log.Exercise, Correct: a.Log.Correct, P: p[0].P, HasP: p[0].OK})
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	liveScored.Inc(ctx, int64(len(due)))
+	return fn.Record.Write(sp, r.AppendBinary(nil))
+}
+
+func (fn *scoreLiveFn) record(sp state.Provider) (live.Record, error) {
+	b, ok, err := fn.Record.Read(sp)
+	if err != nil || !ok {
+		return live.Record{}, err
+	}
+	return live.ReadRecord(b)
+}
+
+func (fn *scoreLiveFn) pending(sp state.Provider) ([]live.Attempt, error) {
+	raw, _, err := fn.Pending.Read(sp)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]live.Attempt, 0, len(raw))
+	for _, b := range raw {
+		a, rest, err := live.ReadAttempt(b)
+		if err != nil || len(rest) != 0 {
+			return nil, fmt.Errorf("pending attempt: %v", live.ErrCorrupt)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// WindowOptions configures WatchWindows.
+type WindowOptions struct {
+	// Size is the length of the fixed windows of event time.
+	Size time.Duration
+	// AllowedLateness is how long after a window closes late attempts are
+	// still added to it; each late one updates the window's rows.
+	AllowedLateness time.Duration
+}
+
+// LiveWindow is the metrics of one version's scores in one window: a row
+// per exercise, as monitoring's per day. Each firing of the window (when
+// the watermark passes its end, then once per late arrival) gives the
+// window's rows so far: the latest firing is the window's result.
+type LiveWindow struct {
+	Start, End int64 // Unix ms
+	Version    string
+	// Pane is the firing's index, from 0; Late is true for a firing after
+	// the watermark passed the window's end.
+	Pane int64
+	Late bool
+	Rows []monitor.Row
+}
+
+// WatchWindows sums scores (KV<version, LiveScore>) per fixed window of
+// event time with the CombineFn of batch evaluation's metrics and gives a
+// LiveWindow per window and version. Rows are labelled by the window's
+// start, as monitor.Row's Day (a date for windows of whole days, else an
+// RFC 3339 time).
+func WatchWindows(s beam.Scope, scores beam.PCollection, opts WindowOptions) beam.PCollection {
+	s = s.Scope("WatchWindows")
+	windowed := beam.WindowInto(s, window.NewFixedWindows(opts.Size), scores,
+		beam.AllowedLateness(opts.AllowedLateness), beam.PanesAccumulate(),
+		beam.Trigger(trigger.AfterEndOfWindow().LateFiring(trigger.Always())))
+	partials := beam.CombinePerKey(s, &liveEvalFn{}, windowed)
+	return beam.ParDo(s, &windowRowsFn{}, partials)
+}
+
+type windowRowsFn struct{}
+
+func (fn *windowRowsFn) ProcessElement(pane typex.PaneInfo, w typex.Window, version string, p EvalPartial, emit func(LiveWindow)) {
+	iw := w.(window.IntervalWindow)
+	out := LiveWindow{Start: iw.Start.Milliseconds(), End: iw.End.Milliseconds(), Version: version,
+		Pane: pane.Index, Late: pane.Timing == typex.PaneLate}
+	if p.Acc != nil {
+		out.Rows = monitor.DayRows(windowLabel(iw.Start.ToTime(), iw.End.ToTime()), p.Acc.Report())
+	}
+	emit(out)
+}
+
+// windowLabel names a window by its start: the date of a window of whole
+// UTC days, else the start in RFC 3339.
+func windowLabel(start, end time.Time) string {
+	start, end = start.UTC(), end.UTC()
+	if end.Sub(start)%(24*time.Hour) == 0 && start.Truncate(24*time.Hour).Equal(start) {
+		return start.Format(monitor.DayLayout)
+	}
+	return start.Format(time.RFC3339)
+}
+
+// liveEvalFn accumulates a window's scores of one key into an EvalPartial:
+// the same metrics, merged the same way, as batch evaluation.
+type liveEvalFn struct{}
+
+func (*liveEvalFn) CreateAccumulator() EvalPartial { return EvalPartial{} }
+
+func (*liveEvalFn) AddInput(a EvalPartial, sc LiveScore) (EvalPartial, error) {
+	if a.Acc == nil {
+		a.Acc = evaluate.NewAccumulator()
+	}
+	return a, a.Acc.Add(evaluate.Attempt{Exercise: sc.Exercise, Correct: sc.Correct, P: sc.P, HasP: sc.HasP})
+}
+
+func (*liveEvalFn) MergeAccumulators(a, b EvalPartial) (EvalPartial, error) { return a, a.merge(b) }
+
+func (*liveEvalFn) ExtractOutput(a EvalPartial) EvalPartial { return a }

@@ -1,0 +1,195 @@
+package transforms
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/passert"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/ptest"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/testing/teststream"
+
+	"github.com/kmtrain/knowledgemodel/evaluate"
+	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/monitor"
+	"github.com/kmtrain/knowledgemodel/predict"
+	"github.com/kmtrain/knowledgemodel/score"
+)
+
+func init() {
+	beam.RegisterFunction(toMessage)
+	beam.RegisterFunction(describeDead)
+	beam.RegisterFunction(byWindow)
+	beam.RegisterFunction(finalPane)
+}
+
+// toMessage makes a Message of "id|json", as the Pub/Sub source would.
+func toMessage(s string) Message {
+	id, data, _ := strings.Cut(s, "|")
+	return Message{ID: id, Data: []byte(data)}
+}
+
+func describeDead(d DeadLetter) string { return d.ID }
+
+func byWindow(w LiveWindow) (int64, LiveWindow) { return w.Start, w }
+
+// finalPane describes a window's latest firing, its result: the one with
+// the most attempts, as panes accumulate. (Prism, in Beam v2.77.0, gives a
+// late firing the pane index 0 and the timing of an on-time one.)
+func finalPane(start int64, panes func(*LiveWindow) bool) string {
+	var last, w LiveWindow
+	most := int64(-1)
+	for panes(&w) {
+		if n := windowAttempts(w); n > most {
+			last, most = w, n
+		}
+	}
+	return describeWindow(last)
+}
+
+func windowAttempts(w LiveWindow) int64 {
+	var n int64
+	for _, r := range w.Rows {
+		n += r.Attempts + r.NoThetas
+	}
+	return n
+}
+
+func describeWindow(w LiveWindow) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s %s:", time.UnixMilli(w.Start).UTC().Format(time.RFC3339), w.Version)
+	for _, r := range w.Rows {
+		fmt.Fprintf(&b, " %s attempts=%d no_thetas=%d ll=%.9f", r.Exercise, r.Attempts, r.NoThetas, deref(r.LogLikelihood))
+	}
+	return b.String()
+}
+
+// liveModelDir writes a version with thetas for addition only, that weigh
+// the ExerciseState, so that the order attempts are applied in shows.
+func liveModelDir(t *testing.T) (string, *predict.Model) {
+	dir := t.TempDir()
+	th := make([]float64, features.NumFeatures)
+	for i := range th {
+		th[i] = float64(i%5-2) / 4
+	}
+	thetas := []model.ExerciseThetas{{Version: "v1", Exercise: "addition", Thetas: th}}
+	b, err := json.Marshal(thetas[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, data := range map[string][]byte{model.ThetasFile: append(b, '\n'), model.ComponentsFile: nil} {
+		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m, err := predict.New("v1", thetas, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, m
+}
+
+type liveEvent struct {
+	id       string
+	user     string
+	minute   int
+	exercise string
+	number   int
+	correct  bool
+}
+
+func (e liveEvent) log() features.ProblemLog {
+	return features.ProblemLog{User: e.user, TimeDone: time.Date(2014, 1, 1, 0, e.minute, 0, 0, time.UTC),
+		Exercise: e.exercise, ProblemType: "p", ProblemNumber: e.number, Correct: e.correct}
+}
+
+func (e liveEvent) message() string {
+	l := e.log()
+	return fmt.Sprintf(`%s|{"user":%q,"time_done":%q,"exercise":%q,"problem_type":"p","problem_number":%d,"correct":%t}`,
+		e.id, l.User, l.TimeDone.Format(time.RFC3339), l.Exercise, l.ProblemNumber, l.Correct)
+}
+
+func (e liveEvent) ms() int64 { return e.log().TimeDone.UnixMilli() }
+
+// wantWindow scores each student's attempts in the order given, as the
+// stream must apply them, and describes one window's metrics of those in
+// it.
+func wantWindow(m *predict.Model, start time.Time, applied map[string][]liveEvent) string {
+	acc := evaluate.NewAccumulator()
+	for _, events := range applied {
+		st := score.NewStudent(m)
+		for _, e := range events {
+			l := e.log()
+			p := st.Score(l)[0]
+			if !l.TimeDone.Before(start) && l.TimeDone.Before(start.Add(time.Hour)) {
+				if err := acc.Add(evaluate.Attempt{Exercise: l.Exercise, Correct: l.Correct, P: p.P, HasP: p.OK}); err != nil {
+					panic(err)
+				}
+			}
+			st.Apply(l)
+		}
+	}
+	w := LiveWindow{Start: start.UnixMilli(), Version: m.Version}
+	w.Rows = monitor.DayRows(windowLabel(start, start.Add(time.Hour)), acc.Report())
+	return describeWindow(w)
+}
+
+// TestScoreLive streams attempts through ParseMessages, ScoreLive and
+// WatchWindows with a TestStream: attempts out of order within a batch, a
+// malformed message, a redelivery before and after its attempt is
+// applied, an attempt behind the watermark but after the student's
+// latest, and one older than the student's latest, within the horizon.
+// Each window's last firing must hold the metrics of the attempts in it,
+// scored in the order the stream applies them.
+func TestScoreLive(t *testing.T) {
+	dir, m := liveModelDir(t)
+	a1 := liveEvent{"a1", "ada", 10, "addition", 2, true}
+	a2 := liveEvent{"a2", "ada", 5, "addition", 1, false}
+	a3 := liveEvent{"a3", "ada", 20, "addition", 3, true}
+	a4 := liveEvent{"a4", "ada", 50, "addition", 4, false}
+	a5 := liveEvent{"a5", "ada", 15, "subtraction", 1, true}
+	b1 := liveEvent{"b1", "bo", 40, "addition", 1, true}
+	b2 := liveEvent{"b2", "bo", 70, "addition", 2, true}
+
+	ts := teststream.NewConfig()
+	add := func(events ...liveEvent) {
+		for _, e := range events {
+			if err := ts.AddElements(e.ms(), e.message()); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	add(a1, a2, a1)
+	if err := ts.AddElements(a1.ms(), `m1|{"user":"ada","time_done":"not a time"}`); err != nil {
+		t.Fatal(err)
+	}
+	ts.AdvanceWatermark(liveEvent{minute: 30}.ms())
+	add(a3, b1, b2)
+	ts.AdvanceWatermark(liveEvent{minute: 90}.ms())
+	add(a4, b1) // a4 is late for its window; b1 a redelivery of an applied attempt
+	ts.AdvanceWatermark(liveEvent{minute: 100}.ms())
+	add(a5) // older than ada's latest applied attempt, within the horizon
+	ts.AdvanceWatermarkToInfinity()
+
+	p, s := beam.NewPipelineWithRoot()
+	msgs := beam.ParDo(s, toMessage, teststream.Create(s, ts))
+	attempts, dead := ParseMessages(s, msgs)
+	scores := ScoreLive(s, attempts, LiveOptions{Model: ModelSource{Dir: dir}, Horizon: time.Hour})
+	windows := WatchWindows(s, scores, WindowOptions{Size: time.Hour, AllowedLateness: time.Hour})
+	final := beam.ParDo(s, finalPane, beam.GroupByKey(s, beam.ParDo(s, byWindow,
+		beam.WindowInto(s, window.NewGlobalWindows(), windows))))
+
+	applied := map[string][]liveEvent{"ada": {a2, a1, a3, a4, a5}, "bo": {b1, b2}}
+	passert.Equals(s, final,
+		wantWindow(m, time.Date(2014, 1, 1, 0, 0, 0, 0, time.UTC), applied),
+		wantWindow(m, time.Date(2014, 1, 1, 1, 0, 0, 0, time.UTC), applied))
+	passert.Equals(s, beam.ParDo(s, describeDead, dead), "m1")
+	ptest.RunAndValidate(t, p)
+}
