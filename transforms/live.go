@@ -78,6 +78,21 @@ func (fn *parseMessageFn) ProcessElement(ctx context.Context, m Message, emit fu
 	emit(l.User, live.Attempt{ID: m.ID, Log: l})
 }
 
+// AttemptsOf turns batches of ProblemLogs (KV<key, LogBatch>, as
+// ReadProblemLogs gives them) into a stream's attempts, KV<user,
+// live.Attempt> at their time_done: how a history, or files replayed as a
+// stream, enter ScoreLive. They have no ids: files hold no redeliveries.
+func AttemptsOf(s beam.Scope, batches beam.PCollection) beam.PCollection {
+	s = s.Scope("AttemptsOf")
+	return beam.ParDo(s, attemptsOf, batches)
+}
+
+func attemptsOf(_ string, b LogBatch, emit func(beam.EventTime, string, live.Attempt)) {
+	for _, l := range b.Logs {
+		emit(beam.EventTime(l.TimeDone.UnixMilli()), l.User, live.Attempt{Log: l})
+	}
+}
+
 // LiveOptions configures ScoreLive.
 type LiveOptions struct {
 	// Model is where the version to score with is: a directory or the

@@ -3,6 +3,7 @@ package transforms
 import (
 	"encoding/json"
 	"fmt"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"strings"
@@ -191,5 +192,56 @@ func TestScoreLive(t *testing.T) {
 		wantWindow(m, time.Date(2014, 1, 1, 0, 0, 0, 0, time.UTC), applied),
 		wantWindow(m, time.Date(2014, 1, 1, 1, 0, 0, 0, time.UTC), applied))
 	passert.Equals(s, beam.ParDo(s, describeDead, dead), "m1")
+	ptest.RunAndValidate(t, p)
+}
+
+func init() {
+	beam.RegisterFunction(describeParityRow)
+	beam.RegisterFunction(windowRows)
+}
+
+func describeParityRow(r monitor.Row) string {
+	return fmt.Sprintf("%s %s attempts=%d no_thetas=%d ll=%.10f auc=%.10f", r.Day, r.Exercise, r.Attempts, r.NoThetas,
+		deref(r.LogLikelihood), deref(r.AUC))
+}
+
+func windowRows(w LiveWindow, emit func(monitor.Row)) {
+	for _, r := range w.Rows {
+		emit(r)
+	}
+}
+
+// TestScoreLiveMatchesMonitoring runs the same logs through batch
+// monitoring (ScoreStudents per day, MergeDays) and through the streaming
+// path (AttemptsOf, ScoreLive, WatchWindows of a day): every exercise's
+// attempts, log-likelihood and AUC per day must agree.
+func TestScoreLiveMatchesMonitoring(t *testing.T) {
+	dir, _ := liveModelDir(t)
+	r := rand.New(rand.NewPCG(11, 12))
+	var logs []features.ProblemLog
+	for u := range 12 {
+		user := fmt.Sprintf("u%02d", u)
+		next := map[string]int{}
+		at := time.Date(2014, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(r.IntN(3600)) * time.Second)
+		for range 150 {
+			ex := []string{"addition", "subtraction"}[r.IntN(2)]
+			next[ex]++
+			logs = append(logs, features.ProblemLog{User: user, TimeDone: at, Exercise: ex,
+				ProblemType: fmt.Sprintf("t%d", r.IntN(2)), ProblemNumber: next[ex], Correct: r.IntN(3) > 0})
+			at = at.Add(time.Duration(60+r.IntN(1800)) * time.Second)
+		}
+	}
+	r.Shuffle(len(logs), func(i, j int) { logs[i], logs[j] = logs[j], logs[i] })
+
+	p, s := beam.NewPipelineWithRoot()
+	batches := beam.ParDo(s, keyByGroup, beam.CreateList(s, logs))
+	src := ModelSource{Dir: dir}
+	batch := MergeDays(s, ScoreStudents(s, GroupStudents(s, batches), ScoringModel{Source: src},
+		ScoreOptions{Bucket: BucketDay}).Partials)
+	stream := WatchWindows(s, ScoreLive(s, AttemptsOf(s, batches), LiveOptions{Model: src, Horizon: time.Hour}),
+		WindowOptions{Size: 24 * time.Hour})
+	streamRows := beam.ParDo(s, windowRows, beam.WindowInto(s, window.NewGlobalWindows(), stream))
+	passert.Equals(s, beam.ParDo(s, describeParityRow, streamRows), beam.ParDo(s, describeParityRow, batch))
+	passert.Count(s, batch, "batch rows", 4) // two days, two exercises
 	ptest.RunAndValidate(t, p)
 }

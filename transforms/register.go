@@ -54,6 +54,8 @@ func init() {
 		func(beam.EventTime, string, LiveScore), error](&scoreLiveFn{})
 	register.DoFn5x0[typex.PaneInfo, typex.Window, string, EvalPartial, func(LiveWindow)](&windowRowsFn{})
 	register.Combiner3[EvalPartial, LiveScore, EvalPartial](&liveEvalFn{})
+	register.Function3x0(attemptsOf)
+	register.Emitter3[beam.EventTime, string, live.Attempt]()
 	register.Emitter2[string, live.Attempt]()
 	register.Emitter3[beam.EventTime, string, LiveScore]()
 	register.Emitter1[DeadLetter]()
