@@ -31,27 +31,22 @@
 package dsemulator
 
 import (
-	"bytes"
-	"context"
-	"errors"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
-	"time"
+
+	"github.com/kmtrain/knowledgemodel/internal/emulator"
 )
 
 // Environment variables the package reads.
 const (
 	// EnvRequire, set to 1, turns a missing emulator into a test failure
 	// instead of a skip.
-	EnvRequire = "KMTRAIN_REQUIRE_EXTERNAL"
+	EnvRequire = emulator.EnvRequire
 	// EnvEmulator overrides where the emulator is looked for: the path of
 	// CloudDatastore.jar or of its directory, or "off".
 	EnvEmulator = "KMTRAIN_DATASTORE_EMULATOR"
@@ -60,25 +55,14 @@ const (
 // Project is the project id Use returns; the emulator accepts any.
 const Project = "kmtrain-test"
 
-// StartTimeout bounds how long Start waits for the emulator to answer.
-const StartTimeout = 60 * time.Second
-
 // installHint is how to get the emulator.
 const installHint = "install it with `gcloud components install cloud-datastore-emulator` " +
 	"or the apt package google-cloud-cli-datastore-emulator (it needs Java 11 or later), " +
 	"or set " + EnvEmulator + " to the path of its CloudDatastore.jar"
 
-// errNotInstalled says the emulator or java is missing; Start skips on it.
-var errNotInstalled = errors.New("the Cloud Datastore emulator is not installed")
-
 // Emulator is a running Datastore emulator.
 type Emulator struct {
-	host string
-	cmd  *exec.Cmd
-	out  *tailBuffer
-	done chan struct{} // closed when the process has exited
-	err  error         // the process's exit status, once done is closed
-	stop sync.Once
+	*emulator.Process
 }
 
 // Start starts an emulator on 127.0.0.1 at a free port and waits until it
@@ -88,34 +72,18 @@ func Start(t testing.TB) *Emulator {
 	t.Helper()
 	e, err := start()
 	if err != nil {
-		fail(t, err)
+		emulator.Skip(t, "datastore", err)
 	}
 	t.Cleanup(e.Stop)
 	return e
 }
-
-// fail skips or fails t because the emulator could not be started.
-func fail(t testing.TB, err error) {
-	t.Helper()
-	if errors.Is(err, errNotInstalled) {
-		if os.Getenv(EnvRequire) == "1" {
-			t.Fatalf("%v (%s=1 requires it)", err, EnvRequire)
-		}
-		t.Skipf("skipping: %v (set %s=1 to make this a failure)", err, EnvRequire)
-	}
-	t.Fatalf("datastore emulator: %v", err)
-}
-
-// Host returns the emulator's address, "127.0.0.1:PORT": the value
-// DATASTORE_EMULATOR_HOST takes.
-func (e *Emulator) Host() string { return e.host }
 
 // Use points Datastore clients the test creates at the emulator: it sets
 // DATASTORE_EMULATOR_HOST (and DATASTORE_PROJECT_ID) with t.Setenv, so the
 // test must not be parallel, and returns the project id to use.
 func (e *Emulator) Use(t testing.TB) string {
 	t.Helper()
-	t.Setenv("DATASTORE_EMULATOR_HOST", e.host)
+	t.Setenv("DATASTORE_EMULATOR_HOST", e.Host())
 	t.Setenv("DATASTORE_PROJECT_ID", Project)
 	return Project
 }
@@ -129,12 +97,10 @@ func (e *Emulator) Reset(t testing.TB) {
 }
 
 func (e *Emulator) reset() error {
-	select {
-	case <-e.done:
-		return fmt.Errorf("the emulator at %s has exited (%v); its output:\n%s", e.host, e.err, e.out)
-	default:
+	if err := e.Exited(); err != nil {
+		return err
 	}
-	resp, err := http.Post("http://"+e.host+"/reset", "text/plain", nil)
+	resp, err := http.Post("http://"+e.Host()+"/reset", "text/plain", nil)
 	if err != nil {
 		return fmt.Errorf("reset: %v", err)
 	}
@@ -146,186 +112,49 @@ func (e *Emulator) reset() error {
 	return nil
 }
 
-// Stop stops the emulator and every process it started, and waits for them
-// to exit. It is safe to call more than once.
-func (e *Emulator) Stop() {
-	e.stop.Do(func() {
-		terminate(e.cmd)
-		select {
-		case <-e.done:
-		case <-time.After(5 * time.Second):
-			kill(e.cmd)
-			<-e.done
-		}
-	})
-}
-
-// Output returns the last lines the emulator printed, for diagnostics.
-func (e *Emulator) Output() string { return e.out.String() }
-
-// start finds the emulator, starts it and waits until it answers. A port
-// that another process took between choosing and binding it is retried.
+// start finds the emulator, starts it and waits until it answers.
 func start() (*Emulator, error) {
-	java, jar, err := locate()
+	jar, err := findJar()
 	if err != nil {
 		return nil, err
 	}
-	var lastErr error
-	for attempt := 0; attempt < 3; attempt++ {
-		port, err := freePort()
-		if err != nil {
-			return nil, err
-		}
-		e, err := launch(java, jar, port)
-		if err == nil {
-			return e, nil
-		}
-		lastErr = err
-		if !strings.Contains(err.Error(), "ddress already in use") {
-			break
-		}
-	}
-	return nil, lastErr
-}
-
-// locate returns the java binary and the emulator's jar, or an error
-// wrapping errNotInstalled that says what is missing and how to install it.
-func locate() (java, jar string, err error) {
-	jar, err = findJar()
+	java, err := emulator.Java()
 	if err != nil {
-		return "", "", err
+		return nil, fmt.Errorf("the Cloud Datastore emulator (%s) needs %w", jar, err)
 	}
-	java = os.Getenv("JAVA")
-	if java == "" {
-		java, err = exec.LookPath("java")
-		if err != nil {
-			return "", "", fmt.Errorf("%w: found %s but no java on PATH; install a Java 11+ runtime", errNotInstalled, jar)
-		}
+	p, err := emulator.Start(func(port int) []string {
+		return []string{java, "-cp", jar, "com.google.cloud.datastore.emulator.CloudDatastore",
+			"start", "--host=127.0.0.1", fmt.Sprintf("--port=%d", port),
+			"--testing", "--firestore_in_datastore_mode", "--store_on_disk=false"}
+	})
+	if err != nil {
+		return nil, err
 	}
-	return java, jar, nil
+	return &Emulator{p}, nil
 }
 
 const jarName = "CloudDatastore.jar"
 
 // findJar looks for CloudDatastore.jar where EnvEmulator says, else in the
-// Cloud SDK (next to gcloud, CLOUDSDK_ROOT_DIR, the usual install places).
+// Cloud SDK.
 func findJar() (string, error) {
 	if p := os.Getenv(EnvEmulator); p != "" {
 		if p == "off" || p == "none" {
-			return "", fmt.Errorf("%w (%s=%s); %s", errNotInstalled, EnvEmulator, p, installHint)
+			return "", fmt.Errorf("the Cloud Datastore emulator is %w (%s=%s); %s", emulator.ErrNotInstalled, EnvEmulator, p, installHint)
 		}
 		if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 			p = filepath.Join(p, jarName)
 		}
 		if _, err := os.Stat(p); err != nil {
-			return "", fmt.Errorf("%w: %s=%s: %v", errNotInstalled, EnvEmulator, os.Getenv(EnvEmulator), err)
+			return "", fmt.Errorf("the Cloud Datastore emulator is %w: %s=%s: %v", emulator.ErrNotInstalled, EnvEmulator, os.Getenv(EnvEmulator), err)
 		}
 		return p, nil
 	}
-	var roots []string
-	if r := os.Getenv("CLOUDSDK_ROOT_DIR"); r != "" {
-		roots = append(roots, r)
-	}
-	if g, err := exec.LookPath("gcloud"); err == nil {
-		if g, err = filepath.EvalSymlinks(g); err == nil {
-			roots = append(roots, filepath.Dir(filepath.Dir(g))) // <root>/bin/gcloud
-		}
-	}
-	roots = append(roots, "/usr/lib/google-cloud-sdk", "/usr/share/google-cloud-sdk", "/opt/google-cloud-sdk")
-	if home, err := os.UserHomeDir(); err == nil {
-		roots = append(roots, filepath.Join(home, "google-cloud-sdk"))
-	}
-	var tried []string
-	for _, r := range roots {
-		p := filepath.Join(r, "platform", "cloud-datastore-emulator", jarName)
-		if _, err := os.Stat(p); err == nil {
-			return p, nil
-		}
-		tried = append(tried, p)
-	}
-	return "", fmt.Errorf("%w (looked for %s); %s", errNotInstalled, strings.Join(tried, ", "), installHint)
-}
-
-// freePort returns a TCP port on 127.0.0.1 that was free a moment ago.
-func freePort() (int, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := emulator.FindSDKFile(filepath.Join("platform", "cloud-datastore-emulator", jarName))
 	if err != nil {
-		return 0, err
+		return "", fmt.Errorf("the Cloud Datastore emulator is %w; %s", err, installHint)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port, nil
-}
-
-// launch runs the emulator on port and waits until it answers.
-func launch(java, jar string, port int) (*Emulator, error) {
-	host := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(java, "-cp", jar, "com.google.cloud.datastore.emulator.CloudDatastore",
-		"start", "--host=127.0.0.1", fmt.Sprintf("--port=%d", port),
-		"--testing", "--firestore_in_datastore_mode", "--store_on_disk=false")
-	cmd.Dir = os.TempDir()
-	e := &Emulator{host: host, cmd: cmd, out: &tailBuffer{max: 64 << 10}, done: make(chan struct{})}
-	cmd.Stdout, cmd.Stderr = e.out, e.out
-	if err := startProcess(cmd, e.done, &e.err); err != nil {
-		return nil, fmt.Errorf("starting %s: %v", java, err)
-	}
-	if err := e.waitReady(StartTimeout); err != nil {
-		e.Stop()
-		return nil, err
-	}
-	return e, nil
-}
-
-// waitReady polls the emulator's health check (GET / answers "Ok").
-func (e *Emulator) waitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	client := &http.Client{Timeout: time.Second}
-	for {
-		select {
-		case <-e.done:
-			return fmt.Errorf("the emulator exited before answering on %s (%v); its output:\n%s", e.host, e.err, e.out)
-		default:
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), time.Second)
-		req, _ := http.NewRequestWithContext(ctx, http.MethodGet, "http://"+e.host+"/", nil)
-		resp, err := client.Do(req)
-		if err == nil {
-			body, _ := io.ReadAll(resp.Body)
-			resp.Body.Close()
-			cancel()
-			if resp.StatusCode == http.StatusOK && strings.TrimSpace(string(body)) == "Ok" {
-				return nil
-			}
-		} else {
-			cancel()
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the emulator did not answer on %s within %v; its output:\n%s", e.host, timeout, e.out)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
-// tailBuffer keeps the last max bytes written to it; safe for concurrent use.
-type tailBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-	max int
-}
-
-func (b *tailBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	b.buf.Write(p)
-	if over := b.buf.Len() - b.max; over > 0 {
-		b.buf.Next(over)
-	}
-	return len(p), nil
-}
-
-func (b *tailBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+	return p, nil
 }
 
 // The emulator shared by a test binary (Main and Shared).
@@ -381,7 +210,7 @@ func Shared(t testing.TB) *Emulator {
 		shared.e, shared.err = start()
 	}
 	if shared.err != nil {
-		fail(t, shared.err)
+		emulator.Skip(t, "datastore", shared.err)
 	}
 	shared.e.Reset(t)
 	return shared.e

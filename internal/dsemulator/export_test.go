@@ -1,4 +1,3 @@
 package dsemulator
 
-// Pid returns the emulator's process id.
-func Pid(e *Emulator) int { return e.cmd.Process.Pid }
+func Pid(e *Emulator) int { return e.Process.Pid() }

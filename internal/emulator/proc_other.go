@@ -1,6 +1,6 @@
 //go:build !unix
 
-package dsemulator
+package emulator
 
 import "os/exec"
 

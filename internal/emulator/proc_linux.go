@@ -1,6 +1,6 @@
 //go:build linux
 
-package dsemulator
+package emulator
 
 import (
 	"os/exec"
