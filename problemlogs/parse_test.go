@@ -155,3 +155,20 @@ func TestCheckNames(t *testing.T) {
 		}
 	}
 }
+
+func TestAppendJSONReadsBack(t *testing.T) {
+	for _, l := range []features.ProblemLog{
+		{User: "u1", TimeDone: time.Date(2014, 1, 2, 3, 4, 5, 678, time.UTC), Exercise: "addition_1", ProblemType: "t", ProblemNumber: 3, Correct: true},
+		{User: `quo"te\`, TimeDone: time.Date(2020, 5, 6, 0, 0, 0, 0, time.FixedZone("x", 3600)), Exercise: "é", ProblemType: "0", ProblemNumber: 1},
+	} {
+		b := AppendJSON(nil, l)
+		got, err := JSONParser{Columns: DefaultColumns}.Parse(b)
+		if err != nil {
+			t.Fatalf("%s: %v", b, err)
+		}
+		l.TimeDone = l.TimeDone.UTC()
+		if got != l {
+			t.Errorf("%s read back as %+v, want %+v", b, got, l)
+		}
+	}
+}
