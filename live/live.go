@@ -32,6 +32,9 @@ type Attempt struct {
 	// delivery; empty: none, and the attempt is never a duplicate.
 	ID  string
 	Log features.ProblemLog
+	// History marks an attempt replayed from before the stream started:
+	// applied to the student's state, not scored.
+	History bool
 }
 
 // Seen is an attempt applied lately: its id and time_done.
@@ -206,10 +209,14 @@ func (a Attempt) AppendBinary(b []byte) []byte {
 	b = appendString(b, l.ProblemType)
 	b = binary.AppendVarint(b, int64(l.ProblemNumber))
 	b = appendTime(b, l.TimeDone)
+	var flags byte
 	if l.Correct {
-		return append(b, 1)
+		flags |= 1
 	}
-	return append(b, 0)
+	if a.History {
+		flags |= 2
+	}
+	return append(b, flags)
 }
 
 // ReadAttempt returns the attempt at the start of data, as AppendBinary
@@ -222,13 +229,11 @@ func ReadAttempt(data []byte) (Attempt, []byte, error) {
 	a.Log.ProblemType = d.string()
 	a.Log.ProblemNumber = int(d.varint())
 	a.Log.TimeDone = d.time()
-	switch d.byte() {
-	case 0:
-	case 1:
-		a.Log.Correct = true
-	default:
+	flags := d.byte()
+	if flags&^3 != 0 {
 		return Attempt{}, nil, ErrCorrupt
 	}
+	a.Log.Correct, a.History = flags&1 != 0, flags&2 != 0
 	if !d.ok() {
 		return Attempt{}, nil, ErrCorrupt
 	}

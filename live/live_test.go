@@ -122,7 +122,8 @@ func TestApply(t *testing.T) {
 }
 
 func TestAttemptBinary(t *testing.T) {
-	in := []live.Attempt{attempt("id-1", 3, "x", 7, true), {Log: features.ProblemLog{User: "u"}}, attempt("", 0, "ex", -2, false)}
+	in := []live.Attempt{attempt("id-1", 3, "x", 7, true), {Log: features.ProblemLog{User: "u"}}, attempt("", 0, "ex", -2, false),
+		{ID: "h", Log: features.ProblemLog{User: "v", Correct: true}, History: true}}
 	var b []byte
 	for _, a := range in {
 		b = a.AppendBinary(b)

@@ -115,6 +115,22 @@ type Summary struct {
 	Gate       *Gate            `json:"gate,omitempty"`
 }
 
+// HeldOut returns the held-out mean log-likelihood per exercise of the
+// run's evaluation, nil when it held nothing out: what a stream's windows
+// are compared with.
+func (s Summary) HeldOut() map[string]float64 {
+	if s.Evaluation == nil {
+		return nil
+	}
+	out := map[string]float64{}
+	for _, e := range s.Evaluation.Exercises {
+		if e.LogLikelihood != nil {
+			out[e.Exercise] = *e.LogLikelihood
+		}
+	}
+	return out
+}
+
 // Gate is the promotion gate's verdict on a version: on the held-out
 // attempts both could score, the new version's mean log-likelihood must
 // not be below the current version's by more than MaxRegression.

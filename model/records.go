@@ -14,4 +14,8 @@ type Records struct {
 	Thetas []ExerciseThetas
 	// Components is the components table the thetas were trained with.
 	Components []features.Component
+	// HeldOut is the mean log-likelihood per exercise on the attempts the
+	// version's training run held out (Summary.HeldOut); nil when it held
+	// none out.
+	HeldOut map[string]float64
 }

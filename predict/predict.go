@@ -313,7 +313,8 @@ func LoadRecords(open model.Opener, dir string) (model.Records, error) {
 	if version == "" && len(thetas) > 0 {
 		version = thetas[0].Version
 	}
-	return model.Records{Version: version, ComponentKey: sum.Settings.ComponentKey, Thetas: thetas, Components: comps}, nil
+	return model.Records{Version: version, ComponentKey: sum.Settings.ComponentKey, Thetas: thetas, Components: comps,
+		HeldOut: sum.HeldOut()}, nil
 }
 
 // ReadThetasJSONL reads thetas written one JSON object per line (the format

@@ -770,5 +770,6 @@ func (s *Store) Records(ctx context.Context, version string) (model.Records, err
 	if err != nil {
 		return model.Records{}, err
 	}
-	return model.Records{Version: version, ComponentKey: info.Summary.Settings.ComponentKey, Thetas: thetas, Components: comps}, nil
+	return model.Records{Version: version, ComponentKey: info.Summary.Settings.ComponentKey, Thetas: thetas, Components: comps,
+		HeldOut: info.Summary.HeldOut()}, nil
 }

@@ -41,7 +41,9 @@ type DeadLetter struct {
 // LiveScore is one attempt of a stream, scored before it was applied. P is
 // meaningless when HasP is false (no thetas for the exercise).
 type LiveScore struct {
+	User     string
 	Exercise string
+	TimeDone int64 // Unix ms
 	Correct  bool
 	P        float64
 	HasP     bool
@@ -55,6 +57,11 @@ var (
 	liveOutOfOrder = beam.NewCounter("kmtrain", "attempts_out_of_order")
 	liveScored     = beam.NewCounter("kmtrain", "attempts_scored_live")
 	liveSwitches   = beam.NewCounter("kmtrain", "model_switches")
+	liveHistory    = beam.NewCounter("kmtrain", "attempts_history")
+	// liveUnseenHistory counts students whose first attempt in the stream
+	// is not problem 1 of its exercise: they were active before it, and,
+	// with no history given, are scored as newcomers.
+	liveUnseenHistory = beam.NewCounter("kmtrain", "students_without_history")
 )
 
 // ParseMessages parses each message's ProblemLog (problemlogs.JSONParser,
@@ -90,6 +97,21 @@ func AttemptsOf(s beam.Scope, batches beam.PCollection) beam.PCollection {
 func attemptsOf(_ string, b LogBatch, emit func(beam.EventTime, string, live.Attempt)) {
 	for _, l := range b.Logs {
 		emit(beam.EventTime(l.TimeDone.UnixMilli()), l.User, live.Attempt{Log: l})
+	}
+}
+
+// HistoryOf is AttemptsOf for the attempts before a stream started (the
+// --history of cmd/kmstream): ScoreLive applies them to the students'
+// states, so that a returning student is not a newcomer, without scoring
+// them.
+func HistoryOf(s beam.Scope, batches beam.PCollection) beam.PCollection {
+	s = s.Scope("HistoryOf")
+	return beam.ParDo(s, historyOf, batches)
+}
+
+func historyOf(_ string, b LogBatch, emit func(beam.EventTime, string, live.Attempt)) {
+	for _, l := range b.Logs {
+		emit(beam.EventTime(l.TimeDone.UnixMilli()), l.User, live.Attempt{Log: l, History: true})
 	}
 }
 
@@ -272,15 +294,24 @@ func (fn *scoreLiveFn) fired(pending []live.Attempt) time.Time {
 func (fn *scoreLiveFn) apply(ctx context.Context, sp state.Provider, r *live.Record, due []live.Attempt,
 	emit func(beam.EventTime, string, LiveScore)) error {
 	m := fn.model
+	if len(r.State) == 0 && !due[0].History && due[0].Log.ProblemNumber > 1 {
+		liveUnseenHistory.Inc(ctx, 1)
+	}
+	var history int64
 	err := r.Apply(due, fn.Horizon, []*predict.Model{m}, func(a live.Attempt, p []score.Prediction, _ *score.Student) error {
+		if a.History {
+			history++
+			return nil
+		}
 		emit(beam.EventTime(a.Log.TimeDone.UnixMilli()), m.Version,
-			LiveScore{Exercise: a.Log.Exercise, Correct: a.Log.Correct, P: p[0].P, HasP: p[0].OK})
+			LiveScore{User: a.Log.User, Exercise: a.Log.Exercise, TimeDone: a.Log.TimeDone.UnixMilli(), Correct: a.Log.Correct, P: p[0].P, HasP: p[0].OK})
 		return nil
 	})
 	if err != nil {
 		return err
 	}
-	liveScored.Inc(ctx, int64(len(due)))
+	liveScored.Inc(ctx, int64(len(due))-history)
+	liveHistory.Inc(ctx, history)
 	return fn.Record.Write(sp, r.AppendBinary(nil))
 }
 
