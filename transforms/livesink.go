@@ -1,0 +1,333 @@
+package transforms
+
+import (
+	"bytes"
+	"cmp"
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"cloud.google.com/go/pubsub/v2"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+
+	"github.com/kmtrain/knowledgemodel/monitor"
+	"github.com/kmtrain/knowledgemodel/report"
+)
+
+// Files WriteLive keeps in LiveOutput.Dir.
+const (
+	// LiveWindowsDir holds one CSV per window and version,
+	// <window start>_<version>.csv, in monitor.csv's columns.
+	LiveWindowsDir = "windows"
+	// LiveDashboardFile is the dashboard of the latest windows.
+	LiveDashboardFile = "live.html"
+	// LiveAlertsFile lists the alerts raised so far (JSON).
+	LiveAlertsFile = "alerts.json"
+)
+
+// LiveOutput configures WriteLive.
+type LiveOutput struct {
+	// Dir receives the window files, the dashboard and the alerts (local or
+	// gs://); each is replaced whole, never left half-written.
+	Dir string
+	// Keep is how many of the latest windows the dashboard shows (default
+	// 48).
+	Keep int
+	// Source says what the stream reads, for the dashboard.
+	Source string
+	// Model is where the versions are, for their held-out log-likelihood.
+	Model ModelSource
+	// Alerts say when a window's exercise is worth an alert.
+	Alerts AlertOptions
+}
+
+// AlertOptions configures the alerts of WriteLive.
+type AlertOptions struct {
+	// Drop is how far (nats per attempt) a window's mean log-likelihood of
+	// an exercise may fall below the version's held-out one before an
+	// alert (0: no alerts).
+	Drop float64
+	// MinAttempts is how many attempts the window must hold on the
+	// exercise for its log-likelihood to mean something.
+	MinAttempts int64
+	// Topic, if set, is a Pub/Sub topic (projects/P/topics/T) each alert is
+	// published to, as JSON.
+	Topic string
+}
+
+// Alert is an exercise whose window fell below its held-out log-likelihood.
+type Alert struct {
+	Window        string  `json:"window"`
+	Version       string  `json:"version"`
+	Exercise      string  `json:"exercise"`
+	Attempts      int64   `json:"attempts"`
+	LogLikelihood float64 `json:"log_likelihood"`
+	HeldOut       float64 `json:"held_out_log_likelihood"`
+	Raised        string  `json:"raised"`
+}
+
+var liveAlerts = beam.NewCounter("kmtrain", "live_alerts")
+
+// WriteLive writes each firing of each window (from WatchWindows): the
+// window's CSV, the dashboard of the latest windows (regenerated at each
+// firing) and the alerts. The firings meet at one key in the global
+// window, where Beam state keeps the latest windows.
+func WriteLive(s beam.Scope, windows beam.PCollection, out LiveOutput) {
+	s = s.Scope("WriteLive")
+	global := beam.WindowInto(s, window.NewGlobalWindows(), windows)
+	keyed := beam.AddFixedKey(s, global)
+	beam.ParDo0(s, &writeLiveFn{Out: out, Latest: state.MakeValueState[[]byte]("latest")}, keyed)
+}
+
+// liveState is what writeLiveFn keeps: the latest firing of the latest
+// windows, and the alerts raised.
+type liveState struct {
+	Windows []LiveWindow
+	Alerts  []Alert
+}
+
+type writeLiveFn struct {
+	Out    LiveOutput
+	Latest state.Value[[]byte] // liveState, JSON
+
+	heldOut map[string]map[string]float64 // by version
+	topic   *pubsub.Publisher
+	client  *pubsub.Client
+}
+
+func (fn *writeLiveFn) Setup(ctx context.Context) error {
+	fn.heldOut = map[string]map[string]float64{}
+	if t := fn.Out.Alerts.Topic; t != "" {
+		project := strings.Split(t, "/")
+		if len(project) != 4 || project[0] != "projects" || project[2] != "topics" {
+			return fmt.Errorf("alert topic %q: want projects/P/topics/T", t)
+		}
+		c, err := pubsub.NewClient(ctx, project[1])
+		if err != nil {
+			return fmt.Errorf("alert topic %s: %v", t, err)
+		}
+		fn.client, fn.topic = c, c.Publisher(t)
+	}
+	return nil
+}
+
+func (fn *writeLiveFn) Teardown() {
+	if fn.topic != nil {
+		fn.topic.Stop()
+		fn.client.Close()
+	}
+}
+
+func (fn *writeLiveFn) ProcessElement(ctx context.Context, sp state.Provider, _ int, w LiveWindow) error {
+	var st liveState
+	if b, ok, err := fn.Latest.Read(sp); err != nil {
+		return err
+	} else if ok {
+		if err := json.Unmarshal(b, &st); err != nil {
+			return fmt.Errorf("live output state: %v", err)
+		}
+	}
+	i := slices.IndexFunc(st.Windows, func(o LiveWindow) bool { return o.Start == w.Start && o.Version == w.Version })
+	if i >= 0 && attempts(st.Windows[i]) > attempts(w) {
+		return nil // an earlier firing, delivered late: accumulating panes only grow
+	}
+	if i >= 0 {
+		st.Windows[i] = w
+	} else {
+		st.Windows = append(st.Windows, w)
+	}
+	slices.SortFunc(st.Windows, func(a, b LiveWindow) int {
+		return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.Version, b.Version))
+	})
+	if keep := cmp.Or(fn.Out.Keep, 48); len(st.Windows) > keep {
+		st.Windows = st.Windows[len(st.Windows)-keep:]
+	}
+	raised := fn.alerts(ctx, w, &st)
+
+	dir := strings.TrimSuffix(fn.Out.Dir, "/")
+	var csvBuf bytes.Buffer
+	if err := monitor.WriteCSV(&csvBuf, w.Rows); err != nil {
+		return err
+	}
+	label := time.UnixMilli(w.Start).UTC().Format("20060102T150405Z")
+	files := []stagedFile{{fmt.Sprintf("%s/%s/%s_%s.csv", dir, LiveWindowsDir, label, w.Version), csvBuf.Bytes()}}
+	var dash bytes.Buffer
+	if err := report.WriteDashboard(&dash, fn.dashboard(st)); err != nil {
+		return err
+	}
+	files = append(files, stagedFile{dir + "/" + LiveDashboardFile, dash.Bytes()})
+	if raised || len(st.Alerts) == 0 {
+		j, err := json.MarshalIndent(st.Alerts, "", "  ")
+		if err != nil {
+			return err
+		}
+		if st.Alerts == nil {
+			j = []byte("[]")
+		}
+		files = append(files, stagedFile{dir + "/" + LiveAlertsFile, append(j, '\n')})
+	}
+	for _, f := range files {
+		if err := publishFiles(ctx, label, []stagedFile{f}); err != nil {
+			return err
+		}
+	}
+	b, err := json.Marshal(st)
+	if err != nil {
+		return err
+	}
+	return fn.Latest.Write(sp, b)
+}
+
+func attempts(w LiveWindow) int64 {
+	var n int64
+	for _, r := range w.Rows {
+		n += r.Attempts
+	}
+	return n
+}
+
+// alerts raises an alert, once, for each exercise of w below its held-out
+// log-likelihood by more than the threshold, and reports whether it did.
+func (fn *writeLiveFn) alerts(ctx context.Context, w LiveWindow, st *liveState) bool {
+	a := fn.Out.Alerts
+	if a.Drop <= 0 {
+		return false
+	}
+	held := fn.heldOutOf(ctx, w.Version)
+	label := ""
+	raised := false
+	for _, r := range w.Rows {
+		h, ok := held[r.Exercise]
+		if !ok || r.LogLikelihood == nil || r.Attempts < a.MinAttempts || *r.LogLikelihood >= h-a.Drop {
+			continue
+		}
+		label = r.Day
+		if slices.ContainsFunc(st.Alerts, func(o Alert) bool {
+			return o.Window == label && o.Version == w.Version && o.Exercise == r.Exercise
+		}) {
+			continue
+		}
+		al := Alert{Window: label, Version: w.Version, Exercise: r.Exercise, Attempts: r.Attempts,
+			LogLikelihood: *r.LogLikelihood, HeldOut: h, Raised: time.Now().UTC().Format(time.RFC3339)}
+		st.Alerts = append(st.Alerts, al)
+		raised = true
+		liveAlerts.Inc(ctx, 1)
+		log.Warnf(ctx, "ALERT: exercise %s, window %s, version %s: log-likelihood %.4f over %d attempts, %.4f below its held-out %.4f",
+			r.Exercise, label, w.Version, *r.LogLikelihood, r.Attempts, h-*r.LogLikelihood, h)
+		if fn.topic != nil {
+			j, _ := json.Marshal(al)
+			if _, err := fn.topic.Publish(ctx, &pubsub.Message{Data: j}).Get(ctx); err != nil {
+				log.Errorf(ctx, "publishing the alert to %s: %v", a.Topic, err)
+			}
+		}
+	}
+	return raised
+}
+
+// heldOutOf returns a version's held-out log-likelihood per exercise,
+// loaded once; nil where the version cannot be read or held nothing out.
+func (fn *writeLiveFn) heldOutOf(ctx context.Context, version string) map[string]float64 {
+	if h, ok := fn.heldOut[version]; ok {
+		return h
+	}
+	src := fn.Out.Model
+	if src.Datastore != nil {
+		src.Version = version
+	}
+	r, err := LoadRecords(ctx, src)
+	switch {
+	case err != nil:
+		log.Warnf(ctx, "no alerts for version %s: %v", version, err)
+	case r.Version != version:
+		log.Warnf(ctx, "no alerts for version %s: %s now holds version %s", version, src, r.Version)
+	case r.HeldOut == nil:
+		log.Warnf(ctx, "no alerts for version %s: its training run held nothing out", version)
+	}
+	var h map[string]float64
+	if err == nil && r.Version == version {
+		h = r.HeldOut
+	}
+	fn.heldOut[version] = h
+	return h
+}
+
+// dashboard is the monitoring dashboard over the latest windows: a point
+// per window and exercise.
+func (fn *writeLiveFn) dashboard(st liveState) report.Dashboard {
+	var rows []monitor.Row
+	versions := map[string]bool{}
+	for _, w := range st.Windows {
+		rows = append(rows, w.Rows...)
+		versions[w.Version] = true
+	}
+	slices.SortStableFunc(rows, func(a, b monitor.Row) int {
+		return cmp.Or(strings.Compare(a.Day, b.Day), strings.Compare(a.Exercise, b.Exercise))
+	})
+	vs := make([]string, 0, len(versions))
+	for v := range versions {
+		vs = append(vs, v)
+	}
+	slices.Sort(vs)
+	d := monitor.Dashboard(monitor.Summary{ModelVersion: strings.Join(vs, ", "), Model: fn.Out.Model.String(),
+		Input: fn.Out.Source, Created: time.Now()}, rows)
+	d.Title = "Knowledge model, live"
+	return d
+}
+
+// DeadLetterDir is the directory of LiveOutput.Dir that WriteDeadLetters
+// writes to.
+const DeadLetterDir = "deadletters"
+
+// WriteDeadLetters writes the dead letters of each bundle to a file of its
+// own in dir (dir/<time>-<n>.jsonl, one JSON object per message: id, data,
+// reason), written whole under a temporary name, then renamed.
+func WriteDeadLetters(s beam.Scope, dead beam.PCollection, dir string) {
+	s = s.Scope("WriteDeadLetters")
+	beam.ParDo0(s, &writeDeadFn{Dir: dir}, dead)
+}
+
+type writeDeadFn struct {
+	Dir string
+
+	buf   bytes.Buffer
+	n     int
+	files int
+}
+
+func (fn *writeDeadFn) StartBundle() { fn.buf.Reset(); fn.n = 0 }
+
+func (fn *writeDeadFn) ProcessElement(d DeadLetter) error {
+	j, err := json.Marshal(struct {
+		ID     string `json:"id"`
+		Data   string `json:"data"`
+		Reason string `json:"reason"`
+	}{d.ID, string(d.Data), d.Reason})
+	if err != nil {
+		return err
+	}
+	fn.buf.Write(j)
+	fn.buf.WriteByte('\n')
+	fn.n++
+	return nil
+}
+
+func (fn *writeDeadFn) FinishBundle(ctx context.Context) error {
+	if fn.n == 0 {
+		return nil
+	}
+	fn.files++
+	name := fmt.Sprintf("%s/%s-%d-%d.jsonl", strings.TrimSuffix(fn.Dir, "/"),
+		time.Now().UTC().Format("20060102T150405.000000000Z"), fn.files, fn.n)
+	content := slices.Clone(fn.buf.Bytes())
+	if err := publishFiles(ctx, "dead", []stagedFile{{name, content}}); err != nil {
+		return fmt.Errorf("dead letters: %v", err)
+	}
+	log.Warnf(ctx, "wrote %d malformed messages to %s", fn.n, name)
+	return nil
+}
