@@ -218,33 +218,69 @@ func (fn *scoreLiveFn) ProcessElement(ctx context.Context, sp state.Provider, tp
 	if err := fn.Pending.Add(sp, a.AppendBinary(nil)); err != nil {
 		return err
 	}
-	return fn.setTimer(sp, tp, a.Log.TimeDone, pending)
+	return fn.wait(sp, tp, a.Log.TimeDone, pending)
 }
 
-// setTimer makes the flush timer fire when the watermark passes the
-// earliest pending attempt, t or one already waiting, and hold the output
-// watermark there, so that each score leaves at its attempt's time.
-func (fn *scoreLiveFn) setTimer(sp state.Provider, tp timers.Provider, t time.Time, pending []live.Attempt) error {
-	at := t.UnixMilli()
-	for _, p := range pending {
-		at = min(at, p.Log.TimeDone.UnixMilli())
-	}
-	set, ok, err := fn.TimerAt.Read(sp)
+// wait keeps the flush timer right for a new pending attempt at t, with
+// pending already waiting. The timer fires at a time fixed when it is set,
+// the time of the first attempt to wait, and holds the output watermark at
+// the earliest pending attempt, so that each score leaves at its attempt's
+// time; newer attempts do not move it, so a busy student is still scored.
+func (fn *scoreLiveFn) wait(sp state.Provider, tp timers.Provider, t time.Time, pending []live.Attempt) error {
+	at, ok, err := fn.TimerAt.Read(sp)
 	if err != nil {
 		return err
 	}
-	if ok && set == at {
-		return nil
+	if !ok {
+		at = t.UnixMilli()
 	}
-	fire := time.UnixMilli(at)
-	fn.Flush.Set(tp, fire, timers.WithOutputTimestamp(fire))
+	earliest := t.UnixMilli()
+	if len(pending) > 0 {
+		e := earliestOf(pending)
+		if ok && e <= earliest {
+			return nil // set, and holding at or before t
+		}
+		earliest = min(e, earliest)
+	}
+	return fn.setTimer(sp, tp, at, earliest)
+}
+
+// setTimer sets the flush timer to fire when the watermark passes at and
+// to hold the output watermark at hold.
+func (fn *scoreLiveFn) setTimer(sp state.Provider, tp timers.Provider, at, hold int64) error {
+	fn.Flush.Set(tp, time.UnixMilli(at), timers.WithOutputTimestamp(time.UnixMilli(min(at, hold))))
 	return fn.TimerAt.Write(sp, at)
 }
 
+func earliestOf(pending []live.Attempt) int64 {
+	e := pending[0].Log.TimeDone.UnixMilli()
+	for _, p := range pending[1:] {
+		e = min(e, p.Log.TimeDone.UnixMilli())
+	}
+	return e
+}
+
+func latestOf(pending []live.Attempt) int64 {
+	l := pending[0].Log.TimeDone.UnixMilli()
+	for _, p := range pending[1:] {
+		l = max(l, p.Log.TimeDone.UnixMilli())
+	}
+	return l
+}
+
+// OnTimer applies, in time order, every attempt pending at or before the
+// time the timer was set for: the watermark has passed them all, so no
+// attempt still on time can come before them. If attempts wait beyond,
+// the timer is set again for the latest of them, so a student's backlog
+// takes two firings, not one per attempt.
 func (fn *scoreLiveFn) OnTimer(ctx context.Context, sp state.Provider, tp timers.Provider, user string,
 	timer timers.Context, emit func(beam.EventTime, string, LiveScore)) error {
 	if timer.Family != fn.Flush.Family {
 		return nil
+	}
+	at, ok, err := fn.TimerAt.Read(sp)
+	if err != nil {
+		return err
 	}
 	if err := fn.TimerAt.Clear(sp); err != nil {
 		return err
@@ -253,40 +289,36 @@ func (fn *scoreLiveFn) OnTimer(ctx context.Context, sp state.Provider, tp timers
 	if err != nil {
 		return fmt.Errorf("student %q: %v", user, err)
 	}
-	upTo := fn.fired(pending)
-	due, rest := live.Due(pending, upTo)
-	r, err := fn.record(sp)
-	if err != nil {
-		return fmt.Errorf("student %q: %v", user, err)
+	if len(pending) == 0 {
+		return nil
 	}
-	if err := fn.apply(ctx, sp, &r, due, emit); err != nil {
-		return fmt.Errorf("student %q: %v", user, err)
+	if !ok {
+		at = earliestOf(pending)
 	}
-	if err := fn.Pending.Clear(sp); err != nil {
-		return err
-	}
-	for _, a := range rest {
-		if err := fn.Pending.Add(sp, a.AppendBinary(nil)); err != nil {
+	// The end of the millisecond the timer was set for: timers have
+	// millisecond precision, time_done more.
+	due, rest := live.Due(pending, time.UnixMilli(at+1).Add(-time.Nanosecond))
+	if len(due) > 0 {
+		r, err := fn.record(sp)
+		if err != nil {
+			return fmt.Errorf("student %q: %v", user, err)
+		}
+		if err := fn.apply(ctx, sp, &r, due, emit); err != nil {
+			return fmt.Errorf("student %q: %v", user, err)
+		}
+		if err := fn.Pending.Clear(sp); err != nil {
 			return err
+		}
+		for _, a := range rest {
+			if err := fn.Pending.Add(sp, a.AppendBinary(nil)); err != nil {
+				return err
+			}
 		}
 	}
 	if len(rest) > 0 {
-		return fn.setTimer(sp, tp, rest[0].Log.TimeDone, rest)
+		return fn.setTimer(sp, tp, latestOf(rest), earliestOf(rest))
 	}
 	return nil
-}
-
-// fired returns the time up to which pending attempts are due when the
-// flush timer fires: the end of the millisecond it was set for, the
-// earliest pending attempt's.
-func (fn *scoreLiveFn) fired(pending []live.Attempt) time.Time {
-	var at int64
-	for i, p := range pending {
-		if ms := p.Log.TimeDone.UnixMilli(); i == 0 || ms < at {
-			at = ms
-		}
-	}
-	return time.UnixMilli(at + 1).Add(-time.Nanosecond)
 }
 
 // apply scores and applies due attempts, emits their scores at their
