@@ -30,6 +30,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
+	"strings"
 
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
@@ -173,4 +174,20 @@ func builtWithCgo() (cgo, known bool) {
 		}
 	}
 	return false, false
+}
+
+// PrismStreamingExperiment turns off prism's splitting of slow bundles: in
+// Beam v2.77.0 prism also splits bundles that hold timers, and loses their
+// watermark holds (https://github.com/apache/beam/issues/35771), so a
+// student's scores could arrive behind the watermark. A streaming
+// pipeline's readers checkpoint themselves and need no splits.
+const PrismStreamingExperiment = "prism_disable_sdf_split"
+
+// Streaming sets the flags a streaming pipeline needs on the runner the
+// flags select: on prism, PrismStreamingExperiment.
+func Streaming() {
+	if Name() != "prism" || slices.Contains(jobopts.GetExperiments(), PrismStreamingExperiment) {
+		return
+	}
+	*jobopts.Experiments = strings.Trim(*jobopts.Experiments+","+PrismStreamingExperiment, ",")
 }

@@ -222,33 +222,42 @@ func (fn *scoreLiveFn) ProcessElement(ctx context.Context, sp state.Provider, tp
 }
 
 // wait keeps the flush timer right for a new pending attempt at t, with
-// pending already waiting. The timer fires at a time fixed when it is set,
-// the time of the first attempt to wait, and holds the output watermark at
-// the earliest pending attempt, so that each score leaves at its attempt's
-// time; newer attempts do not move it, so a busy student is still scored.
+// pending already waiting. The timer fires at a time fixed when it is
+// first set, the time of the first attempt to wait, and holds the output
+// watermark at the earliest pending attempt, so that each score leaves at
+// its attempt's time; newer attempts do not move it, so a busy student is
+// still scored.
+//
+// An earlier attempt lowers the hold by setting another timer for the same
+// time, under a tag of its own, rather than setting the first again: prism
+// (Beam v2.77.0) miscounts its holds when a pending timer's hold changes
+// ("negative watermark hold count"). The firings after the first find
+// nothing to do (stale).
 func (fn *scoreLiveFn) wait(sp state.Provider, tp timers.Provider, t time.Time, pending []live.Attempt) error {
 	at, ok, err := fn.TimerAt.Read(sp)
 	if err != nil {
 		return err
 	}
+	hold := t.UnixMilli()
 	if !ok {
-		at = t.UnixMilli()
+		at = hold
 	}
-	earliest := t.UnixMilli()
 	if len(pending) > 0 {
 		e := earliestOf(pending)
-		if ok && e <= earliest {
+		if ok && e <= hold {
 			return nil // set, and holding at or before t
 		}
-		earliest = min(e, earliest)
+		hold = min(e, hold)
 	}
-	return fn.setTimer(sp, tp, at, earliest)
+	return fn.setTimer(sp, tp, at, hold)
 }
 
-// setTimer sets the flush timer to fire when the watermark passes at and
-// to hold the output watermark at hold.
+// setTimer sets a flush timer to fire when the watermark passes at and to
+// hold the output watermark at hold; its tag says both.
 func (fn *scoreLiveFn) setTimer(sp state.Provider, tp timers.Provider, at, hold int64) error {
-	fn.Flush.Set(tp, time.UnixMilli(at), timers.WithOutputTimestamp(time.UnixMilli(min(at, hold))))
+	hold = min(at, hold)
+	fn.Flush.Set(tp, time.UnixMilli(at), timers.WithTag(fmt.Sprintf("%d/%d", at, hold)),
+		timers.WithOutputTimestamp(time.UnixMilli(hold)))
 	return fn.TimerAt.Write(sp, at)
 }
 
@@ -282,18 +291,16 @@ func (fn *scoreLiveFn) OnTimer(ctx context.Context, sp state.Provider, tp timers
 	if err != nil {
 		return err
 	}
+	var firing int64
+	if _, err := fmt.Sscanf(timer.Tag, "%d/", &firing); err != nil || !ok || firing != at {
+		return nil // stale: a timer for the same time that fired first, or one already replaced
+	}
 	if err := fn.TimerAt.Clear(sp); err != nil {
 		return err
 	}
 	pending, err := fn.pending(sp)
 	if err != nil {
 		return fmt.Errorf("student %q: %v", user, err)
-	}
-	if len(pending) == 0 {
-		return nil
-	}
-	if !ok {
-		at = earliestOf(pending)
 	}
 	// The end of the millisecond the timer was set for: timers have
 	// millisecond precision, time_done more.

@@ -102,6 +102,7 @@ func run(ctx context.Context) error {
 	fmt.Fprintf(os.Stderr, "kmstream: scoring %s with %s on the %s runner, %v windows, writing %s\n",
 		from, opts.ModelSource(), runners.Name(), opts.Window, opts.Output)
 	began := time.Now()
+	runners.Streaming()
 	if _, err := runners.Run(ctx, p); err != nil {
 		return fmt.Errorf("pipeline failed: %w", err)
 	}
