@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -245,3 +246,113 @@ func TestScoreLiveMatchesMonitoring(t *testing.T) {
 	passert.Count(s, batch, "batch rows", 4) // two days, two exercises
 	ptest.RunAndValidate(t, p)
 }
+
+func init() {
+	beam.RegisterType(reflect.TypeOf((*switchModelFn)(nil)).Elem())
+	beam.RegisterFunction(describeScore)
+	beam.RegisterFunction(describeP)
+	beam.RegisterFunction(windowVersion)
+}
+
+// switchModelFn passes messages on, and on the message with id At, makes
+// Dir hold version To instead: a new version deployed mid-stream.
+type switchModelFn struct {
+	Dir, At, To string
+}
+
+func (fn *switchModelFn) ProcessElement(m Message, emit func(Message)) error {
+	if m.ID != fn.At {
+		emit(m)
+		return nil
+	}
+	path := filepath.Join(fn.Dir, model.ThetasFile)
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	b = []byte(strings.ReplaceAll(string(b), `"version":"v1"`, `"version":"`+fn.To+`"`))
+	if err := os.WriteFile(path+".new", b, 0o644); err != nil {
+		return err
+	}
+	return os.Rename(path+".new", path)
+}
+
+func describeScore(version string, sc LiveScore) string {
+	return fmt.Sprintf("%s %s %s %s", version, sc.User, time.UnixMilli(sc.TimeDone).UTC().Format("15:04"), sc.Exercise)
+}
+
+// TestScoreLiveSwitchesModel deploys a new version to the model directory
+// between two parts of a stream: the attempts applied before the switch
+// are scored by v1, those after by v2, each score says which, and the
+// windows are kept per version.
+func TestScoreLiveSwitchesModel(t *testing.T) {
+	dir, _ := liveModelDir(t)
+	a1 := liveEvent{"a1", "ada", 10, "addition", 1, true}
+	a2 := liveEvent{"a2", "ada", 20, "addition", 2, true}
+	a3 := liveEvent{"a3", "ada", 40, "addition", 3, false}
+	b1 := liveEvent{"b1", "bo", 45, "addition", 1, true}
+
+	ts := teststream.NewConfig()
+	for _, e := range []liveEvent{a1, a2} {
+		if err := ts.AddElements(e.ms(), e.message()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts.AdvanceWatermark(liveEvent{minute: 30}.ms())
+	if err := ts.AddElements(liveEvent{minute: 31}.ms(), "deploy|{}"); err != nil {
+		t.Fatal(err)
+	}
+	ts.AdvanceWatermark(liveEvent{minute: 32}.ms())
+	for _, e := range []liveEvent{a3, b1} {
+		if err := ts.AddElements(e.ms(), e.message()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ts.AdvanceWatermarkToInfinity()
+
+	p, s := beam.NewPipelineWithRoot()
+	msgs := beam.ParDo(s, &switchModelFn{Dir: dir, At: "deploy", To: "v2"}, beam.ParDo(s, toMessage, teststream.Create(s, ts)))
+	attempts, _ := ParseMessages(s, msgs)
+	scores := ScoreLive(s, attempts, LiveOptions{Model: ModelSource{Dir: dir}, Poll: time.Nanosecond, Horizon: time.Hour})
+	passert.Equals(s, beam.ParDo(s, describeScore, scores),
+		"v1 ada 00:10 addition", "v1 ada 00:20 addition", "v2 ada 00:40 addition", "v2 bo 00:45 addition")
+	windows := WatchWindows(s, scores, WindowOptions{Size: time.Hour})
+	passert.Equals(s, beam.ParDo(s, windowVersion, beam.WindowInto(s, window.NewGlobalWindows(), windows)), "v1", "v2")
+	ptest.RunAndValidate(t, p)
+}
+
+// TestScoreLiveHistory replays a student's attempts from before the stream
+// (HistoryOf): they are applied, not scored, and the first streamed attempt
+// is scored as the batch replay of the whole history scores it, not as a
+// newcomer's.
+func TestScoreLiveHistory(t *testing.T) {
+	dir, m := liveModelDir(t)
+	var history []features.ProblemLog
+	for i := range 5 {
+		history = append(history, liveEvent{"", "ada", i, "addition", i + 1, i%2 == 0}.log())
+	}
+	next := liveEvent{"n1", "ada", 30, "addition", 6, true}
+
+	st := score.NewStudent(m)
+	for _, l := range history {
+		st.Apply(l)
+	}
+	want := st.Score(next.log())[0].P
+	newcomer := score.NewStudent(m).Score(next.log())[0].P
+	if want == newcomer {
+		t.Fatal("the test's model does not tell a returning student from a newcomer")
+	}
+
+	p, s := beam.NewPipelineWithRoot()
+	streamed := AttemptsOf(s, beam.ParDo(s, keyByGroup, beam.Create(s, next.log())))
+	past := HistoryOf(s, beam.ParDo(s, keyByGroup, beam.CreateList(s, history)))
+	scores := ScoreLive(s, beam.Flatten(s, past, streamed), LiveOptions{Model: ModelSource{Dir: dir}, Horizon: time.Hour})
+	passert.Equals(s, beam.ParDo(s, describeP, scores), fmt.Sprintf("ada 00:30 p=%.12f", want))
+	ptest.RunAndValidate(t, p)
+}
+
+func describeP(_ string, sc LiveScore) string {
+	return fmt.Sprintf("%s %s p=%.12f", sc.User, time.UnixMilli(sc.TimeDone).UTC().Format("15:04"), sc.P)
+}
+
+func windowVersion(w LiveWindow) string { return w.Version }
