@@ -115,6 +115,10 @@ func TestStreamMatchesMonitor(t *testing.T) {
 	so := pipeline.DefaultStreamOptions()
 	so.PubSub.Project, so.PubSub.Subscription = project, "kmstream"
 	so.PubSub.IdleStop = 3 * time.Second
+	// Pub/Sub delivers out of order; the sample packs a month into a few
+	// seconds of publishing, so a day of event time is the disorder to
+	// wait for before an attempt is late and applied out of turn.
+	so.PubSub.MaxDelay = 24 * time.Hour
 	so.Model, so.Output, so.Window, so.Poll = model, out, 24*time.Hour, 0
 	p, s := beam.NewPipelineWithRoot()
 	if err := pipeline.BuildStream(s, so); err != nil {
