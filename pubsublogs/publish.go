@@ -35,6 +35,9 @@ type PublishOptions struct {
 	IDPrefix string
 	// Rate is how many logs a second to publish (0: as fast as possible).
 	Rate float64
+	// Live sets each log's TimeDone, in logs too, to the time it is
+	// published, as a stream of attempts happening now would carry it.
+	Live bool
 }
 
 // Publish publishes logs to topic, in order, and waits until all are
@@ -63,6 +66,10 @@ func Publish(ctx context.Context, c *pubsub.Client, topic string, logs []feature
 			if d := time.Until(start.Add(time.Duration(float64(i) / o.Rate * float64(time.Second)))); d > 0 {
 				time.Sleep(d)
 			}
+		}
+		if o.Live {
+			l.TimeDone = time.Now().UTC()
+			logs[i].TimeDone = l.TimeDone
 		}
 		results = append(results, p.Publish(ctx, Message(l, o.IDPrefix+strconv.Itoa(i))))
 		if len(results) == cap(results) {

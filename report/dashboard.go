@@ -24,8 +24,10 @@ const (
 )
 
 // WriteDashboard writes the monitoring dashboard as one self-contained HTML
-// page. Each point's Day must be YYYY-MM-DD; points without attempts or with
-// a NaN log-likelihood are no data.
+// page. Each point's Day must be YYYY-MM-DD (or, with a Period shorter
+// than a day, the period's start in RFC 3339; "day" below is then the
+// Period); points without attempts or with a NaN log-likelihood are no
+// data.
 //
 // The page opens with the ranking of the exercises whose log-likelihood
 // dropped most. The recent period is the RecentDays days that end on the
@@ -60,7 +62,7 @@ var dashPage = parse("dashboard", `<!DOCTYPE html>
 <h1>{{.Title}}</h1>
 <p class="meta">{{with .Model}}Model <b>{{.}}</b>{{end}}{{with .Window}} · {{.}}{{end}}{{with .Created}} · created {{.}}{{end}}</p>
 {{if .Empty}}<p class="empty">No attempts in this window: there is nothing to chart.</p>
-{{else}}<p class="note">{{count .Attempts}} attempts on {{len .Rows}} exercises, {{.First}} to {{.Last}}. Recent: {{.RecentFrom}} to {{.Last}} ({{.RecentDays}} days); previous: the days before.
+{{else}}<p class="note">{{count .Attempts}} attempts on {{len .Rows}} exercises, {{.First}} to {{.Last}}. Recent: {{.RecentFrom}} to {{.Last}} ({{.RecentDays}} {{.Unit}}); previous: the {{.Unit}} before.
 Log-likelihoods are attempt-weighted means per attempt; the drop is previous − recent, positive when the model got worse.
 Exercises with fewer than {{.MinAttempts}} attempts in either period come after the ranked ones.</p>
 <h2>Largest drops</h2>
@@ -85,6 +87,7 @@ type dashView struct {
 	Attempts                      int64
 	First, Last, RecentFrom       string
 	RecentDays, MinAttempts       int
+	Unit                          string // "days", or the periods' name
 	Rows                          []dashRow
 	Charts                        []dashChart
 	NotShown                      int
@@ -109,7 +112,7 @@ type dashChart struct {
 // day is one day of data of an exercise: attempts and the sum of their
 // log-likelihoods.
 type day struct {
-	index    int // days since the first day of the dashboard
+	index    int // periods since the first of the dashboard
 	attempts int64
 	llSum    float64
 	aucSum   float64 // attempt-weighted
@@ -118,12 +121,51 @@ type day struct {
 
 const dayLayout = "2006-01-02"
 
+// periods numbers and names the periods of a dashboard: days, or a
+// stream's shorter windows, counted from the first with data.
+type periods struct {
+	d            time.Duration
+	first        time.Time
+	layout, want string // of a point's Day, and its description
+	unit, one    string // the periods' name, plural and singular
+	nameLayout   string
+	tickLayout   string
+}
+
+func newPeriods(d time.Duration) periods {
+	if d <= 0 {
+		d = 24 * time.Hour
+	}
+	p := periods{d: d, layout: time.RFC3339, want: "an RFC 3339 time", unit: "windows of " + d.String(),
+		one: "window of " + d.String(), nameLayout: "2006-01-02 15:04:05", tickLayout: "15:04:05"}
+	if d%(24*time.Hour) == 0 {
+		p.layout, p.want, p.nameLayout, p.tickLayout = dayLayout, "YYYY-MM-DD", dayLayout, "Jan 2"
+	}
+	if d == 24*time.Hour {
+		p.unit, p.one = "days", "day"
+	}
+	return p
+}
+
+// index is the number of the period that starts at t.
+func (p periods) index(t time.Time) int {
+	return int(math.Round(float64(t.Sub(p.first)) / float64(p.d)))
+}
+
+func (p periods) start(i int) time.Time { return p.first.Add(time.Duration(i) * p.d).UTC() }
+
+func (p periods) name(i int) string { return p.start(i).Format(p.nameLayout) }
+
+func (p periods) tick(i int) string { return p.start(i).Format(p.tickLayout) }
+
 func newDashView(d Dashboard) (dashView, error) {
 	v := dashView{
 		Title: cmp.Or(d.Title, "Knowledge model monitoring"), Model: d.Model, Window: d.Window, Created: d.Created,
 		RecentDays: RecentDays, MinAttempts: MinAttemptsToRank,
 	}
-	points, first, last, err := parsePoints(d.Series)
+	per := newPeriods(d.Period)
+	v.Unit = per.unit
+	points, first, last, err := parsePoints(d.Series, per)
 	if err != nil {
 		return v, err
 	}
@@ -131,14 +173,15 @@ func newDashView(d Dashboard) (dashView, error) {
 		v.Empty = true
 		return v, nil
 	}
-	span := int(last.Sub(first).Hours()/24 + 0.5)
+	per.first = first
+	span := per.index(last)
 	recentFrom := max(0, span-RecentDays+1)
-	v.First, v.Last = first.Format(dayLayout), last.Format(dayLayout)
-	v.RecentFrom = first.AddDate(0, 0, recentFrom).Format(dayLayout)
+	v.First, v.Last = per.name(0), per.name(span)
+	v.RecentFrom = per.name(recentFrom)
 
 	days := make([][]day, len(d.Series))
 	for i, s := range d.Series {
-		days[i] = dayTotals(points[i], first)
+		days[i] = dayTotals(points[i], per)
 		row := compareRecent(s.Exercise, days[i], recentFrom)
 		row.series = i
 		v.Attempts += row.PrevAttempts + row.RecentAttempts
@@ -157,7 +200,7 @@ func newDashView(d Dashboard) (dashView, error) {
 		r.Anchor = fmt.Sprintf("ex-%d", len(v.Charts)+1)
 		v.Charts = append(v.Charts, dashChart{
 			Anchor: r.Anchor, Exercise: r.Exercise, Drop: r.Drop, Attempts: r.PrevAttempts + r.RecentAttempts,
-			Chart: dayChart(r.Exercise, days[r.series], first, span, recentFrom),
+			Chart: dayChart(r.Exercise, days[r.series], per, span, recentFrom),
 		})
 	}
 	return v, nil
@@ -172,13 +215,13 @@ type point struct {
 // parsePoints parses the days of every series once, keeping those with
 // scored attempts, and returns the first and last day with data (zero if
 // none has any).
-func parsePoints(series []ExerciseSeries) (points [][]point, first, last time.Time, err error) {
+func parsePoints(series []ExerciseSeries, per periods) (points [][]point, first, last time.Time, err error) {
 	points = make([][]point, len(series))
 	for i, s := range series {
 		for _, p := range s.Points {
-			t, err := time.Parse(dayLayout, p.Day)
+			t, err := time.Parse(per.layout, p.Day)
 			if err != nil {
-				return nil, first, last, fmt.Errorf("report: exercise %q: day %q is not YYYY-MM-DD", s.Exercise, p.Day)
+				return nil, first, last, fmt.Errorf("report: exercise %q: day %q is not %s", s.Exercise, p.Day, per.want)
 			}
 			if p.Attempts <= 0 || !finite(p.LogLikelihood) {
 				continue
@@ -195,12 +238,12 @@ func parsePoints(series []ExerciseSeries) (points [][]point, first, last time.Ti
 	return points, first, last, nil
 }
 
-// dayTotals sums a series' points per day (counted from first), in day
+// dayTotals sums a series' points per period (counted from the first), in
 // order.
-func dayTotals(points []point, first time.Time) []day {
+func dayTotals(points []point, per periods) []day {
 	byIndex := map[int]*day{}
 	for _, q := range points {
-		idx := int(q.t.Sub(first).Hours()/24 + 0.5)
+		idx := per.index(q.t)
 		dd := byIndex[idx]
 		if dd == nil {
 			dd = &day{index: idx}
@@ -282,7 +325,7 @@ func meanOrNaN(sum float64, n int64) float64 {
 // line with points on the left axis, the attempts as bars on the right
 // axis, the recent period (days recentFrom..span) shaded. Every chart of a
 // dashboard spans the same days, 0..span after first.
-func dayChart(exercise string, days []day, first time.Time, span, recentFrom int) *svgChart {
+func dayChart(exercise string, days []day, per periods, span, recentFrom int) *svgChart {
 	p := plot{W: 440, H: 180, Left: 50, Right: 46, Top: 10, Bottom: 34}
 	// Day i is drawn at i, its bar from i-0.4 to i+0.4.
 	xs := newLinear(-0.5, float64(span)+0.5, p.x0(), p.x1())
@@ -291,7 +334,7 @@ func dayChart(exercise string, days []day, first time.Time, span, recentFrom int
 		step = 7 // a week
 	}
 	x := axis{s: xs, ticks: ticks(0, float64(span), step), label: func(v float64) string {
-		return first.AddDate(0, 0, int(v)).Format("Jan 2")
+		return per.tick(int(v))
 	}}
 	lo, hi := math.Inf(1), math.Inf(-1)
 	var maxAttempts int64
@@ -304,7 +347,7 @@ func dayChart(exercise string, days []day, first time.Time, span, recentFrom int
 	ya := niceAxis(0, float64(maxAttempts), 4, p.y0(), p.y1())
 	ya.label = countLabel
 
-	c := &svgChart{Kind: "exercise-day", Label: "Log-likelihood per day of " + exercise, W: p.W, H: p.H}
+	c := &svgChart{Kind: "exercise-day", Label: "Log-likelihood per " + per.one + " of " + exercise, W: p.W, H: p.H}
 	c.Back = append(c.Back, rect("recent", xs.at(float64(recentFrom)-0.5), p.y1(), xs.at(float64(span)+0.5)-xs.at(float64(recentFrom)-0.5), p.y0()-p.y1(), colorRecent, ""))
 	c.Back = append(c.Back, p.frame(x, y, "", "log-likelihood")...)
 	c.Back = append(c.Back, p.rightAxis(ya, "attempts")...)
@@ -327,7 +370,7 @@ func dayChart(exercise string, days []day, first time.Time, span, recentFrom int
 		ll := d.llSum / float64(d.attempts)
 		px, py := xs.at(float64(d.index)), y.s.at(ll)
 		path.To(px, py)
-		title := fmt.Sprintf("%s %s: log-likelihood %.4f, %s attempts", exercise, first.AddDate(0, 0, d.index).Format(dayLayout), round4(ll), commas(d.attempts))
+		title := fmt.Sprintf("%s %s: log-likelihood %.4f, %s attempts", exercise, per.name(d.index), round4(ll), commas(d.attempts))
 		if d.aucN > 0 {
 			title += fmt.Sprintf(", AUC %.3f", d.aucSum/float64(d.aucN))
 		}

@@ -23,6 +23,8 @@
 // and are left out of the charts.
 package report
 
+import "time"
+
 // Calibration is a model's reliability data: its attempts binned by
 // predicted probability.
 type Calibration struct {
@@ -115,4 +117,8 @@ type Dashboard struct {
 	Window  string // the window the data covers, as the caller says it
 	Created string
 	Series  []ExerciseSeries
+	// Period is the length of each point's period: 0 for a day, each
+	// point's Day a date (YYYY-MM-DD); shorter periods (a stream's
+	// windows) name each point by its start, RFC 3339.
+	Period time.Duration
 }

@@ -277,6 +277,9 @@ func (fn *writeLiveFn) dashboard(st liveState) report.Dashboard {
 	d := monitor.Dashboard(monitor.Summary{ModelVersion: strings.Join(vs, ", "), Model: fn.Out.Model.String(),
 		Input: fn.Out.Source, Created: time.Now()}, rows)
 	d.Title = "Knowledge model, live"
+	if len(st.Windows) > 0 {
+		d.Period = time.Duration(st.Windows[0].End-st.Windows[0].Start) * time.Millisecond
+	}
 	return d
 }
 

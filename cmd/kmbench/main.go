@@ -7,6 +7,7 @@
 //	kmbench features --train TRAIN.csv --test TEST.csv [--component_key exercise,correct]
 //	    [--configs khan2014,extended,...] [--workers 2] [--min_rows 100] [--max_rows 200000]
 //	kmbench pipeline [--logs 1000000] [--runner prism] [--which pipeline,baseline] [--input LOGS.csv]
+//	kmbench stream [--logs 100000] [--rate 0] [--window 10s] [--max_delay 1s]
 //
 // train fits one logistic regression per exercise of a training-rows CSV and
 // prints the lines of the reference SciPy trainer
@@ -23,6 +24,10 @@
 // pipeline measures the throughput and peak memory of the whole training
 // pipeline on the in-process prism runner against a baseline pipeline that
 // moves one element per log through a GroupByKey.
+//
+// stream measures the streaming pipeline (cmd/kmstream) on prism over the
+// Pub/Sub emulator: throughput, and latency from an attempt's publishing
+// to its window's aggregate written.
 package main
 
 import (
@@ -65,6 +70,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "stream":
+		if err := runStreamBench(args[1:], stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "kmbench stream:", err)
+			return 1
+		}
+		return 0
 	case "pipeline-child": // one measured run, started by "pipeline"
 		if err := runPipelineChild(args[1:], stdout); err != nil {
 			fmt.Fprintln(stderr, "kmbench pipeline-child:", err)
@@ -93,5 +104,10 @@ commands:
             baseline (one element per log through a GroupByKey), each in its own
             process: prints "pipeline logs=N seconds=S logs_per_s=R peak_rss_mb=M"
             and the same line for the baseline
+  stream    publish --logs N synthetic logs to the Pub/Sub emulator (started unless
+            PUBSUB_EMULATOR_HOST is set) as attempts happening now, at --rate R, and
+            run the streaming pipeline on them: prints "stream logs=N seconds=S
+            logs_per_s=R p50_latency_s=A p99_latency_s=B peak_rss_mb=M" (latency: from
+            publishing to the first write of the window's aggregate)
 `)
 }
