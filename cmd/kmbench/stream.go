@@ -124,7 +124,7 @@ func runStreamBench(args []string, stdout, stderr io.Writer) error {
 	wms := windowSize.Milliseconds()
 	for _, l := range ls {
 		ms := l.TimeDone.UnixMilli()
-		label := time.UnixMilli(ms-ms%wms).UTC().Format("20060102T150405Z")
+		label := time.UnixMilli(ms - ms%wms).UTC().Format("20060102T150405Z")
 		at, ok := w.seen[label]
 		if !ok {
 			return fmt.Errorf("the window of %s (%s) was never written", l.TimeDone.Format(time.RFC3339Nano), label)
