@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -245,4 +246,89 @@ func (s *syncBuffer) String() string {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.b.String()
+}
+
+// TestDataflowStreamDryRun translates the streaming pipeline (cmd/kmstream)
+// for Dataflow with --dry_run: a streaming job on Streaming Engine, reading
+// with Dataflow's own Pub/Sub source, whose steps have the names an
+// --update of a running job matches them by.
+func TestDataflowStreamDryRun(t *testing.T) {
+	t.Setenv("GOOGLE_APPLICATION_CREDENTIALS", filepath.Join(t.TempDir(), "none.json"))
+	capture := &logCapture{}
+	log.SetLogger(capture)
+	t.Cleanup(func() { log.SetLogger(&log.Structural{}) })
+	testutil.SetFlags(t, map[string]string{
+		"runner":           "dataflow",
+		"dry_run":          "true",
+		"project":          "khan-prod",
+		"region":           "us-central1",
+		"staging_location": "gs://khan-dataflow/staging",
+		"temp_location":    "gs://khan-dataflow/tmp",
+		"job_name":         "kmstream",
+	})
+
+	o := pipeline.DefaultStreamOptions()
+	o.PubSub.Project, o.PubSub.Native = "khan-prod", true
+	o.Model, o.Datastore = "", &transforms.Datastore{Project: "khan-prod"}
+	o.Output = "gs://khan-dataflow/live"
+	p, s := beam.NewPipelineWithRoot()
+	if err := pipeline.BuildStream(s, o); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := runners.Run(context.Background(), p); err != nil {
+		t.Fatalf("dry run: %v", err)
+	}
+
+	var job struct {
+		Type        string `json:"type"`
+		Environment struct {
+			Experiments []string `json:"experiments"`
+		} `json:"environment"`
+	}
+	var graph string
+	capture.mu.Lock()
+	for _, m := range capture.msgs {
+		switch {
+		case strings.HasPrefix(m, "{") && strings.Contains(m, `"environment"`):
+			if err := json.Unmarshal([]byte(m), &job); err != nil {
+				t.Fatalf("job JSON: %v", err)
+			}
+		case strings.Contains(m, "unique_name:"):
+			graph = m
+		}
+	}
+	capture.mu.Unlock()
+	if job.Type != "JOB_TYPE_STREAMING" {
+		t.Errorf("job type %q, want JOB_TYPE_STREAMING", job.Type)
+	}
+	for _, e := range []string{"enable_streaming_engine", "enable_windmill_service"} {
+		if !slices.Contains(job.Environment.Experiments, e) {
+			t.Errorf("experiments %v lack %s", job.Environment.Experiments, e)
+		}
+	}
+	if !strings.Contains(graph, "beam:transform:pubsub_read:v1") ||
+		!strings.Contains(graph, "projects/khan-prod/subscriptions/problemlogs-kmstream") {
+		t.Error("the job does not read the subscription with Dataflow's Pub/Sub source")
+	}
+	// The names an update matches steps by: renaming one breaks --update.
+	for _, step := range []string{
+		"Stream/ReadPubSub",
+		"Stream/ParseMessages",
+		"Stream/ScoreLive",
+		"Stream/WatchWindows",
+		"Stream/WriteLive",
+		"Stream/WriteDeadLetters",
+	} {
+		if !strings.Contains(graph, fmt.Sprintf(`unique_name:"%s"`, step)) {
+			t.Errorf("the job's pipeline has no step %s", step)
+		}
+	}
+	if t.Failed() {
+		t.Logf("job: %+v", job)
+		for _, l := range strings.Split(graph, "\n") {
+			if strings.Contains(l, "unique_name:") {
+				t.Log(strings.TrimSpace(l))
+			}
+		}
+	}
 }
