@@ -336,7 +336,7 @@ func TestDockerfile(t *testing.T) {
 		if in.cmd != "RUN" || !strings.Contains(in.rest, "go build") {
 			continue
 		}
-		for _, want := range []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "-trimpath", "./cmd/kmtrain"} {
+		for _, want := range []string{"CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64", "-trimpath", "./cmd/kmtrain", "./cmd/kmstream"} {
 			if !slices.Contains(strings.Fields(in.rest), want) {
 				t.Errorf("RUN %s: want %s", in.rest, want)
 			}
@@ -375,6 +375,14 @@ func TestDockerfile(t *testing.T) {
 	}
 	if copied == "" {
 		t.Errorf("the final stage does not COPY --from=%s %s", build.name, binary)
+	}
+	// Both binaries are built into one directory; TEMPLATE_BINARY (kmtrain
+	// unless the build says otherwise) is the one the launcher runs.
+	if which := d.args["TEMPLATE_BINARY"]; which != "kmtrain" {
+		t.Errorf("ARG TEMPLATE_BINARY=%q: want kmtrain by default", which)
+	} else {
+		env = strings.ReplaceAll(env, "${TEMPLATE_BINARY}", which)
+		copied += which
 	}
 	if env == "" || env != copied {
 		t.Errorf("FLEX_TEMPLATE_GO_BINARY=%q, want the copied binary %q", env, copied)

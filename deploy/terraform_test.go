@@ -37,9 +37,15 @@ type tfConfig struct {
 
 func loadTerraform(t *testing.T) *tfConfig {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(tfDir, "*.tf"))
+	return loadTerraformDir(t, tfDir)
+}
+
+// loadTerraformDir parses the Terraform of one directory (a root module).
+func loadTerraformDir(t *testing.T, dir string) *tfConfig {
+	t.Helper()
+	files, err := filepath.Glob(filepath.Join(dir, "*.tf"))
 	if err != nil || len(files) == 0 {
-		t.Fatalf("no .tf files in %s (%v)", tfDir, err)
+		t.Fatalf("no .tf files in %s (%v)", dir, err)
 	}
 	c := &tfConfig{variables: map[string]*hclsyntax.Block{}, locals: map[string]*hclsyntax.Attribute{}, resources: map[string]*hclsyntax.Block{}}
 	p := hclparse.NewParser()
@@ -736,5 +742,68 @@ func TestTerraformRoles(t *testing.T) {
 				t.Errorf("roles granted to %d members, want the two service accounts: %v", len(roles), roles)
 			}
 		})
+	}
+}
+
+// TestStreamTerraform checks terraform/stream, the streaming job's
+// deployment: every variable declared and described, a subscription with a
+// dead-letter topic, a job on Streaming Engine that drains when destroyed,
+// and only parameters the streaming template declares.
+func TestStreamTerraform(t *testing.T) {
+	c := loadTerraformDir(t, filepath.Join(tfDir, "stream"))
+	used := map[string]bool{}
+	for _, ref := range c.refs {
+		if ref.RootName() == "var" {
+			name := attrName(ref)
+			used[name] = true
+			if c.variables[name] == nil {
+				t.Errorf("%s: var.%s is not declared", ref.SourceRange(), name)
+			}
+		}
+	}
+	for name, b := range c.variables {
+		if !used[name] {
+			t.Errorf("variable %s is declared but never used", name)
+		}
+		if b.Body.Attributes["description"] == nil || b.Body.Attributes["type"] == nil {
+			t.Errorf("variable %s needs a description and a type", name)
+		}
+	}
+	block(t, c.resource(t, "google_pubsub_subscription.kmstream"), "dead_letter_policy")
+	job := c.resource(t, "google_dataflow_flex_template_job.kmstream")
+	for attr, want := range map[string]cty.Value{"enable_streaming_engine": cty.True, "on_delete": cty.StringVal("drain")} {
+		a := job.Body.Attributes[attr]
+		if a == nil {
+			t.Errorf("the job has no %s", attr)
+			continue
+		}
+		if v, diags := a.Expr.Value(nil); diags.HasErrors() || !v.RawEquals(want) {
+			t.Errorf("the job's %s = %#v, want %#v", attr, v, want)
+		}
+	}
+	b, err := os.ReadFile("kmstream-metadata.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct{ Parameters []struct{ Name string } }
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatal(err)
+	}
+	declared := map[string]bool{}
+	for _, p := range m.Parameters {
+		declared[p.Name] = true
+	}
+	src, err := os.ReadFile(filepath.Join(tfDir, "stream", "main.tf"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	params := regexp.MustCompile(`(?s)parameters = merge\((.*?)var\.parameters\)`).FindSubmatch(src)
+	if params == nil {
+		t.Fatal("main.tf: no parameters = merge(..., var.parameters)")
+	}
+	for _, k := range regexp.MustCompile(`(\w+)\s*=`).FindAllSubmatch(params[1], -1) {
+		if !declared[string(k[1])] {
+			t.Errorf("the job sets parameter %s, which kmstream-metadata.json does not declare", k[1])
+		}
 	}
 }

@@ -1,0 +1,87 @@
+package main
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// The streaming Flex Template runs kmstream with each parameter as
+// --name=value; this keeps deploy/kmstream-metadata.json and the flags in
+// step.
+const metadataFile = "../../deploy/kmstream-metadata.json"
+
+// leftOut are flags the template does not offer, and why.
+var leftOut = map[string]string{
+	"input":          "replays files, a bounded (batch) run",
+	"pubsub_project": "is in the subscription's full name",
+	"max_delay":      "configures the pulled read; Dataflow's source keeps its own watermark",
+	"readers":        "configures the pulled read",
+	"stop_after":     "is for tests and benchmarks",
+	"idle_stop":      "is for tests and benchmarks",
+}
+
+func TestStreamMetadata(t *testing.T) {
+	b, err := os.ReadFile(metadataFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m struct {
+		Streaming, SupportsAtLeastOnce, SupportsExactlyOnce bool
+		DefaultStreamingMode                                string
+		Parameters                                          []struct {
+			Name       string
+			IsOptional bool
+			Regexes    []string
+		}
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		t.Fatalf("%s: %v", metadataFile, err)
+	}
+	if !m.Streaming || !m.SupportsAtLeastOnce || !m.SupportsExactlyOnce || m.DefaultStreamingMode != "EXACTLY_ONCE" {
+		t.Errorf("want a streaming template supporting both modes, exactly-once by default: %+v", m)
+	}
+	own := map[string]bool{}
+	src, err := os.ReadFile("main.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, match := range regexp.MustCompile(`flag\.(?:String|Int|Int64|Float64|Duration|Bool)\("(\w+)"`).FindAllStringSubmatch(string(src), -1) {
+		own[match[1]] = true
+	}
+	declared := map[string]bool{}
+	for _, p := range m.Parameters {
+		declared[p.Name] = true
+		f := flag.Lookup(p.Name)
+		if !own[p.Name] || f == nil {
+			t.Errorf("parameter %q is not a flag of kmstream", p.Name)
+			continue
+		}
+		if len(p.Regexes) == 0 {
+			t.Errorf("parameter %q has no regexes", p.Name)
+		}
+		for _, r := range p.Regexes {
+			re, err := regexp.Compile(r)
+			if err != nil || !strings.HasPrefix(r, "^") || !strings.HasSuffix(r, "$") {
+				t.Errorf("parameter %q: regex %q: want an anchored regex (%v)", p.Name, r, err)
+				continue
+			}
+			if p.IsOptional && f.DefValue != "" && !re.MatchString(f.DefValue) {
+				t.Errorf("parameter %q: regex %q refuses the flag's default %q", p.Name, r, f.DefValue)
+			}
+		}
+	}
+	for name := range own {
+		if _, ok := leftOut[name]; !ok && !declared[name] {
+			t.Errorf("flag --%s is not a parameter of %s", name, metadataFile)
+		}
+	}
+	for name := range leftOut {
+		if declared[name] || !own[name] {
+			t.Errorf("leftOut names %s, which is declared or no longer a flag", name)
+		}
+	}
+}
