@@ -77,14 +77,13 @@ func (v Verdict) String() string {
 	return [...]string{"wait", "now", "duplicate", "too late"}[v]
 }
 
-// Admit says what becomes of attempt a, arriving while pending wait.
-// horizon is how long after the student's latest applied attempt an older
-// one is still applied, and how long ids are remembered: a duplicate is
-// recognised as long as it could be applied.
-func (r *Record) Admit(a Attempt, pending []Attempt, horizon time.Duration) Verdict {
+// Admit says what becomes of attempt a, arriving while attempts with the
+// ids pending wait. horizon is how long after the student's latest applied
+// attempt an older one is still applied, and how long ids are remembered: a
+// duplicate is recognised as long as it could be applied.
+func (r *Record) Admit(a Attempt, pending []string, horizon time.Duration) Verdict {
 	if a.ID != "" {
-		if slices.ContainsFunc(r.Recent, func(s Seen) bool { return s.ID == a.ID }) ||
-			slices.ContainsFunc(pending, func(p Attempt) bool { return p.ID == a.ID }) {
+		if slices.ContainsFunc(r.Recent, func(s Seen) bool { return s.ID == a.ID }) || slices.Contains(pending, a.ID) {
 			return Duplicate
 		}
 	}
@@ -95,6 +94,93 @@ func (r *Record) Admit(a Attempt, pending []Attempt, horizon time.Duration) Verd
 		return TooLate
 	}
 	return Now
+}
+
+// Waiting is what a stream keeps of a student's waiting attempts besides
+// the attempts themselves, so that an arrival needs not read them all: when
+// they are to be applied, the earliest of them, and their ids. The zero
+// Waiting is no attempt waiting.
+type Waiting struct {
+	// At is the time (Unix ms) the waiting attempts up to which are applied
+	// when the watermark passes it: the first to wait, or after a flush
+	// the latest still waiting. Newer arrivals do not move it, so that a
+	// busy student is still scored.
+	At int64
+	// Hold is the time (Unix ms) of the earliest waiting attempt, before
+	// which no score may leave.
+	Hold int64
+	// IDs are the ids of the waiting attempts that have one.
+	IDs []string
+	// Count is how many attempts wait.
+	Count int
+}
+
+// None reports whether no attempt waits.
+func (w *Waiting) None() bool { return w.Count == 0 }
+
+// Add records that a waits too, and reports whether At or Hold changed.
+func (w *Waiting) Add(a Attempt) (changed bool) {
+	t := a.Log.TimeDone.UnixMilli()
+	if a.ID != "" {
+		w.IDs = append(w.IDs, a.ID)
+	}
+	w.Count++
+	switch {
+	case w.Count == 1:
+		w.At, w.Hold = t, t
+		return true
+	case t < w.Hold:
+		w.Hold = t
+		return true
+	}
+	return false
+}
+
+// WaitingOf is the Waiting of attempts that wait after a flush: applied
+// when the watermark passes the latest of them.
+func WaitingOf(pending []Attempt) Waiting {
+	var w Waiting
+	for i, a := range pending {
+		t := a.Log.TimeDone.UnixMilli()
+		if i == 0 || t > w.At {
+			w.At = t
+		}
+		if i == 0 || t < w.Hold {
+			w.Hold = t
+		}
+		if a.ID != "" {
+			w.IDs = append(w.IDs, a.ID)
+		}
+	}
+	w.Count = len(pending)
+	return w
+}
+
+// AppendBinary appends w to b in the form ReadWaiting reads.
+func (w Waiting) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(w.Count))
+	b = binary.AppendVarint(b, w.At)
+	b = binary.AppendVarint(b, w.Hold)
+	b = binary.AppendUvarint(b, uint64(len(w.IDs)))
+	for _, id := range w.IDs {
+		b = appendString(b, id)
+	}
+	return b
+}
+
+// ReadWaiting returns the Waiting AppendBinary wrote.
+func ReadWaiting(data []byte) (Waiting, error) {
+	d := decoder{b: data}
+	count := d.uvarint()
+	w := Waiting{At: d.varint(), Hold: d.varint()}
+	for n := d.uvarint(); n > 0 && d.ok(); n-- {
+		w.IDs = append(w.IDs, d.string())
+	}
+	if !d.ok() || len(d.b) != 0 || count < uint64(len(w.IDs)) || count > 1<<31 {
+		return Waiting{}, ErrCorrupt
+	}
+	w.Count = int(count)
+	return w, nil
 }
 
 // Due splits pending into the attempts at or before upTo, in the order

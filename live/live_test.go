@@ -23,7 +23,7 @@ func attempt(id string, minute int, exercise string, number int, correct bool) l
 
 func TestAdmit(t *testing.T) {
 	r := live.Record{Through: at(30), Recent: []live.Seen{{ID: "a", Time: at(30)}, {ID: "b", Time: at(25)}}}
-	pending := []live.Attempt{attempt("c", 40, "x", 3, true)}
+	pending := []string{"c"}
 	tests := []struct {
 		name string
 		a    live.Attempt
@@ -159,4 +159,40 @@ func FuzzReadRecord(f *testing.F) {
 			t.Fatalf("a record that read once reads again as %+v, %v; want %+v", again, err, r)
 		}
 	})
+}
+
+func TestWaiting(t *testing.T) {
+	var w live.Waiting
+	if !w.None() {
+		t.Fatal("the zero Waiting has attempts")
+	}
+	steps := []struct {
+		a        live.Attempt
+		changed  bool
+		at, hold int
+	}{
+		{attempt("a", 20, "x", 2, true), true, 20, 20},   // the first sets when
+		{attempt("b", 30, "x", 3, true), false, 20, 20},  // a newer one does not move it
+		{attempt("", 10, "x", 1, true), true, 20, 10},    // an earlier one lowers the hold
+		{attempt("c", 15, "y", 1, false), false, 20, 10}, // between: nothing changes
+	}
+	for i, s := range steps {
+		if got := w.Add(s.a); got != s.changed || w.At != at(s.at).UnixMilli() || w.Hold != at(s.hold).UnixMilli() {
+			t.Errorf("step %d: Add = %v, at %d hold %d; want %v, minutes %d and %d", i, got, w.At, w.Hold, s.changed, s.at, s.hold)
+		}
+	}
+	if fmt.Sprint(w.IDs) != "[a b c]" {
+		t.Errorf("ids %v, want [a b c]", w.IDs)
+	}
+	back, err := live.ReadWaiting(w.AppendBinary(nil))
+	if err != nil || !reflect.DeepEqual(back, w) {
+		t.Errorf("ReadWaiting(AppendBinary) = %+v, %v; want %+v", back, err, w)
+	}
+	if _, err := live.ReadWaiting(w.AppendBinary(nil)[:3]); err == nil {
+		t.Error("a truncated Waiting decoded")
+	}
+	after := live.WaitingOf([]live.Attempt{attempt("b", 30, "x", 3, true), attempt("", 25, "x", 2, true)})
+	if after.At != at(30).UnixMilli() || after.Hold != at(25).UnixMilli() || fmt.Sprint(after.IDs) != "[b]" {
+		t.Errorf("WaitingOf = %+v: want at the latest, holding at the earliest, ids [b]", after)
+	}
 }

@@ -142,7 +142,7 @@ func ScoreLive(s beam.Scope, attempts beam.PCollection, opts LiveOptions) beam.P
 		Horizon: opts.Horizon,
 		Record:  state.MakeValueState[[]byte]("record"),
 		Pending: state.MakeBagState[[]byte]("pending"),
-		TimerAt: state.MakeValueState[int64]("timer_at"),
+		Waiting: state.MakeValueState[[]byte]("waiting"),
 		Flush:   timers.InEventTime("flush"),
 	}, attempts)
 }
@@ -154,7 +154,7 @@ type scoreLiveFn struct {
 
 	Record  state.Value[[]byte] // live.Record
 	Pending state.Bag[[]byte]   // live.Attempt, each
-	TimerAt state.Value[int64]  // when the flush timer is set to fire, in Unix ms
+	Waiting state.Value[[]byte] // live.Waiting: the pending attempts' timer and ids
 	Flush   timers.EventTime
 
 	model   *predict.Model
@@ -197,11 +197,11 @@ func (fn *scoreLiveFn) ProcessElement(ctx context.Context, sp state.Provider, tp
 	if err != nil {
 		return fmt.Errorf("student %q: %v", user, err)
 	}
-	pending, err := fn.pending(sp)
+	w, err := fn.waiting(sp)
 	if err != nil {
 		return fmt.Errorf("student %q: %v", user, err)
 	}
-	switch r.Admit(a, pending, fn.Horizon) {
+	switch r.Admit(a, w.IDs, fn.Horizon) {
 	case live.Duplicate:
 		liveDuplicates.Inc(ctx, 1)
 		return nil
@@ -218,63 +218,25 @@ func (fn *scoreLiveFn) ProcessElement(ctx context.Context, sp state.Provider, tp
 	if err := fn.Pending.Add(sp, a.AppendBinary(nil)); err != nil {
 		return err
 	}
-	return fn.wait(sp, tp, a.Log.TimeDone, pending)
+	if w.Add(a) {
+		fn.setTimer(tp, w)
+	}
+	return fn.Waiting.Write(sp, w.AppendBinary(nil))
 }
 
-// wait keeps the flush timer right for a new pending attempt at t, with
-// pending already waiting. The timer fires at a time fixed when it is
-// first set, the time of the first attempt to wait, and holds the output
-// watermark at the earliest pending attempt, so that each score leaves at
-// its attempt's time; newer attempts do not move it, so a busy student is
-// still scored.
+// setTimer sets a flush timer to fire when the watermark passes w.At and to
+// hold the output watermark at w.Hold, so that each score leaves at its
+// attempt's time; its tag says both.
 //
 // An earlier attempt lowers the hold by setting another timer for the same
 // time, under a tag of its own, rather than setting the first again: prism
 // (Beam v2.77.0) miscounts its holds when a pending timer's hold changes
 // ("negative watermark hold count"). The firings after the first find
 // nothing to do (stale).
-func (fn *scoreLiveFn) wait(sp state.Provider, tp timers.Provider, t time.Time, pending []live.Attempt) error {
-	at, ok, err := fn.TimerAt.Read(sp)
-	if err != nil {
-		return err
-	}
-	hold := t.UnixMilli()
-	if !ok {
-		at = hold
-	}
-	if len(pending) > 0 {
-		e := earliestOf(pending)
-		if ok && e <= hold {
-			return nil // set, and holding at or before t
-		}
-		hold = min(e, hold)
-	}
-	return fn.setTimer(sp, tp, at, hold)
-}
-
-// setTimer sets a flush timer to fire when the watermark passes at and to
-// hold the output watermark at hold; its tag says both.
-func (fn *scoreLiveFn) setTimer(sp state.Provider, tp timers.Provider, at, hold int64) error {
-	hold = min(at, hold)
-	fn.Flush.Set(tp, time.UnixMilli(at), timers.WithTag(fmt.Sprintf("%d/%d", at, hold)),
+func (fn *scoreLiveFn) setTimer(tp timers.Provider, w live.Waiting) {
+	hold := min(w.At, w.Hold)
+	fn.Flush.Set(tp, time.UnixMilli(w.At), timers.WithTag(fmt.Sprintf("%d/%d", w.At, hold)),
 		timers.WithOutputTimestamp(time.UnixMilli(hold)))
-	return fn.TimerAt.Write(sp, at)
-}
-
-func earliestOf(pending []live.Attempt) int64 {
-	e := pending[0].Log.TimeDone.UnixMilli()
-	for _, p := range pending[1:] {
-		e = min(e, p.Log.TimeDone.UnixMilli())
-	}
-	return e
-}
-
-func latestOf(pending []live.Attempt) int64 {
-	l := pending[0].Log.TimeDone.UnixMilli()
-	for _, p := range pending[1:] {
-		l = max(l, p.Log.TimeDone.UnixMilli())
-	}
-	return l
 }
 
 // OnTimer applies, in time order, every attempt pending at or before the
@@ -287,16 +249,13 @@ func (fn *scoreLiveFn) OnTimer(ctx context.Context, sp state.Provider, tp timers
 	if timer.Family != fn.Flush.Family {
 		return nil
 	}
-	at, ok, err := fn.TimerAt.Read(sp)
+	w, err := fn.waiting(sp)
 	if err != nil {
-		return err
+		return fmt.Errorf("student %q: %v", user, err)
 	}
 	var firing int64
-	if _, err := fmt.Sscanf(timer.Tag, "%d/", &firing); err != nil || !ok || firing != at {
+	if _, err := fmt.Sscanf(timer.Tag, "%d/", &firing); err != nil || w.None() || firing != w.At {
 		return nil // stale: a timer for the same time that fired first, or one already replaced
-	}
-	if err := fn.TimerAt.Clear(sp); err != nil {
-		return err
 	}
 	pending, err := fn.pending(sp)
 	if err != nil {
@@ -304,7 +263,7 @@ func (fn *scoreLiveFn) OnTimer(ctx context.Context, sp state.Provider, tp timers
 	}
 	// The end of the millisecond the timer was set for: timers have
 	// millisecond precision, time_done more.
-	due, rest := live.Due(pending, time.UnixMilli(at+1).Add(-time.Nanosecond))
+	due, rest := live.Due(pending, time.UnixMilli(w.At+1).Add(-time.Nanosecond))
 	if len(due) > 0 {
 		r, err := fn.record(sp)
 		if err != nil {
@@ -322,10 +281,12 @@ func (fn *scoreLiveFn) OnTimer(ctx context.Context, sp state.Provider, tp timers
 			}
 		}
 	}
-	if len(rest) > 0 {
-		return fn.setTimer(sp, tp, latestOf(rest), earliestOf(rest))
+	if len(rest) == 0 {
+		return fn.Waiting.Clear(sp)
 	}
-	return nil
+	w = live.WaitingOf(rest)
+	fn.setTimer(tp, w)
+	return fn.Waiting.Write(sp, w.AppendBinary(nil))
 }
 
 // apply scores and applies due attempts, emits their scores at their
@@ -360,6 +321,14 @@ func (fn *scoreLiveFn) record(sp state.Provider) (live.Record, error) {
 		return live.Record{}, err
 	}
 	return live.ReadRecord(b)
+}
+
+func (fn *scoreLiveFn) waiting(sp state.Provider) (live.Waiting, error) {
+	b, ok, err := fn.Waiting.Read(sp)
+	if err != nil || !ok {
+		return live.Waiting{}, err
+	}
+	return live.ReadWaiting(b)
 }
 
 func (fn *scoreLiveFn) pending(sp state.Provider) ([]live.Attempt, error) {
