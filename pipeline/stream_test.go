@@ -17,9 +17,11 @@ import (
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
+	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/internal/psemulator"
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 	"github.com/kmtrain/knowledgemodel/pipeline"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 	"github.com/kmtrain/knowledgemodel/pubsublogs"
@@ -68,6 +70,7 @@ func sampleLogs(t *testing.T) []features.ProblemLog {
 func TestStreamMatchesMonitor(t *testing.T) {
 	e := psemulator.Start(t)
 	project := e.Use(t)
+	testutil.SetFlags(t, map[string]string{"experiments": *jobopts.Experiments}) // restored after the test
 	runners.Streaming()
 
 	model := t.TempDir()

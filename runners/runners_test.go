@@ -265,6 +265,7 @@ func TestDataflowStreamDryRun(t *testing.T) {
 		"staging_location": "gs://khan-dataflow/staging",
 		"temp_location":    "gs://khan-dataflow/tmp",
 		"job_name":         "kmstream",
+		"environment_type": "DOCKER", // not what an earlier test left
 	})
 
 	o := pipeline.DefaultStreamOptions()
