@@ -96,10 +96,8 @@ func (r *Record) Admit(a Attempt, pending []string, horizon time.Duration) Verdi
 	return Now
 }
 
-// Waiting is what a stream keeps of a student's waiting attempts besides
-// the attempts themselves, so that an arrival needs not read them all: when
-// they are to be applied, the earliest of them, and their ids. The zero
-// Waiting is no attempt waiting.
+// Waiting is a student's attempts waiting for the watermark, and when they
+// are to be applied. The zero Waiting is no attempt waiting.
 type Waiting struct {
 	// At is the time (Unix ms) the waiting attempts up to which are applied
 	// when the watermark passes it: the first to wait, or after a flush
@@ -109,24 +107,30 @@ type Waiting struct {
 	// Hold is the time (Unix ms) of the earliest waiting attempt, before
 	// which no score may leave.
 	Hold int64
-	// IDs are the ids of the waiting attempts that have one.
-	IDs []string
-	// Count is how many attempts wait.
-	Count int
+	// Attempts wait, in the order they came.
+	Attempts []Attempt
 }
 
 // None reports whether no attempt waits.
-func (w *Waiting) None() bool { return w.Count == 0 }
+func (w *Waiting) None() bool { return len(w.Attempts) == 0 }
 
-// Add records that a waits too, and reports whether At or Hold changed.
+// IDs returns the ids of the waiting attempts that have one.
+func (w *Waiting) IDs() []string {
+	var ids []string
+	for _, a := range w.Attempts {
+		if a.ID != "" {
+			ids = append(ids, a.ID)
+		}
+	}
+	return ids
+}
+
+// Add makes a wait too, and reports whether At or Hold changed.
 func (w *Waiting) Add(a Attempt) (changed bool) {
 	t := a.Log.TimeDone.UnixMilli()
-	if a.ID != "" {
-		w.IDs = append(w.IDs, a.ID)
-	}
-	w.Count++
+	w.Attempts = append(w.Attempts, a)
 	switch {
-	case w.Count == 1:
+	case len(w.Attempts) == 1:
 		w.At, w.Hold = t, t
 		return true
 	case t < w.Hold:
@@ -139,7 +143,7 @@ func (w *Waiting) Add(a Attempt) (changed bool) {
 // WaitingOf is the Waiting of attempts that wait after a flush: applied
 // when the watermark passes the latest of them.
 func WaitingOf(pending []Attempt) Waiting {
-	var w Waiting
+	w := Waiting{Attempts: pending}
 	for i, a := range pending {
 		t := a.Log.TimeDone.UnixMilli()
 		if i == 0 || t > w.At {
@@ -148,39 +152,61 @@ func WaitingOf(pending []Attempt) Waiting {
 		if i == 0 || t < w.Hold {
 			w.Hold = t
 		}
-		if a.ID != "" {
-			w.IDs = append(w.IDs, a.ID)
-		}
 	}
-	w.Count = len(pending)
 	return w
 }
 
-// AppendBinary appends w to b in the form ReadWaiting reads.
-func (w Waiting) AppendBinary(b []byte) []byte {
-	b = binary.AppendUvarint(b, uint64(w.Count))
-	b = binary.AppendVarint(b, w.At)
-	b = binary.AppendVarint(b, w.Hold)
-	b = binary.AppendUvarint(b, uint64(len(w.IDs)))
-	for _, id := range w.IDs {
-		b = appendString(b, id)
+// State is all a stream keeps of a student, in one value: the Record of
+// what was applied and the attempts Waiting.
+type State struct {
+	Record  Record
+	Waiting Waiting
+}
+
+// stateEncoding is the first byte of a State's binary form.
+const stateEncoding = 1
+
+// AppendBinary appends s to b in the form ReadState reads.
+func (s State) AppendBinary(b []byte) []byte {
+	b = append(b, stateEncoding)
+	b = appendBytes(b, s.Record.AppendBinary(nil))
+	b = binary.AppendVarint(b, s.Waiting.At)
+	b = binary.AppendVarint(b, s.Waiting.Hold)
+	b = binary.AppendUvarint(b, uint64(len(s.Waiting.Attempts)))
+	for _, a := range s.Waiting.Attempts {
+		b = a.AppendBinary(b)
 	}
 	return b
 }
 
-// ReadWaiting returns the Waiting AppendBinary wrote.
-func ReadWaiting(data []byte) (Waiting, error) {
+// ReadState returns the State AppendBinary wrote; its Record's State
+// aliases data.
+func ReadState(data []byte) (State, error) {
 	d := decoder{b: data}
-	count := d.uvarint()
-	w := Waiting{At: d.varint(), Hold: d.varint()}
-	for n := d.uvarint(); n > 0 && d.ok(); n-- {
-		w.IDs = append(w.IDs, d.string())
+	if d.byte() != stateEncoding {
+		return State{}, ErrCorrupt
 	}
-	if !d.ok() || len(d.b) != 0 || count < uint64(len(w.IDs)) || count > 1<<31 {
-		return Waiting{}, ErrCorrupt
+	r, err := ReadRecord(d.bytes())
+	if err != nil || !d.ok() {
+		return State{}, ErrCorrupt
 	}
-	w.Count = int(count)
-	return w, nil
+	s := State{Record: r, Waiting: Waiting{At: d.varint(), Hold: d.varint()}}
+	n := d.uvarint()
+	if !d.ok() || n > uint64(len(d.b)) {
+		return State{}, ErrCorrupt
+	}
+	rest := d.b
+	for ; n > 0; n-- {
+		var a Attempt
+		if a, rest, err = ReadAttempt(rest); err != nil {
+			return State{}, ErrCorrupt
+		}
+		s.Waiting.Attempts = append(s.Waiting.Attempts, a)
+	}
+	if len(rest) != 0 {
+		return State{}, ErrCorrupt
+	}
+	return s, nil
 }
 
 // Due splits pending into the attempts at or before upTo, in the order

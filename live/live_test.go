@@ -181,18 +181,22 @@ func TestWaiting(t *testing.T) {
 			t.Errorf("step %d: Add = %v, at %d hold %d; want %v, minutes %d and %d", i, got, w.At, w.Hold, s.changed, s.at, s.hold)
 		}
 	}
-	if fmt.Sprint(w.IDs) != "[a b c]" {
-		t.Errorf("ids %v, want [a b c]", w.IDs)
+	if fmt.Sprint(w.IDs()) != "[a b c]" {
+		t.Errorf("ids %v, want [a b c]", w.IDs())
 	}
-	back, err := live.ReadWaiting(w.AppendBinary(nil))
-	if err != nil || !reflect.DeepEqual(back, w) {
-		t.Errorf("ReadWaiting(AppendBinary) = %+v, %v; want %+v", back, err, w)
+	st := live.State{Record: live.Record{Through: at(5), Recent: []live.Seen{{ID: "z", Time: at(5)}}, State: []byte{1, 2, 3}}, Waiting: w}
+	back, err := live.ReadState(st.AppendBinary(nil))
+	if err != nil || !reflect.DeepEqual(back, st) {
+		t.Errorf("ReadState(AppendBinary) = %+v, %v; want %+v", back, err, st)
 	}
-	if _, err := live.ReadWaiting(w.AppendBinary(nil)[:3]); err == nil {
-		t.Error("a truncated Waiting decoded")
+	full := st.AppendBinary(nil)
+	for n := range len(full) {
+		if _, err := live.ReadState(full[:n]); err == nil {
+			t.Errorf("a State cut to %d of %d bytes decoded", n, len(full))
+		}
 	}
 	after := live.WaitingOf([]live.Attempt{attempt("b", 30, "x", 3, true), attempt("", 25, "x", 2, true)})
-	if after.At != at(30).UnixMilli() || after.Hold != at(25).UnixMilli() || fmt.Sprint(after.IDs) != "[b]" {
+	if after.At != at(30).UnixMilli() || after.Hold != at(25).UnixMilli() || fmt.Sprint(after.IDs()) != "[b]" {
 		t.Errorf("WaitingOf = %+v: want at the latest, holding at the earliest, ids [b]", after)
 	}
 }

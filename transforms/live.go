@@ -140,9 +140,7 @@ func ScoreLive(s beam.Scope, attempts beam.PCollection, opts LiveOptions) beam.P
 		Model:   opts.Model,
 		Poll:    opts.Poll,
 		Horizon: opts.Horizon,
-		Record:  state.MakeValueState[[]byte]("record"),
-		Pending: state.MakeBagState[[]byte]("pending"),
-		Waiting: state.MakeValueState[[]byte]("waiting"),
+		Student: state.MakeValueState[[]byte]("student"),
 		Flush:   timers.InEventTime("flush"),
 	}, attempts)
 }
@@ -152,9 +150,10 @@ type scoreLiveFn struct {
 	Poll    time.Duration
 	Horizon time.Duration
 
-	Record  state.Value[[]byte] // live.Record
-	Pending state.Bag[[]byte]   // live.Attempt, each
-	Waiting state.Value[[]byte] // live.Waiting: the pending attempts' timer and ids
+	// Student is the student's live.State, in one value: each state
+	// request is a round trip to the runner, and an arrival or a flush
+	// needs one read and one write.
+	Student state.Value[[]byte]
 	Flush   timers.EventTime
 
 	model   *predict.Model
@@ -193,15 +192,11 @@ func (fn *scoreLiveFn) StartBundle(ctx context.Context, _ func(beam.EventTime, s
 
 func (fn *scoreLiveFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider,
 	user string, a live.Attempt, emit func(beam.EventTime, string, LiveScore)) error {
-	r, err := fn.record(sp)
+	st, err := fn.student(sp)
 	if err != nil {
 		return fmt.Errorf("student %q: %v", user, err)
 	}
-	w, err := fn.waiting(sp)
-	if err != nil {
-		return fmt.Errorf("student %q: %v", user, err)
-	}
-	switch r.Admit(a, w.IDs, fn.Horizon) {
+	switch st.Record.Admit(a, st.Waiting.IDs(), fn.Horizon) {
 	case live.Duplicate:
 		liveDuplicates.Inc(ctx, 1)
 		return nil
@@ -210,18 +205,15 @@ func (fn *scoreLiveFn) ProcessElement(ctx context.Context, sp state.Provider, tp
 		return nil
 	case live.Now:
 		liveOutOfOrder.Inc(ctx, 1)
-		if err := fn.apply(ctx, sp, &r, []live.Attempt{a}, emit); err != nil {
+		if err := fn.apply(ctx, &st.Record, []live.Attempt{a}, emit); err != nil {
 			return fmt.Errorf("student %q: %v", user, err)
 		}
-		return nil
+	default:
+		if st.Waiting.Add(a) {
+			fn.setTimer(tp, st.Waiting)
+		}
 	}
-	if err := fn.Pending.Add(sp, a.AppendBinary(nil)); err != nil {
-		return err
-	}
-	if w.Add(a) {
-		fn.setTimer(tp, w)
-	}
-	return fn.Waiting.Write(sp, w.AppendBinary(nil))
+	return fn.Student.Write(sp, st.AppendBinary(nil))
 }
 
 // setTimer sets a flush timer to fire when the watermark passes w.At and to
@@ -249,49 +241,32 @@ func (fn *scoreLiveFn) OnTimer(ctx context.Context, sp state.Provider, tp timers
 	if timer.Family != fn.Flush.Family {
 		return nil
 	}
-	w, err := fn.waiting(sp)
+	st, err := fn.student(sp)
 	if err != nil {
 		return fmt.Errorf("student %q: %v", user, err)
 	}
 	var firing int64
-	if _, err := fmt.Sscanf(timer.Tag, "%d/", &firing); err != nil || w.None() || firing != w.At {
+	if _, err := fmt.Sscanf(timer.Tag, "%d/", &firing); err != nil || st.Waiting.None() || firing != st.Waiting.At {
 		return nil // stale: a timer for the same time that fired first, or one already replaced
-	}
-	pending, err := fn.pending(sp)
-	if err != nil {
-		return fmt.Errorf("student %q: %v", user, err)
 	}
 	// The end of the millisecond the timer was set for: timers have
 	// millisecond precision, time_done more.
-	due, rest := live.Due(pending, time.UnixMilli(w.At+1).Add(-time.Nanosecond))
+	due, rest := live.Due(st.Waiting.Attempts, time.UnixMilli(st.Waiting.At+1).Add(-time.Nanosecond))
 	if len(due) > 0 {
-		r, err := fn.record(sp)
-		if err != nil {
+		if err := fn.apply(ctx, &st.Record, due, emit); err != nil {
 			return fmt.Errorf("student %q: %v", user, err)
 		}
-		if err := fn.apply(ctx, sp, &r, due, emit); err != nil {
-			return fmt.Errorf("student %q: %v", user, err)
-		}
-		if err := fn.Pending.Clear(sp); err != nil {
-			return err
-		}
-		for _, a := range rest {
-			if err := fn.Pending.Add(sp, a.AppendBinary(nil)); err != nil {
-				return err
-			}
-		}
 	}
-	if len(rest) == 0 {
-		return fn.Waiting.Clear(sp)
+	st.Waiting = live.WaitingOf(rest)
+	if len(rest) > 0 {
+		fn.setTimer(tp, st.Waiting)
 	}
-	w = live.WaitingOf(rest)
-	fn.setTimer(tp, w)
-	return fn.Waiting.Write(sp, w.AppendBinary(nil))
+	return fn.Student.Write(sp, st.AppendBinary(nil))
 }
 
-// apply scores and applies due attempts, emits their scores at their
-// times and writes the student's record back.
-func (fn *scoreLiveFn) apply(ctx context.Context, sp state.Provider, r *live.Record, due []live.Attempt,
+// apply scores and applies due attempts to the student's record and emits
+// their scores at their times.
+func (fn *scoreLiveFn) apply(ctx context.Context, r *live.Record, due []live.Attempt,
 	emit func(beam.EventTime, string, LiveScore)) error {
 	m := fn.model
 	if len(r.State) == 0 && !due[0].History && due[0].Log.ProblemNumber > 1 {
@@ -312,39 +287,15 @@ func (fn *scoreLiveFn) apply(ctx context.Context, sp state.Provider, r *live.Rec
 	}
 	liveScored.Inc(ctx, int64(len(due))-history)
 	liveHistory.Inc(ctx, history)
-	return fn.Record.Write(sp, r.AppendBinary(nil))
+	return nil
 }
 
-func (fn *scoreLiveFn) record(sp state.Provider) (live.Record, error) {
-	b, ok, err := fn.Record.Read(sp)
+func (fn *scoreLiveFn) student(sp state.Provider) (live.State, error) {
+	b, ok, err := fn.Student.Read(sp)
 	if err != nil || !ok {
-		return live.Record{}, err
+		return live.State{}, err
 	}
-	return live.ReadRecord(b)
-}
-
-func (fn *scoreLiveFn) waiting(sp state.Provider) (live.Waiting, error) {
-	b, ok, err := fn.Waiting.Read(sp)
-	if err != nil || !ok {
-		return live.Waiting{}, err
-	}
-	return live.ReadWaiting(b)
-}
-
-func (fn *scoreLiveFn) pending(sp state.Provider) ([]live.Attempt, error) {
-	raw, _, err := fn.Pending.Read(sp)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]live.Attempt, 0, len(raw))
-	for _, b := range raw {
-		a, rest, err := live.ReadAttempt(b)
-		if err != nil || len(rest) != 0 {
-			return nil, fmt.Errorf("pending attempt: %v", live.ErrCorrupt)
-		}
-		out = append(out, a)
-	}
-	return out, nil
+	return live.ReadState(b)
 }
 
 // WindowOptions configures WatchWindows.
