@@ -37,6 +37,53 @@ type Attempt struct {
 	History bool
 }
 
+// Attempts are a student's attempts that arrived together (in one bundle
+// of a stream, or one batch of a file), in the order they came: a stream
+// moves them as one element, so that a busy student costs one state read
+// and write per bundle, not per attempt.
+type Attempts []Attempt
+
+// AppendBinary appends as to b in the form ReadAttempts reads.
+func (as Attempts) AppendBinary(b []byte) []byte {
+	b = binary.AppendUvarint(b, uint64(len(as)))
+	for _, a := range as {
+		b = a.AppendBinary(b)
+	}
+	return b
+}
+
+// ReadAttempts returns the Attempts AppendBinary wrote.
+func ReadAttempts(data []byte) (Attempts, error) {
+	n, k := binary.Uvarint(data)
+	if k <= 0 || n > uint64(len(data)) {
+		return nil, ErrCorrupt
+	}
+	rest := data[k:]
+	as := make(Attempts, 0, n)
+	for ; n > 0; n-- {
+		a, r, err := ReadAttempt(rest)
+		if err != nil {
+			return nil, ErrCorrupt
+		}
+		as, rest = append(as, a), r
+	}
+	if len(rest) != 0 {
+		return nil, ErrCorrupt
+	}
+	return as, nil
+}
+
+// Earliest returns the earliest time_done of as, which must not be empty.
+func (as Attempts) Earliest() time.Time {
+	t := as[0].Log.TimeDone
+	for _, a := range as[1:] {
+		if a.Log.TimeDone.Before(t) {
+			t = a.Log.TimeDone
+		}
+	}
+	return t
+}
+
 // Seen is an attempt applied lately: its id and time_done.
 type Seen struct {
 	ID   string

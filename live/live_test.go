@@ -200,3 +200,20 @@ func TestWaiting(t *testing.T) {
 		t.Errorf("WaitingOf = %+v: want at the latest, holding at the earliest, ids [b]", after)
 	}
 }
+
+func TestAttemptsBinary(t *testing.T) {
+	as := live.Attempts{attempt("a", 20, "x", 2, true), attempt("", 10, "y", 1, false)}
+	b := as.AppendBinary(nil)
+	back, err := live.ReadAttempts(b)
+	if err != nil || !reflect.DeepEqual(back, as) {
+		t.Errorf("ReadAttempts(AppendBinary) = %v, %v; want %v", back, err, as)
+	}
+	for n := range len(b) {
+		if _, err := live.ReadAttempts(b[:n]); err == nil {
+			t.Errorf("Attempts cut to %d of %d bytes decoded", n, len(b))
+		}
+	}
+	if got := as.Earliest(); !got.Equal(at(10)) {
+		t.Errorf("Earliest = %v, want minute 10", got)
+	}
+}

@@ -65,39 +65,57 @@ var (
 )
 
 // ParseMessages parses each message's ProblemLog (problemlogs.JSONParser,
-// with the files' checks) into KV<user, live.Attempt>, the
-// message's event time kept. A message that does not parse leaves as a
-// DeadLetter, counted, with the reason.
+// with the files' checks) into KV<user, live.Attempts>: the attempts of a
+// student in one bundle, in the order they came, at the earliest one's
+// event time. A message that does not parse leaves as a DeadLetter,
+// counted, with the reason.
 func ParseMessages(s beam.Scope, msgs beam.PCollection) (attempts, dead beam.PCollection) {
 	s = s.Scope("ParseMessages")
 	return beam.ParDo2(s, &parseMessageFn{}, msgs)
 }
 
-type parseMessageFn struct{}
+type parseMessageFn struct {
+	byUser map[string]live.Attempts
+	users  []string // in the order first seen
+}
 
-func (fn *parseMessageFn) ProcessElement(ctx context.Context, m Message, emit func(string, live.Attempt), emitDead func(DeadLetter)) {
+func (fn *parseMessageFn) StartBundle(_ context.Context, _ func(beam.EventTime, string, live.Attempts), _ func(DeadLetter)) {
+	fn.byUser, fn.users = map[string]live.Attempts{}, fn.users[:0]
+}
+
+func (fn *parseMessageFn) ProcessElement(ctx context.Context, m Message, _ func(beam.EventTime, string, live.Attempts), emitDead func(DeadLetter)) {
 	l, err := problemlogs.JSONParser{Columns: problemlogs.DefaultColumns}.Parse(m.Data)
 	if err != nil {
 		liveMalformed.Inc(ctx, 1)
 		emitDead(DeadLetter{ID: m.ID, Data: m.Data, Reason: err.Error()})
 		return
 	}
-	emit(l.User, live.Attempt{ID: m.ID, Log: l})
+	if _, ok := fn.byUser[l.User]; !ok {
+		fn.users = append(fn.users, l.User)
+	}
+	fn.byUser[l.User] = append(fn.byUser[l.User], live.Attempt{ID: m.ID, Log: l})
+}
+
+func (fn *parseMessageFn) FinishBundle(_ context.Context, emit func(beam.EventTime, string, live.Attempts), _ func(DeadLetter)) {
+	for _, u := range fn.users {
+		as := fn.byUser[u]
+		emit(beam.EventTime(as.Earliest().UnixMilli()), u, as)
+	}
+	fn.byUser, fn.users = nil, fn.users[:0]
 }
 
 // AttemptsOf turns batches of ProblemLogs (KV<key, LogBatch>, as
 // ReadProblemLogs gives them) into a stream's attempts, KV<user,
-// live.Attempt> at their time_done: how a history, or files replayed as a
-// stream, enter ScoreLive. They have no ids: files hold no redeliveries.
+// live.Attempts> at the earliest one's time_done: how a history, or files
+// replayed as a stream, enter ScoreLive. They have no ids: files hold no
+// redeliveries.
 func AttemptsOf(s beam.Scope, batches beam.PCollection) beam.PCollection {
 	s = s.Scope("AttemptsOf")
 	return beam.ParDo(s, attemptsOf, batches)
 }
 
-func attemptsOf(_ string, b LogBatch, emit func(beam.EventTime, string, live.Attempt)) {
-	for _, l := range b.Logs {
-		emit(beam.EventTime(l.TimeDone.UnixMilli()), l.User, live.Attempt{Log: l})
-	}
+func attemptsOf(_ string, b LogBatch, emit func(beam.EventTime, string, live.Attempts)) {
+	emitAttempts(b, false, emit)
 }
 
 // HistoryOf is AttemptsOf for the attempts before a stream started (the
@@ -109,9 +127,23 @@ func HistoryOf(s beam.Scope, batches beam.PCollection) beam.PCollection {
 	return beam.ParDo(s, historyOf, batches)
 }
 
-func historyOf(_ string, b LogBatch, emit func(beam.EventTime, string, live.Attempt)) {
+func historyOf(_ string, b LogBatch, emit func(beam.EventTime, string, live.Attempts)) {
+	emitAttempts(b, true, emit)
+}
+
+// emitAttempts emits each student's logs of b as one live.Attempts.
+func emitAttempts(b LogBatch, history bool, emit func(beam.EventTime, string, live.Attempts)) {
+	byUser := map[string]live.Attempts{}
+	var users []string
 	for _, l := range b.Logs {
-		emit(beam.EventTime(l.TimeDone.UnixMilli()), l.User, live.Attempt{Log: l, History: true})
+		if _, ok := byUser[l.User]; !ok {
+			users = append(users, l.User)
+		}
+		byUser[l.User] = append(byUser[l.User], live.Attempt{Log: l, History: history})
+	}
+	for _, u := range users {
+		as := byUser[u]
+		emit(beam.EventTime(as.Earliest().UnixMilli()), u, as)
 	}
 }
 
@@ -191,27 +223,35 @@ func (fn *scoreLiveFn) StartBundle(ctx context.Context, _ func(beam.EventTime, s
 }
 
 func (fn *scoreLiveFn) ProcessElement(ctx context.Context, sp state.Provider, tp timers.Provider,
-	user string, a live.Attempt, emit func(beam.EventTime, string, LiveScore)) error {
+	user string, as live.Attempts, emit func(beam.EventTime, string, LiveScore)) error {
 	st, err := fn.student(sp)
 	if err != nil {
 		return fmt.Errorf("student %q: %v", user, err)
 	}
-	switch st.Record.Admit(a, st.Waiting.IDs(), fn.Horizon) {
-	case live.Duplicate:
-		liveDuplicates.Inc(ctx, 1)
-		return nil
-	case live.TooLate:
-		liveTooLate.Inc(ctx, 1)
-		return nil
-	case live.Now:
-		liveOutOfOrder.Inc(ctx, 1)
-		if err := fn.apply(ctx, &st.Record, []live.Attempt{a}, emit); err != nil {
-			return fmt.Errorf("student %q: %v", user, err)
+	ids := st.Waiting.IDs()
+	setTimer := false
+	for _, a := range as {
+		switch st.Record.Admit(a, ids, fn.Horizon) {
+		case live.Duplicate:
+			liveDuplicates.Inc(ctx, 1)
+		case live.TooLate:
+			liveTooLate.Inc(ctx, 1)
+		case live.Now:
+			liveOutOfOrder.Inc(ctx, 1)
+			if err := fn.apply(ctx, &st.Record, []live.Attempt{a}, emit); err != nil {
+				return fmt.Errorf("student %q: %v", user, err)
+			}
+		default:
+			if st.Waiting.Add(a) {
+				setTimer = true
+			}
+			if a.ID != "" {
+				ids = append(ids, a.ID)
+			}
 		}
-	default:
-		if st.Waiting.Add(a) {
-			fn.setTimer(tp, st.Waiting)
-		}
+	}
+	if setTimer {
+		fn.setTimer(tp, st.Waiting)
 	}
 	return fn.Student.Write(sp, st.AppendBinary(nil))
 }

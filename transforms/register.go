@@ -28,7 +28,7 @@ func init() {
 	beam.RegisterCoder(reflect.TypeOf(trainer.RowBatch{}), encodeRowBatch, decodeRowBatch)
 	beam.RegisterCoder(reflect.TypeOf(EvalPartial{}), encodeEvalPartial, decodeEvalPartial)
 	beam.RegisterCoder(reflect.TypeOf(features.Component{}), func(c features.Component) []byte { return encodeComponent(c) }, decodeComponent)
-	beam.RegisterCoder(reflect.TypeOf(live.Attempt{}), func(a live.Attempt) []byte { return a.AppendBinary(nil) }, decodeAttempt)
+	beam.RegisterCoder(reflect.TypeOf(live.Attempts{}), func(as live.Attempts) []byte { return as.AppendBinary(nil) }, live.ReadAttempts)
 	for _, t := range []any{FileShard{}, BigQueryStream{}, model.ExerciseThetas{}, model.SkippedExercise{}, Stats{},
 		Message{}, DeadLetter{}, LiveScore{}, LiveWindow{}} {
 		beam.RegisterType(reflect.TypeOf(t))
@@ -49,8 +49,8 @@ func init() {
 
 	register.DoFn8x1[context.Context, string, LogBatch, func(*model.ExerciseThetas) bool, func(*features.Component) bool,
 		func(string, EvalPartial), func(string, string), func(Stats), error](&scoreStudentsFn{})
-	register.DoFn4x0[context.Context, Message, func(string, live.Attempt), func(DeadLetter)](&parseMessageFn{})
-	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, live.Attempt,
+	register.DoFn4x0[context.Context, Message, func(beam.EventTime, string, live.Attempts), func(DeadLetter)](&parseMessageFn{})
+	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, live.Attempts,
 		func(beam.EventTime, string, LiveScore), error](&scoreLiveFn{})
 	register.DoFn5x0[typex.PaneInfo, typex.Window, string, EvalPartial, func(LiveWindow)](&windowRowsFn{})
 	register.Combiner3[EvalPartial, LiveScore, EvalPartial](&liveEvalFn{})
@@ -58,8 +58,7 @@ func init() {
 	register.Function3x0(historyOf)
 	register.DoFn4x1[context.Context, state.Provider, int, LiveWindow, error](&writeLiveFn{})
 	register.DoFn1x1[DeadLetter, error](&writeDeadFn{})
-	register.Emitter3[beam.EventTime, string, live.Attempt]()
-	register.Emitter2[string, live.Attempt]()
+	register.Emitter3[beam.EventTime, string, live.Attempts]()
 	register.Emitter3[beam.EventTime, string, LiveScore]()
 	register.Emitter1[DeadLetter]()
 	register.Emitter1[LiveWindow]()
@@ -125,12 +124,4 @@ func decodeComponent(b []byte) (features.Component, error) {
 		c.Vector[i] = math.Float64frombits(binary.LittleEndian.Uint64(raw[8*i:]))
 	}
 	return c, nil
-}
-
-func decodeAttempt(b []byte) (live.Attempt, error) {
-	a, rest, err := live.ReadAttempt(b)
-	if err == nil && len(rest) != 0 {
-		err = live.ErrCorrupt
-	}
-	return a, err
 }
