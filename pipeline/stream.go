@@ -20,9 +20,9 @@ package pipeline
 //  4. WatchWindows sums the scores per version, exercise and fixed window
 //     of event time with batch evaluation's CombineFn: attempts, mean
 //     log-likelihood, AUC, accuracy; late attempts refine the window.
-//  5. WriteLive writes each window's rows, regenerates the dashboard and
-//     raises alerts when an exercise falls below its held-out
-//     log-likelihood.
+//  5. WriteLive writes each window's rows (files, and with a table
+//     BigQuery's streaming inserts), regenerates the dashboard and raises
+//     alerts when an exercise falls below its held-out log-likelihood.
 
 import (
 	"errors"
@@ -72,6 +72,9 @@ type StreamOptions struct {
 	Output string
 	// Alerts configures the alerts.
 	Alerts transforms.AlertOptions
+	// BigQuery, if set, is a table each window's firings are streamed into
+	// (transforms.LiveSchema), created if missing.
+	BigQuery *transforms.BigQueryOutput
 }
 
 // DefaultStreamOptions returns the options cmd/kmstream starts from.
@@ -120,6 +123,11 @@ func (o *StreamOptions) Validate() error {
 	if strings.TrimSpace(o.Output) == "" {
 		errs = append(errs, errors.New("no output directory"))
 	}
+	if o.BigQuery != nil {
+		if err := o.BigQuery.Validate(); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	return errors.Join(errs...)
 }
 
@@ -155,6 +163,6 @@ func BuildStream(s beam.Scope, o StreamOptions) error {
 	src := o.ModelSource()
 	scores := transforms.ScoreLive(s, attempts, transforms.LiveOptions{Model: src, Poll: o.Poll, Horizon: o.AllowedLateness})
 	windows := transforms.WatchWindows(s, scores, transforms.WindowOptions{Size: o.Window, AllowedLateness: o.AllowedLateness})
-	transforms.WriteLive(s, windows, transforms.LiveOutput{Dir: out, Source: o.source(), Model: src, Alerts: o.Alerts})
+	transforms.WriteLive(s, windows, transforms.LiveOutput{Dir: out, Source: o.source(), Model: src, Alerts: o.Alerts, BigQuery: o.BigQuery})
 	return nil
 }

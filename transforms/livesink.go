@@ -5,17 +5,23 @@ import (
 	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"net/http"
 	"slices"
 	"strings"
 	"time"
 
+	"cloud.google.com/go/bigquery"
 	"cloud.google.com/go/pubsub/v2"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/graph/window"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
+	"google.golang.org/api/googleapi"
+	"google.golang.org/api/option"
 
+	"github.com/kmtrain/knowledgemodel/bqsource"
 	"github.com/kmtrain/knowledgemodel/monitor"
 	"github.com/kmtrain/knowledgemodel/report"
 )
@@ -45,6 +51,50 @@ type LiveOutput struct {
 	Model ModelSource
 	// Alerts say when a window's exercise is worth an alert.
 	Alerts AlertOptions
+	// BigQuery, if set, is a table each firing's rows are also streamed
+	// into (tabledata.insertAll, schema LiveSchema), created if missing.
+	BigQuery *BigQueryOutput
+}
+
+// LiveSchema is the schema of the BigQuery table of live windows: a row per
+// firing of a window, version and exercise. Panes accumulate: a window's
+// result is its row with the highest pane.
+var LiveSchema = bigquery.Schema{
+	{Name: "window_start", Type: bigquery.TimestampFieldType, Required: true},
+	{Name: "window_end", Type: bigquery.TimestampFieldType, Required: true},
+	{Name: "exercise", Type: bigquery.StringFieldType, Required: true},
+	{Name: "model_version", Type: bigquery.StringFieldType, Required: true},
+	{Name: "attempts", Type: bigquery.IntegerFieldType, Required: true, Description: "attempts scored"},
+	{Name: "correct", Type: bigquery.IntegerFieldType, Required: true},
+	{Name: "log_likelihood", Type: bigquery.FloatFieldType, Description: "mean natural-log likelihood per attempt"},
+	{Name: "auc", Type: bigquery.FloatFieldType, Description: "NULL when the attempts are all correct or all wrong"},
+	{Name: "accuracy", Type: bigquery.FloatFieldType, Description: "fraction predicted right at p >= 0.5"},
+	{Name: "pane", Type: bigquery.IntegerFieldType, Required: true, Description: "the firing, from 0; the highest is the window's result"},
+	{Name: "late", Type: bigquery.BooleanFieldType, Required: true, Description: "a firing after the watermark passed the window's end"},
+	{Name: "written", Type: bigquery.TimestampFieldType, Required: true},
+}
+
+// liveRow is a row of LiveSchema.
+type liveRow struct {
+	WindowStart   time.Time            `bigquery:"window_start"`
+	WindowEnd     time.Time            `bigquery:"window_end"`
+	Exercise      string               `bigquery:"exercise"`
+	ModelVersion  string               `bigquery:"model_version"`
+	Attempts      int64                `bigquery:"attempts"`
+	Correct       int64                `bigquery:"correct"`
+	LogLikelihood bigquery.NullFloat64 `bigquery:"log_likelihood"`
+	AUC           bigquery.NullFloat64 `bigquery:"auc"`
+	Accuracy      bigquery.NullFloat64 `bigquery:"accuracy"`
+	Pane          int64                `bigquery:"pane"`
+	Late          bool                 `bigquery:"late"`
+	Written       time.Time            `bigquery:"written"`
+}
+
+func nullFloat(v *float64) bigquery.NullFloat64 {
+	if f := finiteOrNil(v); f != nil {
+		return bigquery.NullFloat64{Float64: *f, Valid: true}
+	}
+	return bigquery.NullFloat64{}
 }
 
 // AlertOptions configures the alerts of WriteLive.
@@ -96,9 +146,11 @@ type writeLiveFn struct {
 	Out    LiveOutput
 	Latest state.Value[[]byte] // liveState, JSON
 
-	heldOut map[string]map[string]float64 // by version
-	topic   *pubsub.Publisher
-	client  *pubsub.Client
+	heldOut  map[string]map[string]float64 // by version
+	topic    *pubsub.Publisher
+	client   *pubsub.Client
+	bq       *bigquery.Client
+	inserter *bigquery.Inserter
 }
 
 func (fn *writeLiveFn) Setup(ctx context.Context) error {
@@ -114,6 +166,70 @@ func (fn *writeLiveFn) Setup(ctx context.Context) error {
 		}
 		fn.client, fn.topic = c, c.Publisher(t)
 	}
+	if out := fn.Out.BigQuery; out != nil {
+		c, table, err := liveTable(ctx, *out)
+		if err != nil {
+			return fmt.Errorf("live BigQuery table %s: %v", out.Table, err)
+		}
+		fn.bq, fn.inserter = c, table.Inserter()
+	}
+	return nil
+}
+
+// liveTable returns a client and the table of out, created with LiveSchema
+// if it does not exist.
+func liveTable(ctx context.Context, out BigQueryOutput) (*bigquery.Client, *bigquery.Table, error) {
+	id, err := bqsource.ParseTableID(out.Table)
+	if err != nil {
+		return nil, nil, err
+	}
+	var opts []option.ClientOption
+	if out.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(out.Endpoint))
+	}
+	if out.Insecure {
+		opts = append(opts, option.WithoutAuthentication())
+	}
+	c, err := bigquery.NewClient(ctx, cmp.Or(out.Project, id.Project), opts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	table := c.DatasetInProject(id.Project, id.Dataset).Table(id.Table)
+	if _, err := table.Metadata(ctx); err != nil {
+		var ge *googleapi.Error
+		if !errors.As(err, &ge) || ge.Code != http.StatusNotFound {
+			c.Close()
+			return nil, nil, err
+		}
+		err := table.Create(ctx, &bigquery.TableMetadata{Schema: LiveSchema, Labels: map[string]string{"app": "kmstream"}})
+		if err != nil && !(errors.As(err, &ge) && ge.Code == http.StatusConflict) {
+			c.Close()
+			return nil, nil, fmt.Errorf("creating it: %v", err)
+		}
+	}
+	return c, table, nil
+}
+
+// insertLive streams the rows of firing w into the BigQuery table. The
+// insert ids make a retried bundle's rows count once (best effort, as
+// BigQuery de-duplicates).
+func (fn *writeLiveFn) insertLive(ctx context.Context, w LiveWindow) error {
+	written := time.Now().UTC()
+	savers := make([]*bigquery.StructSaver, 0, len(w.Rows))
+	for _, r := range w.Rows {
+		row := liveRow{WindowStart: time.UnixMilli(w.Start).UTC(), WindowEnd: time.UnixMilli(w.End).UTC(),
+			Exercise: r.Exercise, ModelVersion: w.Version, Attempts: r.Attempts, Correct: r.Correct,
+			LogLikelihood: nullFloat(r.LogLikelihood), AUC: nullFloat(r.AUC), Accuracy: nullFloat(r.Accuracy),
+			Pane: w.Pane, Late: w.Late, Written: written}
+		savers = append(savers, &bigquery.StructSaver{Struct: row, Schema: LiveSchema,
+			InsertID: fmt.Sprintf("%d/%s/%s/%d", w.Start, w.Version, r.Exercise, r.Attempts+r.NoThetas)})
+	}
+	if len(savers) == 0 {
+		return nil
+	}
+	if err := fn.inserter.Put(ctx, savers); err != nil {
+		return fmt.Errorf("streaming window %d's rows into %s: %v", w.Start, fn.Out.BigQuery.Table, err)
+	}
 	return nil
 }
 
@@ -121,6 +237,9 @@ func (fn *writeLiveFn) Teardown() {
 	if fn.topic != nil {
 		fn.topic.Stop()
 		fn.client.Close()
+	}
+	if fn.bq != nil {
+		fn.bq.Close()
 	}
 }
 
@@ -174,6 +293,11 @@ func (fn *writeLiveFn) ProcessElement(ctx context.Context, sp state.Provider, _ 
 	}
 	for _, f := range files {
 		if err := publishFiles(ctx, label, []stagedFile{f}); err != nil {
+			return err
+		}
+	}
+	if fn.inserter != nil {
+		if err := fn.insertLive(ctx, w); err != nil {
 			return err
 		}
 	}

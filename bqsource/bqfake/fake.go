@@ -162,6 +162,9 @@ type Server struct {
 	jobFaults    [][2]string
 	streamFaults []*streamFault
 
+	inserted  map[string][]map[string]any // by table id: the rows streamed in
+	insertIDs map[string]bool             // table id/insertId seen
+
 	calls    []string
 	queries  []QueryRequest
 	gets     []string
@@ -392,9 +395,18 @@ func (s *Server) FailStream(index int, after int64) {
 	s.streamFaults = append(s.streamFaults, &streamFault{index: index, after: after})
 }
 
+// Inserted returns the rows streamed into table ("project.dataset.table")
+// by tabledata.insertAll, in the order they came, each as its JSON object.
+func (s *Server) Inserted(table string) []map[string]any {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return clone(s.inserted[table])
+}
+
 // Calls lists the API methods called, in order: "jobs.insert", "jobs.query",
 // "jobs.get", "jobs.getQueryResults", "tables.get", "tabledata.list",
-// "CreateReadSession", "ReadRows" (and "unknown" for anything else).
+// "tables.insert", "tabledata.insertAll", "CreateReadSession", "ReadRows"
+// (and "unknown" for anything else).
 func (s *Server) Calls() []string { s.mu.Lock(); defer s.mu.Unlock(); return clone(s.calls) }
 
 // Queries lists the jobs.insert requests.

@@ -20,6 +20,8 @@ var (
 	resultsRE = regexp.MustCompile(`^/projects/([^/]+)/queries/([^/]+)$`)
 	tableRE   = regexp.MustCompile(`^/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)$`)
 	dataRE    = regexp.MustCompile(`^/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)/data$`)
+	tablesRE  = regexp.MustCompile(`^/projects/([^/]+)/datasets/([^/]+)/tables$`)
+	insertRE  = regexp.MustCompile(`^/projects/([^/]+)/datasets/([^/]+)/tables/([^/]+)/insertAll$`)
 )
 
 // ErrorJSON is the body of a BigQuery error response: a status code, a reason
@@ -106,6 +108,12 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	case r.Method == http.MethodGet && dataRE.MatchString(path):
 		s.call("tabledata.list")
 		s.list(w, r, dataRE.FindStringSubmatch(path))
+	case r.Method == http.MethodPost && tablesRE.MatchString(path):
+		s.call("tables.insert")
+		s.createTable(w, r, tablesRE.FindStringSubmatch(path))
+	case r.Method == http.MethodPost && insertRE.MatchString(path):
+		s.call("tabledata.insertAll")
+		s.insertAll(w, r, insertRE.FindStringSubmatch(path))
 	default:
 		s.call("unknown")
 		s.errorf("bqfake: unexpected request %s %s", r.Method, r.URL)
@@ -341,4 +349,89 @@ func writeError(w http.ResponseWriter, err error) {
 	w.Header().Set("Content-Type", "application/json; charset=UTF-8")
 	w.WriteHeader(e.status)
 	w.Write(ErrorJSON(e.status, e.reason, e.message))
+}
+
+// createTable serves tables.insert: an empty table with the request's
+// schema; one that exists is a 409 duplicate, as BigQuery answers.
+func (s *Server) createTable(w http.ResponseWriter, r *http.Request, m []string) {
+	var in bq.Table
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil || in.TableReference == nil {
+		writeError(w, &apiError{http.StatusBadRequest, "invalid", fmt.Sprintf("bqfake: bad table: %v", err)})
+		return
+	}
+	id := m[1] + "." + m[2] + "." + in.TableReference.TableId
+	var schema []Field
+	if in.Schema != nil {
+		for _, f := range in.Schema.Fields {
+			schema = append(schema, Field{Name: f.Name, Type: f.Type})
+		}
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.tables[id] != nil {
+		writeError(w, &apiError{http.StatusConflict, "duplicate", "Already Exists: Table " + id})
+		return
+	}
+	s.tables[id] = &table{id: id, schema: schema}
+	writeJSON(w, &bq.Table{Kind: "bigquery#table", TableReference: in.TableReference, Schema: in.Schema, Type: "TABLE"})
+}
+
+// insertAll serves tabledata.insertAll, the streaming insert: each row is
+// kept as the JSON object it came as, once per insertId (BigQuery's
+// best-effort de-duplication); a row with a field the schema lacks fails
+// alone, as BigQuery reports it.
+func (s *Server) insertAll(w http.ResponseWriter, r *http.Request, m []string) {
+	var in bq.TableDataInsertAllRequest
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		writeError(w, &apiError{http.StatusBadRequest, "invalid", "bqfake: bad insertAll: " + err.Error()})
+		return
+	}
+	id := m[1] + "." + m[2] + "." + m[3]
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	tb := s.tables[id]
+	if tb == nil {
+		writeError(w, &apiError{http.StatusNotFound, "notFound", fmt.Sprintf("Not found: Table %s:%s.%s", m[1], m[2], m[3])})
+		return
+	}
+	known := map[string]bool{}
+	for _, f := range tb.schema {
+		known[f.Name] = true
+	}
+	if s.inserted == nil {
+		s.inserted = map[string][]map[string]any{}
+		s.insertIDs = map[string]bool{}
+	}
+	resp := &bq.TableDataInsertAllResponse{Kind: "bigquery#tableDataInsertAllResponse"}
+	for i, row := range in.Rows {
+		var obj map[string]any
+		if err := json.Unmarshal(mustJSON(row.Json), &obj); err != nil {
+			writeError(w, &apiError{http.StatusBadRequest, "invalid", "bqfake: bad row: " + err.Error()})
+			return
+		}
+		bad := ""
+		for k := range obj {
+			if !known[k] {
+				bad = k
+			}
+		}
+		if bad != "" {
+			resp.InsertErrors = append(resp.InsertErrors, &bq.TableDataInsertAllResponseInsertErrors{Index: int64(i),
+				Errors: []*bq.ErrorProto{{Reason: "invalid", Location: bad, Message: "no such field: " + bad}}})
+			continue
+		}
+		if row.InsertId != "" {
+			if s.insertIDs[id+"/"+row.InsertId] {
+				continue
+			}
+			s.insertIDs[id+"/"+row.InsertId] = true
+		}
+		s.inserted[id] = append(s.inserted[id], obj)
+	}
+	writeJSON(w, resp)
+}
+
+func mustJSON(v any) []byte {
+	b, _ := json.Marshal(v)
+	return b
 }
