@@ -75,6 +75,8 @@ type StreamOptions struct {
 	// BigQuery, if set, is a table each window's firings are streamed into
 	// (transforms.LiveSchema), created if missing.
 	BigQuery *transforms.BigQueryOutput
+	// Predictions writes every scored attempt to Output/predictions/.
+	Predictions bool
 }
 
 // DefaultStreamOptions returns the options cmd/kmstream starts from.
@@ -162,6 +164,9 @@ func BuildStream(s beam.Scope, o StreamOptions) error {
 	}
 	src := o.ModelSource()
 	scores := transforms.ScoreLive(s, attempts, transforms.LiveOptions{Model: src, Poll: o.Poll, Horizon: o.AllowedLateness})
+	if o.Predictions {
+		transforms.WritePredictions(s, scores, out+"/"+transforms.PredictionsDir)
+	}
 	windows := transforms.WatchWindows(s, scores, transforms.WindowOptions{Size: o.Window, AllowedLateness: o.AllowedLateness})
 	transforms.WriteLive(s, windows, transforms.LiveOutput{Dir: out, Source: o.source(), Model: src, Alerts: o.Alerts, BigQuery: o.BigQuery})
 	return nil

@@ -123,6 +123,7 @@ func TestStreamMatchesMonitor(t *testing.T) {
 	// wait for before an attempt is late and applied out of turn.
 	so.PubSub.MaxDelay = 24 * time.Hour
 	so.Model, so.Output, so.Window, so.Poll = model, out, 24*time.Hour, 0
+	so.Predictions = true
 	p, s := beam.NewPipelineWithRoot()
 	if err := pipeline.BuildStream(s, so); err != nil {
 		t.Fatal(err)
@@ -182,6 +183,16 @@ func TestStreamMatchesMonitor(t *testing.T) {
 	}
 	if fmt.Sprint(letters) != "[bad-1]" {
 		t.Errorf("dead letters %v, want [bad-1]", letters)
+	}
+	// Every attempt scored once, in the predictions, as in the windows.
+	preds, _ := filepath.Glob(filepath.Join(out, transforms.PredictionsDir, "*.csv"))
+	predicted := 0
+	for _, f := range preds {
+		_, rows := readMonitorCSV(t, f)
+		predicted += len(rows)
+	}
+	if predicted != len(logs) {
+		t.Errorf("%d predictions in %d files, want one per log, %d", predicted, len(preds), len(logs))
 	}
 	for _, name := range []string{transforms.LiveDashboardFile, transforms.LiveAlertsFile} {
 		if _, err := os.Stat(filepath.Join(out, name)); err != nil {

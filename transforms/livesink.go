@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -456,5 +457,55 @@ func (fn *writeDeadFn) FinishBundle(ctx context.Context) error {
 		return fmt.Errorf("dead letters: %v", err)
 	}
 	log.Warnf(ctx, "wrote %d malformed messages to %s", fn.n, name)
+	return nil
+}
+
+// PredictionsDir is the directory of LiveOutput.Dir that WritePredictions
+// writes to.
+const PredictionsDir = "predictions"
+
+// WritePredictions writes every scored attempt (KV<version, LiveScore>, from
+// ScoreLive), each bundle's to a CSV file of its own in dir
+// (dir/<time>-<n>.csv: user, exercise, time_done, correct, p, model_version;
+// p empty without thetas), written whole under a temporary name, then
+// renamed.
+func WritePredictions(s beam.Scope, scores beam.PCollection, dir string) {
+	s = s.Scope("WritePredictions")
+	beam.ParDo0(s, &writePredictionsFn{Dir: dir}, scores)
+}
+
+type writePredictionsFn struct {
+	Dir string
+
+	buf   bytes.Buffer
+	n     int
+	files int
+}
+
+func (fn *writePredictionsFn) StartBundle() { fn.buf.Reset(); fn.n = 0 }
+
+func (fn *writePredictionsFn) ProcessElement(version string, sc LiveScore) {
+	if fn.n == 0 {
+		fn.buf.WriteString("user,exercise,time_done,correct,p,model_version\n")
+	}
+	p := ""
+	if sc.HasP {
+		p = strconv.FormatFloat(sc.P, 'g', -1, 64)
+	}
+	fmt.Fprintf(&fn.buf, "%s,%s,%s,%t,%s,%s\n", csvField(sc.User), csvField(sc.Exercise),
+		time.UnixMilli(sc.TimeDone).UTC().Format(time.RFC3339Nano), sc.Correct, p, csvField(version))
+	fn.n++
+}
+
+func (fn *writePredictionsFn) FinishBundle(ctx context.Context) error {
+	if fn.n == 0 {
+		return nil
+	}
+	fn.files++
+	name := fmt.Sprintf("%s/%s-%d-%d.csv", strings.TrimSuffix(fn.Dir, "/"),
+		time.Now().UTC().Format("20060102T150405.000000000Z"), fn.files, fn.n)
+	if err := publishFiles(ctx, "predictions", []stagedFile{{name, slices.Clone(fn.buf.Bytes())}}); err != nil {
+		return fmt.Errorf("predictions: %v", err)
+	}
 	return nil
 }

@@ -58,6 +58,7 @@ func init() {
 	register.Function3x0(historyOf)
 	register.DoFn4x1[context.Context, state.Provider, int, LiveWindow, error](&writeLiveFn{})
 	register.DoFn1x1[DeadLetter, error](&writeDeadFn{})
+	register.DoFn2x0[string, LiveScore](&writePredictionsFn{})
 	register.Emitter3[beam.EventTime, string, live.Attempts]()
 	register.Emitter3[beam.EventTime, string, LiveScore]()
 	register.Emitter1[DeadLetter]()

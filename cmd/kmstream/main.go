@@ -74,6 +74,7 @@ var (
 	alertDrop   = flag.Float64("alert_drop", defaults.Alerts.Drop, "Alert when an exercise's window log-likelihood is this far (nats per attempt) below its held-out one (0: no alerts).")
 	alertMin    = flag.Int64("alert_min_attempts", defaults.Alerts.MinAttempts, "Attempts a window needs on an exercise before it can alert.")
 	alertTopic  = flag.String("alert_topic", "", "Pub/Sub topic (projects/P/topics/T) each alert is also published to, as JSON.")
+	predictions = flag.Bool("predictions", false, "Also write every scored attempt (user, exercise, time_done, correct, p, model_version) to --output/predictions/, a CSV file per bundle.")
 	bqOutput    = flag.String("bq_output", "", "BigQuery table project.dataset.table each window's firings are streamed into (a row per firing and exercise; the highest pane is the window's result); created if missing.")
 	gcpProjectF = flag.Lookup("project")
 )
@@ -153,6 +154,7 @@ func options() (pipeline.StreamOptions, error) {
 	if *bqOutput != "" {
 		o.BigQuery = &transforms.BigQueryOutput{Table: *bqOutput}
 	}
+	o.Predictions = *predictions
 	return o, o.Validate()
 }
 
