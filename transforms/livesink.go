@@ -20,7 +20,6 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/core/state"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 	"google.golang.org/api/googleapi"
-	"google.golang.org/api/option"
 
 	"github.com/kmtrain/knowledgemodel/bqsource"
 	"github.com/kmtrain/knowledgemodel/monitor"
@@ -184,14 +183,7 @@ func liveTable(ctx context.Context, out BigQueryOutput) (*bigquery.Client, *bigq
 	if err != nil {
 		return nil, nil, err
 	}
-	var opts []option.ClientOption
-	if out.Endpoint != "" {
-		opts = append(opts, option.WithEndpoint(out.Endpoint))
-	}
-	if out.Insecure {
-		opts = append(opts, option.WithoutAuthentication())
-	}
-	c, err := bigquery.NewClient(ctx, cmp.Or(out.Project, id.Project), opts...)
+	c, err := out.client(ctx, id.Project)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -423,12 +415,10 @@ func WriteDeadLetters(s beam.Scope, dead beam.PCollection, dir string) {
 type writeDeadFn struct {
 	Dir string
 
-	buf   bytes.Buffer
-	n     int
-	files int
+	out bundleFile
 }
 
-func (fn *writeDeadFn) StartBundle() { fn.buf.Reset(); fn.n = 0 }
+func (fn *writeDeadFn) StartBundle() { fn.out.reset() }
 
 func (fn *writeDeadFn) ProcessElement(d DeadLetter) error {
 	j, err := json.Marshal(struct {
@@ -439,25 +429,44 @@ func (fn *writeDeadFn) ProcessElement(d DeadLetter) error {
 	if err != nil {
 		return err
 	}
-	fn.buf.Write(j)
-	fn.buf.WriteByte('\n')
-	fn.n++
+	fn.out.buf.Write(j)
+	fn.out.buf.WriteByte('\n')
+	fn.out.n++
 	return nil
 }
 
 func (fn *writeDeadFn) FinishBundle(ctx context.Context) error {
-	if fn.n == 0 {
-		return nil
+	name, err := fn.out.write(ctx, fn.Dir, "jsonl")
+	if err != nil || name == "" {
+		return err
 	}
-	fn.files++
-	name := fmt.Sprintf("%s/%s-%d-%d.jsonl", strings.TrimSuffix(fn.Dir, "/"),
-		time.Now().UTC().Format("20060102T150405.000000000Z"), fn.files, fn.n)
-	content := slices.Clone(fn.buf.Bytes())
-	if err := publishFiles(ctx, "dead", []stagedFile{{name, content}}); err != nil {
-		return fmt.Errorf("dead letters: %v", err)
-	}
-	log.Warnf(ctx, "wrote %d malformed messages to %s", fn.n, name)
+	log.Warnf(ctx, "wrote %d malformed messages to %s", fn.out.n, name)
 	return nil
+}
+
+// bundleFile is what a bundle writes to a file of its own: the lines and
+// how many there are, and how many files the DoFn instance wrote.
+type bundleFile struct {
+	buf   bytes.Buffer
+	n     int
+	files int
+}
+
+func (f *bundleFile) reset() { f.buf.Reset(); f.n = 0 }
+
+// write writes the bundle's lines, if any, to dir/<time>-<file>-<lines>.ext,
+// whole under a temporary name, then renamed, and returns the name.
+func (f *bundleFile) write(ctx context.Context, dir, ext string) (string, error) {
+	if f.n == 0 {
+		return "", nil
+	}
+	f.files++
+	name := fmt.Sprintf("%s/%s-%d-%d.%s", strings.TrimSuffix(dir, "/"),
+		time.Now().UTC().Format("20060102T150405.000000000Z"), f.files, f.n, ext)
+	if err := publishFiles(ctx, ext, []stagedFile{{name, slices.Clone(f.buf.Bytes())}}); err != nil {
+		return "", fmt.Errorf("%s: %v", name, err)
+	}
+	return name, nil
 }
 
 // PredictionsDir is the directory of LiveOutput.Dir that WritePredictions
@@ -477,35 +486,25 @@ func WritePredictions(s beam.Scope, scores beam.PCollection, dir string) {
 type writePredictionsFn struct {
 	Dir string
 
-	buf   bytes.Buffer
-	n     int
-	files int
+	out bundleFile
 }
 
-func (fn *writePredictionsFn) StartBundle() { fn.buf.Reset(); fn.n = 0 }
+func (fn *writePredictionsFn) StartBundle() { fn.out.reset() }
 
 func (fn *writePredictionsFn) ProcessElement(version string, sc LiveScore) {
-	if fn.n == 0 {
-		fn.buf.WriteString("user,exercise,time_done,correct,p,model_version\n")
+	if fn.out.n == 0 {
+		fn.out.buf.WriteString("user,exercise,time_done,correct,p,model_version\n")
 	}
 	p := ""
 	if sc.HasP {
 		p = strconv.FormatFloat(sc.P, 'g', -1, 64)
 	}
-	fmt.Fprintf(&fn.buf, "%s,%s,%s,%t,%s,%s\n", csvField(sc.User), csvField(sc.Exercise),
+	fmt.Fprintf(&fn.out.buf, "%s,%s,%s,%t,%s,%s\n", csvField(sc.User), csvField(sc.Exercise),
 		time.UnixMilli(sc.TimeDone).UTC().Format(time.RFC3339Nano), sc.Correct, p, csvField(version))
-	fn.n++
+	fn.out.n++
 }
 
 func (fn *writePredictionsFn) FinishBundle(ctx context.Context) error {
-	if fn.n == 0 {
-		return nil
-	}
-	fn.files++
-	name := fmt.Sprintf("%s/%s-%d-%d.csv", strings.TrimSuffix(fn.Dir, "/"),
-		time.Now().UTC().Format("20060102T150405.000000000Z"), fn.files, fn.n)
-	if err := publishFiles(ctx, "predictions", []stagedFile{{name, slices.Clone(fn.buf.Bytes())}}); err != nil {
-		return fmt.Errorf("predictions: %v", err)
-	}
-	return nil
+	_, err := fn.out.write(ctx, fn.Dir, "csv")
+	return err
 }

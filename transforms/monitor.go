@@ -303,14 +303,7 @@ func LoadMonitorBigQuery(ctx context.Context, out BigQueryOutput, rows []monitor
 			return err
 		}
 	}
-	var opts []option.ClientOption
-	if out.Endpoint != "" {
-		opts = append(opts, option.WithEndpoint(out.Endpoint))
-	}
-	if out.Insecure {
-		opts = append(opts, option.WithoutAuthentication())
-	}
-	client, err := bigquery.NewClient(ctx, cmp.Or(out.Project, id.Project), opts...)
+	client, err := out.client(ctx, id.Project)
 	if err != nil {
 		return err
 	}
@@ -335,6 +328,19 @@ func LoadMonitorBigQuery(ctx context.Context, out BigQueryOutput, rows []monitor
 		return fmt.Errorf("load job %s: %v", job.ID(), err)
 	}
 	return nil
+}
+
+// client returns a BigQuery client for out's jobs and requests: in
+// out.Project, else tableProject, at out's endpoint.
+func (out BigQueryOutput) client(ctx context.Context, tableProject string) (*bigquery.Client, error) {
+	var opts []option.ClientOption
+	if out.Endpoint != "" {
+		opts = append(opts, option.WithEndpoint(out.Endpoint))
+	}
+	if out.Insecure {
+		opts = append(opts, option.WithoutAuthentication())
+	}
+	return bigquery.NewClient(ctx, cmp.Or(out.Project, tableProject), opts...)
 }
 
 func finiteOrNil(v *float64) *float64 {
