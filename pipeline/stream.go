@@ -83,7 +83,7 @@ type StreamOptions struct {
 func DefaultStreamOptions() StreamOptions {
 	return StreamOptions{
 		PubSub:  pubsublogs.ReadOptions{Subscription: "problemlogs-kmstream", MaxDelay: time.Minute},
-		Columns: problemlogs.DefaultColumns, Model: "./out", Output: "./live",
+		Columns: problemlogs.DefaultColumns, Model: "./out", Output: "./stream",
 		Poll: time.Minute, Window: time.Hour, AllowedLateness: 10 * time.Minute,
 		Alerts: transforms.AlertOptions{Drop: 0.1, MinAttempts: 100},
 	}

@@ -12,7 +12,7 @@
 //	export PUBSUB_EMULATOR_HOST=127.0.0.1:8085
 //	go run ./cmd/kmtrain                                  # a model in ./out
 //	go run ./cmd/kmpublish                                # the embedded sample
-//	go run ./cmd/kmstream --window=24h --idle_stop=10s    # writes ./live
+//	go run ./cmd/kmstream --window=24h --idle_stop=10s    # writes ./stream
 //
 // In production, on Dataflow (the runner's own Pub/Sub source,
 // exactly-once), with the version current in Datastore:
