@@ -368,11 +368,59 @@ type LiveWindow struct {
 // RFC 3339 time).
 func WatchWindows(s beam.Scope, scores beam.PCollection, opts WindowOptions) beam.PCollection {
 	s = s.Scope("WatchWindows")
-	windowed := beam.WindowInto(s, window.NewFixedWindows(opts.Size), scores,
+	// Each bundle's scores are summed per version and window first, so that
+	// a window's combine sees a partial per bundle, not an element per
+	// attempt: lateness is per window, so the partials are late exactly
+	// when their scores would be.
+	pre := beam.ParDo(s, &preCombineFn{Size: opts.Size}, scores)
+	windowed := beam.WindowInto(s, window.NewFixedWindows(opts.Size), pre,
 		beam.AllowedLateness(opts.AllowedLateness), beam.PanesAccumulate(),
 		beam.Trigger(trigger.AfterEndOfWindow().LateFiring(trigger.Always())))
-	partials := beam.CombinePerKey(s, &liveEvalFn{}, windowed)
+	partials := beam.CombinePerKey(s, &mergeEvalFn{}, windowed)
 	return beam.ParDo(s, &windowRowsFn{}, partials)
+}
+
+// preCombineFn sums a bundle's scores (KV<version, LiveScore>) per version
+// and fixed window of Size into an EvalPartial, emitted when the bundle
+// finishes at the earliest of its scores' times, in that window.
+type preCombineFn struct {
+	Size time.Duration
+
+	parts map[preKey]*prePartial
+}
+
+type preKey struct {
+	version string
+	window  int64 // start, Unix ms
+}
+
+type prePartial struct {
+	first int64 // the earliest score's time, Unix ms
+	p     EvalPartial
+}
+
+func (fn *preCombineFn) StartBundle(_ func(beam.EventTime, string, EvalPartial)) {
+	fn.parts = map[preKey]*prePartial{}
+}
+
+func (fn *preCombineFn) ProcessElement(et beam.EventTime, version string, sc LiveScore, _ func(beam.EventTime, string, EvalPartial)) error {
+	ms, size := et.Milliseconds(), fn.Size.Milliseconds()
+	start := ms - ((ms%size)+size)%size
+	k := preKey{version, start}
+	pp := fn.parts[k]
+	if pp == nil {
+		pp = &prePartial{first: ms, p: EvalPartial{Acc: evaluate.NewAccumulator()}}
+		fn.parts[k] = pp
+	}
+	pp.first = min(pp.first, ms)
+	return pp.p.Acc.Add(evaluate.Attempt{Exercise: sc.Exercise, Correct: sc.Correct, P: sc.P, HasP: sc.HasP})
+}
+
+func (fn *preCombineFn) FinishBundle(emit func(beam.EventTime, string, EvalPartial)) {
+	for k, pp := range fn.parts {
+		emit(beam.EventTime(pp.first), k.version, pp.p)
+	}
+	fn.parts = nil
 }
 
 type windowRowsFn struct{}
@@ -396,20 +444,3 @@ func windowLabel(start, end time.Time) string {
 	}
 	return start.Format(time.RFC3339)
 }
-
-// liveEvalFn accumulates a window's scores of one key into an EvalPartial:
-// the same metrics, merged the same way, as batch evaluation.
-type liveEvalFn struct{}
-
-func (*liveEvalFn) CreateAccumulator() EvalPartial { return EvalPartial{} }
-
-func (*liveEvalFn) AddInput(a EvalPartial, sc LiveScore) (EvalPartial, error) {
-	if a.Acc == nil {
-		a.Acc = evaluate.NewAccumulator()
-	}
-	return a, a.Acc.Add(evaluate.Attempt{Exercise: sc.Exercise, Correct: sc.Correct, P: sc.P, HasP: sc.HasP})
-}
-
-func (*liveEvalFn) MergeAccumulators(a, b EvalPartial) (EvalPartial, error) { return a, a.merge(b) }
-
-func (*liveEvalFn) ExtractOutput(a EvalPartial) EvalPartial { return a }

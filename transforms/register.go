@@ -53,7 +53,8 @@ func init() {
 	register.DoFn6x1[context.Context, state.Provider, timers.Provider, string, live.Attempts,
 		func(beam.EventTime, string, LiveScore), error](&scoreLiveFn{})
 	register.DoFn5x0[typex.PaneInfo, typex.Window, string, EvalPartial, func(LiveWindow)](&windowRowsFn{})
-	register.Combiner3[EvalPartial, LiveScore, EvalPartial](&liveEvalFn{})
+	register.DoFn4x1[beam.EventTime, string, LiveScore, func(beam.EventTime, string, EvalPartial), error](&preCombineFn{})
+	register.Emitter3[beam.EventTime, string, EvalPartial]()
 	register.Function3x0(attemptsOf)
 	register.Function3x0(historyOf)
 	register.DoFn4x1[context.Context, state.Provider, int, LiveWindow, error](&writeLiveFn{})
