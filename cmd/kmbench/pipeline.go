@@ -144,14 +144,11 @@ func runPipelineChild(args []string, stdout io.Writer) error {
 	default:
 		return fmt.Errorf("unknown pipeline %q", which)
 	}
-	if path := os.Getenv("KMBENCH_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile()
+	if err != nil {
+		return err
 	}
+	defer stop()
 	start := time.Now()
 	if _, err := beam.Run(context.Background(), runner, p); err != nil {
 		return err
@@ -225,4 +222,22 @@ func countLines(path string) (int64, error) {
 			return 0, err
 		}
 	}
+}
+
+// startCPUProfile profiles the process into $KMBENCH_CPUPROFILE, if set,
+// until stop is called.
+func startCPUProfile() (stop func(), err error) {
+	path := os.Getenv("KMBENCH_CPUPROFILE")
+	if path == "" {
+		return func() {}, nil
+	}
+	f, err := os.Create(path)
+	if err != nil {
+		return nil, err
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }, nil
 }

@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime/pprof"
 	"slices"
 	"strings"
 	"sync"
@@ -111,14 +110,11 @@ func runStreamBench(args []string, stdout, stderr io.Writer) error {
 		done <- err
 	}()
 	time.Sleep(2 * time.Second) // the job's start is not the stream's work
-	if path := os.Getenv("KMBENCH_CPUPROFILE"); path != "" {
-		f, err := os.Create(path)
-		if err != nil {
-			return err
-		}
-		pprof.StartCPUProfile(f)
-		defer pprof.StopCPUProfile()
+	stop, err := startCPUProfile()
+	if err != nil {
+		return err
 	}
+	defer stop()
 	began := time.Now()
 	if _, err := pubsublogs.Publish(ctx, c, pubsublogs.TopicName(psemulator.Project, name), ls,
 		pubsublogs.PublishOptions{IDPrefix: "b", Rate: *rate, Live: true}); err != nil {
