@@ -125,8 +125,8 @@ type Alert struct {
 var liveAlerts = beam.NewCounter("kmtrain", "live_alerts")
 
 // WriteLive writes each firing of each window (from WatchWindows): the
-// window's CSV, the dashboard of the latest windows (regenerated at each
-// firing) and the alerts. The firings meet at one key in the global
+// window's CSV, the dashboard of the latest windows (regenerated once per
+// bundle of firings) and the alerts. The firings meet at one key in the global
 // window, where Beam state keeps the latest windows.
 func WriteLive(s beam.Scope, windows beam.PCollection, out LiveOutput) {
 	s = s.Scope("WriteLive")
@@ -147,6 +147,7 @@ type writeLiveFn struct {
 	Latest state.Value[[]byte] // liveState, JSON
 
 	heldOut  map[string]map[string]float64 // by version
+	latest   *liveState                    // of this bundle's last firing: the dashboard's data
 	topic    *pubsub.Publisher
 	client   *pubsub.Client
 	bq       *bigquery.Client
@@ -236,6 +237,8 @@ func (fn *writeLiveFn) Teardown() {
 	}
 }
 
+func (fn *writeLiveFn) StartBundle() { fn.latest = nil }
+
 func (fn *writeLiveFn) ProcessElement(ctx context.Context, sp state.Provider, _ int, w LiveWindow) error {
 	var st liveState
 	if b, ok, err := fn.Latest.Read(sp); err != nil {
@@ -269,11 +272,6 @@ func (fn *writeLiveFn) ProcessElement(ctx context.Context, sp state.Provider, _ 
 	}
 	label := time.UnixMilli(w.Start).UTC().Format("20060102T150405Z")
 	files := []stagedFile{{fmt.Sprintf("%s/%s/%s_%s.csv", dir, LiveWindowsDir, label, w.Version), csvBuf.Bytes()}}
-	var dash bytes.Buffer
-	if err := report.WriteDashboard(&dash, fn.dashboard(st)); err != nil {
-		return err
-	}
-	files = append(files, stagedFile{dir + "/" + LiveDashboardFile, dash.Bytes()})
 	if raised || len(st.Alerts) == 0 {
 		j, err := json.MarshalIndent(st.Alerts, "", "  ")
 		if err != nil {
@@ -298,7 +296,23 @@ func (fn *writeLiveFn) ProcessElement(ctx context.Context, sp state.Provider, _ 
 	if err != nil {
 		return err
 	}
+	fn.latest = &st
 	return fn.Latest.Write(sp, b)
+}
+
+// FinishBundle regenerates the dashboard from the bundle's last firing:
+// rendering it is the sink's costliest step, and a replay fires many
+// windows in one bundle.
+func (fn *writeLiveFn) FinishBundle(ctx context.Context) error {
+	if fn.latest == nil {
+		return nil
+	}
+	var dash bytes.Buffer
+	if err := report.WriteDashboard(&dash, fn.dashboard(*fn.latest)); err != nil {
+		return err
+	}
+	fn.latest = nil
+	return publishFiles(ctx, "dashboard", []stagedFile{{strings.TrimSuffix(fn.Out.Dir, "/") + "/" + LiveDashboardFile, dash.Bytes()}})
 }
 
 func attempts(w LiveWindow) int64 {
