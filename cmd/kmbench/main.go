@@ -8,6 +8,7 @@
 //	    [--configs khan2014,extended,...] [--workers 2] [--min_rows 100] [--max_rows 200000]
 //	kmbench pipeline [--logs 1000000] [--runner prism] [--which pipeline,baseline] [--input LOGS.csv]
 //	kmbench stream [--logs 100000] [--rate 0] [--window 10s] [--max_delay 1s]
+//	kmbench pubsub [--logs 100000]
 //
 // train fits one logistic regression per exercise of a training-rows CSV and
 // prints the lines of the reference SciPy trainer
@@ -28,6 +29,9 @@
 // stream measures the streaming pipeline (cmd/kmstream) on prism over the
 // Pub/Sub emulator: throughput, and latency from an attempt's publishing
 // to its window's aggregate written.
+//
+// pubsub measures the emulator alone, as the stream's source: publishing,
+// then pulling and acknowledging, with nothing else running.
 package main
 
 import (
@@ -76,6 +80,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "pubsub":
+		if err := runPubSubBench(args[1:], stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "kmbench pubsub:", err)
+			return 1
+		}
+		return 0
 	case "pipeline-child": // one measured run, started by "pipeline"
 		if err := runPipelineChild(args[1:], stdout); err != nil {
 			fmt.Fprintln(stderr, "kmbench pipeline-child:", err)
@@ -109,5 +119,8 @@ commands:
             run the streaming pipeline on them: prints "stream logs=N seconds=S
             logs_per_s=R p50_latency_s=A p99_latency_s=B peak_rss_mb=M" (latency: from
             publishing to the first write of the window's aggregate)
+  pubsub    the stream's source alone: publish --logs N synthetic logs to the emulator,
+            then pull and acknowledge them: prints "pubsub logs=N publish_s=S
+            publish_logs_per_s=R pull_s=S pull_logs_per_s=R messages_per_pull=M"
 `)
 }

@@ -38,7 +38,7 @@ func runStreamBench(args []string, stdout, stderr io.Writer) error {
 	rate := fs.Float64("rate", 0, "logs per second to publish (0: as fast as the emulator takes them)")
 	windowSize := fs.Duration("window", 10*time.Second, "length of the streaming pipeline's windows")
 	maxDelay := fs.Duration("max_delay", time.Second, "the pulled read's max delay: how far behind the latest time_done the watermark stays")
-	readers := fs.Int("readers", 1, "readers pulling in parallel")
+	readers := fs.Int("readers", 1, "readers pulling in parallel (more than one: each stops after 3s without messages, not at a count)")
 	keep := fs.Bool("keep", false, "keep the logs, the model and the stream's output")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -96,6 +96,10 @@ func runStreamBench(args []string, stdout, stderr io.Writer) error {
 	o := pipeline.DefaultStreamOptions()
 	o.PubSub = pubsublogs.ReadOptions{Project: psemulator.Project, Subscription: name, MaxDelay: *maxDelay,
 		Readers: *readers, StopAfter: n}
+	if *readers > 1 {
+		// Which reader gets how many messages is the emulator's choice.
+		o.PubSub.StopAfter, o.PubSub.IdleStop = 0, 3*time.Second
+	}
 	o.Model, o.Output, o.Window, o.Poll, o.Alerts.Drop = modelDir, out, *windowSize, 0, 0
 	p, s := beam.NewPipelineWithRoot()
 	if err := pipeline.BuildStream(s, o); err != nil {
