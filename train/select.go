@@ -119,6 +119,30 @@ type L2Choice struct {
 	Duration time.Duration
 }
 
+// Score returns the validation score of the chosen L2: the mean held-out
+// log-likelihood per row, NaN without validation (Fallback).
+func (c L2Choice) Score() float64 {
+	if i := c.chosen(); i >= 0 {
+		return c.Scores[i]
+	}
+	return math.NaN()
+}
+
+// StdErr returns the standard error of Score, NaN without validation.
+func (c L2Choice) StdErr() float64 {
+	if i := c.chosen(); i >= 0 && i < len(c.StdErrs) {
+		return c.StdErrs[i]
+	}
+	return math.NaN()
+}
+
+func (c L2Choice) chosen() int {
+	if c.Fallback != "" {
+		return -1
+	}
+	return slices.Index(c.Grid, c.L2)
+}
+
 // SelectL2 chooses the L2 strength of Fit for o from sel.Grid by K-fold
 // cross-validation: for each value, from the largest down, it fits the
 // model on every K-1 folds with the settings s (the penalty aside) and

@@ -3,6 +3,7 @@ package trainer
 import (
 	"fmt"
 	"math"
+	"slices"
 	"strings"
 	"time"
 
@@ -115,6 +116,12 @@ type ExerciseFit struct {
 	// Head and Tail are the selections of the two penalties, with AutoL2
 	// (train.FitAuto).
 	Head, Tail train.L2Choice
+	// Six, with AutoL2 and the extended features, is the selection of the
+	// 6-feature model's own L2 on the same folds; SixFeatures says it
+	// validated as well as the whole model, within a standard error, and
+	// is the exercise's model.
+	Six         train.L2Choice
+	SixFeatures bool
 }
 
 // FitExercise fits one exercise's rows (seen: how many there were before
@@ -163,6 +170,29 @@ func FitExercise(version, exercise string, rows *train.Dataset, seen int, opts O
 		}
 		res, base = a.Result, a.Baseline
 		p.L2, f.KnowledgeL2, f.Head, f.Tail = a.Head.L2, a.Tail.L2, a.Head, a.Tail
+		if rows.Dim() > features.NumFeatures {
+			// The extended features are validated too: the 6-feature
+			// model, with its own L2 on the same folds, is the
+			// exercise's model unless the whole model validates better
+			// by more than a standard error (the folds share students,
+			// whom the whole-history features partly identify). It is
+			// also the baseline.
+			six := train.Penalty{Tail: rows.Dim() - 1 - features.NumExerciseFeatures, TailL2: math.Inf(1)}
+			sel := *opts.AutoL2
+			sel.Tail, sel.Grid = false, nil
+			if f.Six, err = train.SelectL2(objective(rows, six), s, sel); err != nil {
+				return f, fmt.Errorf("6-feature model: %w", err)
+			}
+			six.L2 = f.Six.L2
+			if base, err = train.Fit(objective(rows, six), s); err != nil {
+				return f, fmt.Errorf("6-feature model: %w", err)
+			}
+			if !(f.Tail.Score()-f.Tail.StdErr() > f.Six.Score()) {
+				res, f.SixFeatures = base, true
+				res.Thetas = slices.Clone(base.Thetas)
+				p.L2, f.KnowledgeL2 = six.L2, math.Inf(1)
+			}
+		}
 	}
 	thetas := func(r train.Result, seconds float64) model.ExerciseThetas {
 		return model.ExerciseThetas{
@@ -184,7 +214,7 @@ func FitExercise(version, exercise string, rows *train.Dataset, seen int, opts O
 	if opts.AutoL2 != nil {
 		seconds = time.Since(start).Seconds()
 	}
-	if baseline && rows.Dim() > features.NumFeatures {
+	if baseline && rows.Dim() > features.NumFeatures && opts.AutoL2 == nil {
 		// The extended features sit between the ExerciseState and the
 		// KnowledgeState: the 6-feature model is fitted on its own columns,
 		// with the ExerciseState's L2.
@@ -207,7 +237,10 @@ func (f *ExerciseFit) DescribeL2() string {
 	for _, c := range []struct {
 		what string
 		c    train.L2Choice
-	}{{"l2", f.Head}, {"knowledge_l2", f.Tail}} {
+	}{{"l2", f.Head}, {"knowledge_l2", f.Tail}, {"six_features_l2", f.Six}} {
+		if c.c.Grid == nil && c.c.Fallback == "" {
+			continue // not selected
+		}
 		if b.Len() > 0 {
 			b.WriteString("; ")
 		}
@@ -223,6 +256,9 @@ func (f *ExerciseFit) DescribeL2() string {
 			}
 		}
 		b.WriteString(")")
+	}
+	if f.SixFeatures {
+		b.WriteString("; the 6-feature model validated within a standard error and is the model")
 	}
 	return b.String()
 }
