@@ -5,45 +5,42 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"slices"
 	"strings"
 )
 
 // accMagic starts the encoding of an Accumulator; its last byte is the
 // format version.
-const accMagic = "kmev\x01"
+const accMagic = "kmev\x02"
 
 // one is the bit pattern of 1.0: the patterns of [0, 1] are [0, one].
 var one = math.Float64bits(1)
 
 // MarshalBinary encodes the accumulator (encoding.BinaryMarshaler). The
 // encoding is canonical: accumulators holding the same attempts encode to
-// the same bytes. It holds the baseline names, then per exercise (sorted)
-// the no-thetas count and, per scorer, the sorted histogram as uvarints:
+// the same bytes. It holds the baseline names, then per exercise and
+// segment (sorted) the segment, the no-thetas count and, per scorer, the sorted histogram as uvarints:
 // the increase of p's bit pattern over the previous run's, then the correct
 // and wrong counts. A run of a continuous prediction takes about 8 bytes,
 // a baseline's repeated value a few bytes per exercise.
 func (a *Accumulator) MarshalBinary() ([]byte, error) {
-	names := make([]string, 0, len(a.exercises))
+	keys := a.sortedKeys()
 	size := len(accMagic) + 16
-	for name, e := range a.exercises {
-		names = append(names, name)
+	for _, e := range a.exercises {
 		for i := range e.scores {
-			e.scores[i].flush()
 			size += 8 * len(e.scores[i].runs)
 		}
 	}
-	slices.Sort(names)
 	b := make([]byte, 0, size)
 	b = append(b, accMagic...)
 	b = binary.AppendUvarint(b, uint64(len(a.names)))
 	for _, n := range a.names {
 		b = appendString(b, n)
 	}
-	b = binary.AppendUvarint(b, uint64(len(names)))
-	for _, name := range names {
-		e := a.exercises[name]
-		b = appendString(b, name)
+	b = binary.AppendUvarint(b, uint64(len(keys)))
+	for _, k := range keys {
+		e := a.exercises[k]
+		b = appendString(b, k.exercise)
+		b = binary.AppendUvarint(b, uint64(k.segment))
 		b = binary.AppendUvarint(b, e.noThetas)
 		for _, h := range e.scores {
 			b = binary.AppendUvarint(b, uint64(len(h.runs)))
@@ -77,12 +74,17 @@ func (a *Accumulator) UnmarshalBinary(data []byte) error {
 			return err
 		}
 	}
-	nex := d.count(2 + len(names))
-	exercises := make(map[string]*exercise, nex)
+	nex := d.count(3 + len(names))
+	exercises := make(map[key]*exercise, nex)
 	for k := 0; k < nex && d.err == nil; k++ {
 		name := d.string()
-		if _, dup := exercises[name]; dup {
-			d.fail("exercise %q twice", name)
+		seg := d.uvarint()
+		if seg >= NumSegments {
+			d.fail("exercise %q: unknown segment %d", name, seg)
+		}
+		kk := key{name, Segment(seg)}
+		if _, dup := exercises[kk]; dup {
+			d.fail("exercise %q, segment %d twice", name, seg)
 		}
 		e := &exercise{noThetas: d.uvarint(), scores: make([]hist, 1+len(names))}
 		for i := range e.scores {
@@ -106,7 +108,7 @@ func (a *Accumulator) UnmarshalBinary(data []byte) error {
 		if e.noThetas == 0 && len(e.scores[0].runs) == 0 {
 			d.fail("exercise %q has no attempts", name)
 		}
-		exercises[name] = e
+		exercises[kk] = e
 	}
 	if d.err == nil && len(d.b) > 0 {
 		d.fail("%d trailing bytes", len(d.b))

@@ -36,6 +36,11 @@
 // as the mean of the per-exercise metrics (Unweighted: every exercise weighs
 // the same; an exercise's undefined AUC is left out of the mean).
 //
+// Each scorer also gets the metrics pooled per Segment of the attempts: the
+// student's first attempt at the exercise, attempts 2 to 5, and later ones.
+// The first attempts are what the KnowledgeState is for: the 6 ExerciseState
+// features know nothing of an exercise not started.
+//
 // Attempts on exercises the model has no thetas for (Attempt.HasP false) are
 // counted per exercise and in total but not scored, by the model or by the
 // baselines: the webapp treats such exercises as infinitely difficult, and
@@ -93,6 +98,9 @@ type Attempt struct {
 	// attempt is counted (Report.NoThetas) but not scored, by the model or
 	// the baselines.
 	HasP bool
+	// Segment is the attempt's Segment (SegmentOf the student's earlier
+	// attempts at the exercise).
+	Segment Segment
 	// Baselines holds the baselines' predictions, in the order their names
 	// were given to NewAccumulator. NaN, or an index past the end of the
 	// slice, means the baseline has no prediction for this attempt. Add does
@@ -107,9 +115,53 @@ type Attempt struct {
 // internal buffers.
 type Accumulator struct {
 	names     []string
-	exercises map[string]*exercise
-	lastName  string // cache of the last exercise looked up
+	exercises map[key]*exercise
+	lastKey   key // cache of the last exercise looked up
 	last      *exercise
+}
+
+// key is what the accumulator keeps histograms per: an exercise and a
+// segment of its attempts.
+type key struct {
+	exercise string
+	segment  Segment
+}
+
+// Segment is a group of attempts by how many attempts at the exercise the
+// student had made before.
+type Segment uint8
+
+// The segments.
+const (
+	SegmentFirst Segment = iota // the student's first attempt at the exercise
+	SegmentEarly                // the 2nd to the 5th
+	SegmentLater                // the 6th and later
+	NumSegments  = 3
+)
+
+// SegmentOf returns the segment of an attempt after previous attempts at
+// the exercise.
+func SegmentOf(previous int) Segment {
+	switch {
+	case previous <= 0:
+		return SegmentFirst
+	case previous < 5:
+		return SegmentEarly
+	}
+	return SegmentLater
+}
+
+// String returns the segment's name: "first", "2-5" or "6+".
+func (s Segment) String() string {
+	switch s {
+	case SegmentFirst:
+		return "first"
+	case SegmentEarly:
+		return "2-5"
+	case SegmentLater:
+		return "6+"
+	}
+	return fmt.Sprintf("Segment(%d)", uint8(s))
 }
 
 type exercise struct {
@@ -144,8 +196,12 @@ func (a *Accumulator) Baselines() []string { return slices.Clone(a.names) }
 
 // Add adds an attempt. It returns an error, and adds nothing, if the
 // attempt has more baseline predictions than the accumulator has baselines
-// or a prediction outside [0, 1] (NaN is an error for P when HasP is set).
+// or a prediction outside [0, 1] (NaN is an error for P when HasP is set),
+// or an unknown Segment.
 func (a *Accumulator) Add(at Attempt) error {
+	if at.Segment >= NumSegments {
+		return fmt.Errorf("evaluate: attempt in unknown %v", at.Segment)
+	}
 	if len(at.Baselines) > len(a.names) {
 		return fmt.Errorf("evaluate: attempt has %d baseline predictions, accumulator has %d baselines", len(at.Baselines), len(a.names))
 	}
@@ -157,7 +213,7 @@ func (a *Accumulator) Add(at Attempt) error {
 			return fmt.Errorf("evaluate: exercise %q: baseline %q prediction %v not in [0, 1]", at.Exercise, a.names[i], p)
 		}
 	}
-	e := a.exercise(at.Exercise)
+	e := a.exercise(key{at.Exercise, at.Segment})
 	if !at.HasP {
 		e.noThetas++
 		return nil
@@ -171,20 +227,20 @@ func (a *Accumulator) Add(at Attempt) error {
 	return nil
 }
 
-func (a *Accumulator) exercise(name string) *exercise {
-	if a.last != nil && a.lastName == name {
+func (a *Accumulator) exercise(k key) *exercise {
+	if a.last != nil && a.lastKey == k {
 		return a.last
 	}
-	e := a.exercises[name]
+	e := a.exercises[k]
 	if e == nil {
 		if a.exercises == nil {
-			a.exercises = make(map[string]*exercise)
+			a.exercises = make(map[key]*exercise)
 		}
-		name = strings.Clone(name) // do not pin the caller's buffer
+		k.exercise = strings.Clone(k.exercise) // do not pin the caller's buffer
 		e = &exercise{scores: make([]hist, 1+len(a.names))}
-		a.exercises[name] = e
+		a.exercises[k] = e
 	}
-	a.lastName, a.last = name, e
+	a.lastKey, a.last = k, e
 	return e
 }
 
@@ -198,8 +254,8 @@ func (a *Accumulator) Merge(b *Accumulator) error {
 	if !slices.Equal(a.names, b.names) {
 		return fmt.Errorf("evaluate: cannot merge accumulators with baselines %q and %q", a.names, b.names)
 	}
-	for name, be := range b.exercises {
-		ae := a.exercise(name)
+	for k, be := range b.exercises {
+		ae := a.exercise(k)
 		ae.noThetas += be.noThetas
 		for i := range be.scores {
 			ae.scores[i].merge(&be.scores[i])
@@ -210,38 +266,67 @@ func (a *Accumulator) Merge(b *Accumulator) error {
 
 // Report computes the metrics of everything added.
 func (a *Accumulator) Report() Report {
-	names := make([]string, 0, len(a.exercises))
-	for name, e := range a.exercises {
-		names = append(names, name)
-		for i := range e.scores {
-			e.scores[i].flush()
-		}
-	}
-	slices.Sort(names)
-
+	keys := a.sortedKeys()
 	var r Report
-	for _, name := range names {
-		if n := a.exercises[name].noThetas; n > 0 {
+	for _, k := range keys {
+		if n := a.exercises[k].noThetas; n > 0 {
 			r.NoThetas.Attempts += int64(n)
-			r.NoThetas.Exercises = append(r.NoThetas.Exercises, ExerciseCount{Exercise: name, Attempts: int64(n)})
+			if c := len(r.NoThetas.Exercises); c > 0 && r.NoThetas.Exercises[c-1].Exercise == k.exercise {
+				r.NoThetas.Exercises[c-1].Attempts += int64(n)
+			} else {
+				r.NoThetas.Exercises = append(r.NoThetas.Exercises, ExerciseCount{Exercise: k.exercise, Attempts: int64(n)})
+			}
 		}
 	}
-	var pooled []run
+	// pool sorts runs of several histograms into one.
+	pool := func(rs []run) []run {
+		slices.SortFunc(rs, byP)
+		return compactSorted(rs)
+	}
+	var pooled, exercise []run
+	var segments [NumSegments][]run
+	r.Segments = make([]SegmentMetrics, NumSegments)
 	for i := 0; i <= len(a.names); i++ {
 		var ev Evaluation
 		pooled = pooled[:0]
-		for _, name := range names {
-			rs := a.exercises[name].scores[i].runs
-			if len(rs) == 0 {
+		for s := range segments {
+			segments[s] = segments[s][:0]
+		}
+		for j := 0; j < len(keys); {
+			name, single := keys[j].exercise, true
+			exercise = exercise[:0]
+			for ; j < len(keys) && keys[j].exercise == name; j++ {
+				rs := a.exercises[keys[j]].scores[i].runs
+				if len(rs) > 0 {
+					single = len(exercise) == 0
+					exercise = append(exercise, rs...)
+					segments[keys[j].segment] = append(segments[keys[j].segment], rs...)
+				}
+			}
+			if len(exercise) == 0 {
 				continue
 			}
-			ev.Exercises = append(ev.Exercises, ExerciseMetrics{Exercise: name, Metrics: metrics(rs)})
-			pooled = append(pooled, rs...)
+			if !single {
+				exercise = pool(exercise)
+			}
+			ev.Exercises = append(ev.Exercises, ExerciseMetrics{Exercise: name, Metrics: metrics(exercise)})
+			pooled = append(pooled, exercise...)
 		}
-		slices.SortFunc(pooled, byP)
-		pooled = compactSorted(pooled)
-		ev.Overall = metrics(pooled)
+		ev.Overall = metrics(pool(pooled))
 		ev.Unweighted = means(ev.Exercises)
+		for s := range segments {
+			m := metrics(pool(segments[s]))
+			sm := &r.Segments[s]
+			sm.Segment = Segment(s).String()
+			if i == 0 {
+				sm.Metrics = m
+				continue
+			}
+			if sm.Baselines == nil {
+				sm.Baselines = make(map[string]Metrics, len(a.names))
+			}
+			sm.Baselines[a.names[i-1]] = m
+		}
 		if i == 0 {
 			r.Evaluation = ev
 			continue
@@ -254,6 +339,25 @@ func (a *Accumulator) Report() Report {
 	return r
 }
 
+// sortedKeys flushes every histogram and returns the keys sorted by
+// exercise, then segment.
+func (a *Accumulator) sortedKeys() []key {
+	keys := make([]key, 0, len(a.exercises))
+	for k, e := range a.exercises {
+		keys = append(keys, k)
+		for i := range e.scores {
+			e.scores[i].flush()
+		}
+	}
+	slices.SortFunc(keys, func(x, y key) int {
+		if c := strings.Compare(x.exercise, y.exercise); c != 0 {
+			return c
+		}
+		return int(x.segment) - int(y.segment)
+	})
+	return keys
+}
+
 // Report is the evaluation of a model version on held-out attempts. The
 // embedded Evaluation is the model's.
 type Report struct {
@@ -264,6 +368,19 @@ type Report struct {
 	// NoThetas counts the attempts on exercises the model has no thetas
 	// for; they are not scored.
 	NoThetas NoThetas `json:"no_thetas"`
+	// Segments holds the model's and the baselines' metrics on each
+	// Segment of the attempts, in order.
+	Segments []SegmentMetrics `json:"segments,omitempty"`
+}
+
+// SegmentMetrics is the metrics of the attempts of one Segment.
+type SegmentMetrics struct {
+	// Segment is the segment's name (Segment.String).
+	Segment string `json:"segment"`
+	// Metrics is the model's.
+	Metrics
+	// Baselines holds each baseline's, by name.
+	Baselines map[string]Metrics `json:"baselines,omitempty"`
 }
 
 // Evaluation is the metrics of one scorer (the model or a baseline).

@@ -78,7 +78,7 @@ func TestNegativeZero(t *testing.T) {
 	if err := c.UnmarshalBinary(b); err != nil {
 		t.Fatal(err)
 	}
-	if h := c.exercises["x"].scores[0].runs; len(h) != 1 || math.Signbit(h[0].P) {
+	if h := c.exercises[key{exercise: "x"}].scores[0].runs; len(h) != 1 || math.Signbit(h[0].P) {
 		t.Errorf("runs %v", h)
 	}
 }

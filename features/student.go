@@ -54,6 +54,14 @@ func (s *Student) ExerciseState(exercise string) ExerciseState {
 	return ExerciseState{}
 }
 
+// Attempts returns how many attempts at exercise the student has made.
+func (s *Student) Attempts(exercise string) int {
+	if e := s.exercises[exercise]; e != nil {
+		return e.totals.attempts
+	}
+	return 0
+}
+
 // NewStudent returns a student who has answered nothing, whose KnowledgeState
 // takes its components from c.
 func NewStudent(c *Components) *Student {

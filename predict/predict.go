@@ -190,6 +190,9 @@ func (s *Student) Apply(l features.ProblemLog) {
 	s.last = l.TimeDone
 }
 
+// Attempts returns how many attempts at exercise have been applied.
+func (s *Student) Attempts(exercise string) int { return s.s.Attempts(exercise) }
+
 // Predict returns the probability that the student answers their next
 // problem of exercise correctly, and false when the model has no thetas for
 // exercise. For an exercise trained on the extended features, whose

@@ -24,6 +24,8 @@ import (
 //     to attempts, with the line y = x: exercises above it are those where
 //     the model beats the baseline. Hovering a point names its exercise.
 //     Exercises without thetas are left out of it;
+//   - the models' log-likelihood and AUC per segment of the attempts (the
+//     student's first attempt at the exercise, the 2nd to 5th, later);
 //   - the per-exercise table, by attempts, most first;
 //   - the settings of the run.
 //
@@ -68,6 +70,12 @@ var evalPage = parse("eval", `<!DOCTYPE html>
 {{with .ScatterNote}}<p class="note">{{.}}</p>{{end}}
 </div>
 </div>
+{{if .Segments}}<h2>By the student's attempt at the exercise</h2>
+<p class="note">First attempts are what the KnowledgeState is for: the ExerciseState knows nothing of an exercise not started.</p>
+<table class="segments">
+<tr><th class="name">attempt</th><th>attempts</th>{{range .Models}}<th>{{.Name}}: log-likelihood</th><th>AUC</th>{{end}}</tr>
+{{range $row := .Segments}}<tr><td class="name">{{$row.Segment}}</td><td>{{count $row.Attempts}}</td>{{range $i, $ll := $row.LogLikelihood}}<td>{{ll $ll}}</td><td>{{auc (index $row.AUC $i)}}</td>{{end}}</tr>
+{{end}}</table>{{end}}
 <h2>Exercises</h2>
 {{if .Exercises}}<table class="exercises">
 <tr><th class="name">exercise</th><th>attempts</th><th>log-likelihood</th><th>{{.BaselineName}}</th><th>change</th><th>AUC</th><th>accuracy</th><th>thetas</th></tr>
@@ -92,6 +100,7 @@ type evalView struct {
 	Calibration, Scatter    *svgChart
 	ScatterNote             string
 	Exercises               []exerciseRow
+	Segments                []SegmentRow
 	Settings                []keyValue
 }
 
@@ -118,7 +127,7 @@ func newEvalView(r EvalReport) evalView {
 	v := evalView{
 		Title: cmp.Or(r.Title, "Knowledge model evaluation"), Version: r.Version, Created: r.Created,
 		NoThetasAttempts: r.NoThetasAttempts, NoThetasExercises: r.NoThetasExercises,
-		BaselineName: "baseline",
+		BaselineName: "baseline", Segments: r.Segments,
 	}
 	if len(r.Models) > 1 && r.Models[1].Name != "" {
 		v.BaselineName = r.Models[1].Name

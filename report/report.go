@@ -78,6 +78,19 @@ type EvalReport struct {
 	NoThetasExercises int
 	// Gate is the verdict of the regression gate, nil if none ran.
 	Gate *Gate
+	// Segments are the metrics per segment of the attempts (the student's
+	// first attempt at the exercise, the 2nd to 5th, later), each with one
+	// entry per model, in the order of Models.
+	Segments []SegmentRow
+}
+
+// SegmentRow is the models' metrics on one segment of the attempts.
+type SegmentRow struct {
+	Segment  string
+	Attempts int64
+	// LogLikelihood and AUC hold each model's, in the order of
+	// EvalReport.Models; NaN: undefined.
+	LogLikelihood, AUC []float64
 }
 
 // Gate is the verdict of the gate that compares a new model with the one in

@@ -287,7 +287,8 @@ func (fn *scoreStudentsFn) student(user string, logs []features.ProblemLog,
 		if fn.Baselines {
 			fn.preds = fn.baselines.Predict(fn.preds, student.State(0), l)
 		}
-		if err := part.Acc.Add(evaluate.Attempt{Exercise: l.Exercise, Correct: l.Correct, P: p[0].P, HasP: p[0].OK, Baselines: fn.preds}); err != nil {
+		seg := evaluate.SegmentOf(student.State(0).Attempts(l.Exercise))
+		if err := part.Acc.Add(evaluate.Attempt{Exercise: l.Exercise, Correct: l.Correct, P: p[0].P, HasP: p[0].OK, Segment: seg, Baselines: fn.preds}); err != nil {
 			return err
 		}
 		if p[0].OK {
