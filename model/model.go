@@ -141,6 +141,29 @@ type Gate struct {
 	Passed        bool    `json:"passed"`
 	Forced        bool    `json:"forced,omitempty"` // promoted by --force_promote although it did not pass
 	Reason        string  `json:"reason"`
+	// Baseline, if set, compares the version with its own 6-feature model
+	// (no KnowledgeState, no extended features) on the same held-out
+	// attempts: the version must not be worse than it by more than
+	// MaxRegression either, even with nothing current.
+	Baseline *BaselineCheck `json:"baseline,omitempty"`
+}
+
+// BaselineCheck is the held-out mean log-likelihood of a version and of its
+// own 6-feature baseline on the same attempts.
+type BaselineCheck struct {
+	Attempts      int64   `json:"attempts"`
+	LogLikelihood float64 `json:"log_likelihood"`
+	Baseline      float64 `json:"baseline_log_likelihood"`
+}
+
+// NewBaselineCheck returns the check of a version's held-out metrics
+// against its baseline's, nil unless both were scored on the same (non-zero
+// number of) attempts.
+func NewBaselineCheck(version, baseline evaluate.Metrics) *BaselineCheck {
+	if version.LogLikelihood == nil || baseline.LogLikelihood == nil || version.Attempts == 0 || version.Attempts != baseline.Attempts {
+		return nil
+	}
+	return &BaselineCheck{Attempts: version.Attempts, LogLikelihood: *version.LogLikelihood, Baseline: *baseline.LogLikelihood}
 }
 
 // DefaultMaxRegression is the promotion gate's default MaxRegression, in
@@ -152,6 +175,8 @@ const DefaultMaxRegression = 0.002
 // Passed and Reason: with nothing current the version passes; otherwise it
 // passes if some attempts were compared (evaluated says whether any
 // held-out student was evaluated at all) and Comparison.Passes(MaxRegression).
+// Either way, with g.Baseline it fails if the version is worse than its own
+// 6-feature model by more than MaxRegression.
 // on says what was compared, for the reason: "on 1203 held-out attempts".
 // Decide leaves Forced alone.
 func (g *Gate) Decide(evaluated bool, on string) {
@@ -170,6 +195,20 @@ func (g *Gate) Decide(evaluated bool, on string) {
 		g.Passed, g.Reason = false, fmt.Sprintf("mean log-likelihood %.5f is worse than %.5f for %s %s by %.5f, more than the %g allowed",
 			g.New, g.Comparison.Current, cur, on, -g.Delta, maxDrop)
 	}
+	if b := g.Baseline; b != nil && evaluated {
+		if b.LogLikelihood < b.Baseline-maxDrop {
+			why := fmt.Sprintf("mean log-likelihood %.5f is worse than its own 6-feature model's %.5f on the same %d held-out attempts by %.5f, more than the %g allowed",
+				b.LogLikelihood, b.Baseline, b.Attempts, b.Baseline-b.LogLikelihood, maxDrop)
+			if g.Passed {
+				g.Reason = why
+			} else {
+				g.Reason += "; and " + why
+			}
+			g.Passed = false
+		} else if g.Passed {
+			g.Reason += fmt.Sprintf("; %.5f vs %.5f for its own 6-feature model on the same %d attempts", b.LogLikelihood, b.Baseline, b.Attempts)
+		}
+	}
 }
 
 // NewGate decides the gate of a run that re-scored its held-out attempts
@@ -177,13 +216,14 @@ func (g *Gate) Decide(evaluated bool, on string) {
 // workers found current ("" for none), cmp the comparison with it, and
 // evaluated whether any held-out student was evaluated. With more than
 // one version in currents the comparison mixes versions, and the gate
-// fails. A failed gate with force is promoted anyway, and says so.
-func NewGate(cmp evaluate.Comparison, currents []string, evaluated bool, maxRegression float64, force bool) *Gate {
+// fails. baseline, if not nil, is the version against its own 6-feature
+// model (see Decide). A failed gate with force is promoted anyway, and says so.
+func NewGate(cmp evaluate.Comparison, currents []string, evaluated bool, baseline *BaselineCheck, maxRegression float64, force bool) *Gate {
 	var current string
 	if len(currents) == 1 {
 		current = currents[0]
 	}
-	g := &Gate{CurrentVersion: current, Comparison: cmp, MaxRegression: maxRegression}
+	g := &Gate{CurrentVersion: current, Comparison: cmp, MaxRegression: maxRegression, Baseline: baseline}
 	g.Decide(evaluated, fmt.Sprintf("on %d held-out attempts", g.Attempts))
 	if len(currents) > 1 {
 		names := make([]string, len(currents))
@@ -205,6 +245,7 @@ func NewGate(cmp evaluate.Comparison, currents []string, evaluated bool, maxRegr
 
 // Settings records the options a version was trained with.
 type Settings struct {
+	Preset            string  `json:"preset,omitempty"` // the preset the settings started from (kmtrain --preset)
 	ProblemNumbers    string  `json:"problem_numbers"`
 	ComponentKey      string  `json:"component_key,omitempty"` // what a component is keyed by; empty: exercise,problem_type,correct
 	Features          string  `json:"features,omitempty"`      // the feature set: khan2014 (empty too) or extended

@@ -8,6 +8,7 @@ import (
 
 	"github.com/kmtrain/knowledgemodel/evaluate"
 	"github.com/kmtrain/knowledgemodel/model"
+	"github.com/kmtrain/knowledgemodel/score"
 	"github.com/kmtrain/knowledgemodel/store"
 )
 
@@ -23,13 +24,17 @@ import (
 //     held-out attempts are compared, and the reason says so.
 //
 // A version without a held-out evaluation, or a current one without, cannot
-// be compared: it fails (an operator can force it).
+// be compared: it fails (an operator can force it). A version worse than
+// its own 6-feature model on its held-out attempts fails too.
 func Gate(v Version, cur *Version, maxRegression float64) model.Gate {
 	g := model.Gate{MaxRegression: maxRegression}
 	if cur != nil {
 		g.CurrentVersion = cur.ID
 	}
 	ev := v.Summary.Evaluation
+	if ev != nil {
+		g.Baseline = model.NewBaselineCheck(ev.Overall, ev.Baselines[score.BaselineNoKnowledge].Overall)
+	}
 	switch {
 	case ev == nil:
 		g.Reason = fmt.Sprintf("version %s has no held-out evaluation (it was trained without one): it cannot be compared", v.ID)

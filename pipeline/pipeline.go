@@ -74,6 +74,10 @@ type Options struct {
 	// Version names this run's model version; empty uses the start time.
 	Version string
 
+	// Preset names the preset the model settings came from (see Preset),
+	// for the summary; flags may have changed some.
+	Preset string
+
 	// AutoL2, if set, chooses each exercise's penalties by cross-validation
 	// (--l2=auto) instead of L2.
 	AutoL2 *train.L2Selection
@@ -178,6 +182,7 @@ func (o *Options) Validate() error {
 // Settings returns the model.Settings the options train with.
 func (o *Options) Settings() model.Settings {
 	return model.Settings{
+		Preset:            o.Preset,
 		ProblemNumbers:    o.Window.String(),
 		ComponentKey:      o.Keying.String(),
 		Features:          o.Features.String(),

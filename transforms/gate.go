@@ -1,12 +1,14 @@
 package transforms
 
 import (
+	"fmt"
 	"io"
 	"math"
 	"sort"
 	"strconv"
 
 	"github.com/kmtrain/knowledgemodel/evaluate"
+	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/report"
 	"github.com/kmtrain/knowledgemodel/score"
@@ -36,7 +38,8 @@ func (fn *writeModelFn) evaluation(v *model.Version, evalIter func(*EvalPartial)
 	if fn.Out.Datastore == nil || !fn.Out.Datastore.Promote {
 		return nil
 	}
-	v.Summary.Gate = model.NewGate(ev.Cmp.Comparison(), ev.Currents, ok, fn.Out.MaxRegression, fn.Out.ForcePromote)
+	base := model.NewBaselineCheck(rep.Overall, rep.Baselines[BaselineNoKnowledge].Overall)
+	v.Summary.Gate = model.NewGate(ev.Cmp.Comparison(), ev.Currents, ok, base, fn.Out.MaxRegression, fn.Out.ForcePromote)
 	return nil
 }
 
@@ -59,7 +62,8 @@ func writeEvalReport(w io.Writer, sum model.Summary) error {
 			"max_rows":        strconv.Itoa(sum.Settings.MaxRows),
 		},
 	}
-	r.Models = append(r.Models, modelMetrics("knowledge model (107 features)", ev.Evaluation))
+	fs, _ := features.ParseFeatureSet(sum.Settings.Features)
+	r.Models = append(r.Models, modelMetrics(fmt.Sprintf("knowledge model (%d features)", fs.Dim()), ev.Evaluation))
 	names := make([]string, 0, len(ev.Baselines))
 	for name := range ev.Baselines {
 		names = append(names, name)
@@ -69,6 +73,14 @@ func writeEvalReport(w io.Writer, sum model.Summary) error {
 	sort.SliceStable(names, func(i, j int) bool { return names[i] == BaselineNoKnowledge })
 	for _, name := range names {
 		r.Models = append(r.Models, modelMetrics(baselineLabel(name), ev.Baselines[name]))
+	}
+	for _, sg := range ev.Segments {
+		row := report.SegmentRow{Segment: sg.Segment, Attempts: sg.Attempts}
+		for _, m := range append([]evaluate.Metrics{sg.Metrics}, segmentBaselines(sg, names)...) {
+			row.LogLikelihood = append(row.LogLikelihood, deref(m.LogLikelihood))
+			row.AUC = append(row.AUC, deref(m.AUC))
+		}
+		r.Segments = append(r.Segments, row)
 	}
 	base := map[string]float64{}
 	if b, ok := ev.Baselines[BaselineNoKnowledge]; ok {
@@ -90,6 +102,15 @@ func writeEvalReport(w io.Writer, sum model.Summary) error {
 			New: g.New, CurrentLL: g.Comparison.Current, Delta: g.Delta, MaxRegression: g.MaxRegression, Reason: g.Reason}
 	}
 	return report.WriteEvalReport(w, r)
+}
+
+// segmentBaselines returns the named baselines' metrics on a segment.
+func segmentBaselines(sg evaluate.SegmentMetrics, names []string) []evaluate.Metrics {
+	out := make([]evaluate.Metrics, len(names))
+	for i, n := range names {
+		out[i] = sg.Baselines[n]
+	}
+	return out
 }
 
 func baselineLabel(name string) string {

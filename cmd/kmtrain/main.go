@@ -49,7 +49,30 @@ import (
 	"github.com/kmtrain/knowledgemodel/transforms"
 )
 
-var defaults = pipeline.DefaultOptions()
+// defaults are the default preset's options: the flags' defaults.
+var defaults = must(pipeline.Preset(pipeline.PresetDefault))
+
+// l2Of and l2KnowledgeOf are the --l2 and --l2_knowledge of o.
+func l2Of(o pipeline.Options) string {
+	if o.AutoL2 != nil {
+		return "auto"
+	}
+	return strconv.FormatFloat(o.L2, 'g', -1, 64)
+}
+
+func l2KnowledgeOf(o pipeline.Options) string {
+	if o.AutoL2 != nil && o.AutoL2.TailBest {
+		return "best"
+	}
+	return "one_se"
+}
+
+func must(o pipeline.Options, err error) pipeline.Options {
+	if err != nil {
+		panic(err)
+	}
+	return o
+}
 
 var source = sourceflags.Register(flag.CommandLine, "Project the BigQuery query runs in and is billed to (default: the table's project).")
 
@@ -57,14 +80,15 @@ var (
 	components      = flag.String("components", "", "An existing components table (JSONL) to reuse, or \"datastore\" (the default with --datastore_project); keys it lacks get components derived from the key.")
 	output          = flag.String("output", defaults.Output, "Directory for thetas.jsonl, components.jsonl and summary.json (local or gs://).")
 	exportRows      = flag.String("export_rows", "", "If set, write every training row to this CSV (the columns of Khan's expected_rows.csv).")
+	preset          = flag.String("preset", pipeline.PresetDefault, "The model settings to start from, which --features, --l2, --l2_knowledge, --component_key and --problem_numbers change where given (the defaults shown for them are the default preset's): default (the best validated: extended features, all problem numbers, components by exercise,correct, l2 auto with the KnowledgeState by its best score), best (the best measured, today default's) or khan2014 (Khan Academy's 2014 run: 107 features, problem numbers 1-5, components by exercise,problem_type,correct, l2 0.001).")
 	problemNumbers  = flag.String("problem_numbers", defaults.Window.String(), "Problem numbers whose attempts become training rows: LO-HI inclusive, N, or all.")
-	l2Knowledge     = flag.String("l2_knowledge", "one_se", "With --l2=auto, how the KnowledgeState is admitted: one_se (only if it validates better than leaving it out by a standard error: never worse than the 6 features on new students) or best (the best validation score: better with --component_key=exercise,correct).")
-	featureSet      = flag.String("features", features.Khan2014Name, "The feature set: khan2014 (Khan Academy's 107 features) or extended (8 more: the problem type's difficulty estimated on the training rows, the student's attempts and correct answers overall and on the exercise, time since the last attempt at the exercise, whether it is the first, and the previous answer).")
-	componentKey    = flag.String("component_key", features.KeyingProblemTypeName, "What a random component is keyed by: exercise,problem_type,correct (Khan's) or exercise,correct (coarser: better where problem types are many and sparse).")
+	l2Knowledge     = flag.String("l2_knowledge", l2KnowledgeOf(defaults), "With --l2=auto, how the KnowledgeState is admitted: one_se (only if it validates better than leaving it out by a standard error: never worse than the 6 features on new students) or best (the best validation score: better with --component_key=exercise,correct).")
+	featureSet      = flag.String("features", defaults.Features.String(), "The feature set: khan2014 (Khan Academy's 107 features) or extended (8 more: the problem type's difficulty estimated on the training rows, the student's attempts and correct answers overall and on the exercise, time since the last attempt at the exercise, whether it is the first, and the previous answer).")
+	componentKey    = flag.String("component_key", defaults.Keying.String(), "What a random component is keyed by: exercise,problem_type,correct (Khan's) or exercise,correct (coarser: better where problem types are many and sparse).")
 	dropGaps        = flag.Bool("drop_gaps", true, "Drop students whose problem numbers on an exercise do not step by one (Khan's rule).")
 	minRows         = flag.Int("min_rows", defaults.MinRows, "Skip exercises with fewer training rows.")
 	maxRows         = flag.Int("max_rows", defaults.MaxRows, "Train each exercise on at most this many rows, sampled deterministically (0: no cap).")
-	l2              = flag.String("l2", strconv.FormatFloat(defaults.L2, 'g', -1, 64), "L2 penalty on every theta but the bias, or auto: chosen per exercise by 5-fold cross-validation on its rows, the KnowledgeState with its own penalty (or left out).")
+	l2              = flag.String("l2", l2Of(defaults), "L2 penalty on every theta but the bias, or auto: chosen per exercise by 5-fold cross-validation on its rows, the KnowledgeState with its own penalty (or left out).")
 	maxIterations   = flag.Int("max_iterations", defaults.Train.MaxIterations, "Most L-BFGS iterations per exercise.")
 	gradTolerance   = flag.Float64("gradient_tolerance", defaults.Train.GradientTolerance, "Stop when the gradient's largest component is below this.")
 	holdoutFraction = flag.Float64("holdout_fraction", defaults.Holdout.Fraction, "Fraction of the students (by a hash of the user id) kept out of training and evaluated on; 0 evaluates nothing.")
@@ -128,7 +152,10 @@ func run(ctx context.Context, explicit map[string]bool) error {
 
 // options are the pipeline's options as the flags set them.
 func options(explicit map[string]bool) (pipeline.Options, error) {
-	opts := defaults
+	opts, err := pipeline.Preset(*preset)
+	if err != nil {
+		return opts, fmt.Errorf("--preset: %v", err)
+	}
 	opts.Components, opts.Output, opts.ExportRows, opts.Version = *components, *output, *exportRows, *version
 	src, err := source.Source(explicit, launched)
 	if err != nil {
@@ -151,18 +178,28 @@ func options(explicit map[string]bool) (pipeline.Options, error) {
 	opts.KeepGaps = !*dropGaps
 	opts.MinRows, opts.MaxRows = *minRows, *maxRows
 	opts.Train.MaxIterations, opts.Train.GradientTolerance = *maxIterations, *gradTolerance
+	// The model's settings are the preset's but where a flag is given.
 	switch *l2Knowledge {
 	case "one_se", "best":
 	default:
 		return opts, fmt.Errorf("--l2_knowledge=%q: want one_se or best", *l2Knowledge)
 	}
-	if *l2 == "auto" {
-		opts.AutoL2 = trainer.DefaultAutoL2()
+	if explicit["l2"] {
+		switch {
+		case *l2 == "auto" && opts.AutoL2 == nil:
+			opts.AutoL2 = trainer.DefaultAutoL2()
+		case *l2 != "auto":
+			opts.AutoL2 = nil
+			if opts.L2, err = strconv.ParseFloat(*l2, 64); err != nil {
+				return opts, fmt.Errorf("--l2=%q: want a number or auto", *l2)
+			}
+		}
+	}
+	if explicit["l2_knowledge"] {
+		if opts.AutoL2 == nil {
+			return opts, fmt.Errorf("--l2_knowledge applies to --l2=auto")
+		}
 		opts.AutoL2.TailBest = *l2Knowledge == "best"
-	} else if explicit["l2_knowledge"] {
-		return opts, fmt.Errorf("--l2_knowledge applies to --l2=auto")
-	} else if opts.L2, err = strconv.ParseFloat(*l2, 64); err != nil {
-		return opts, fmt.Errorf("--l2=%q: want a number or auto", *l2)
 	}
 	opts.Holdout = transforms.Holdout{Fraction: *holdoutFraction}
 	if *holdoutAfter != "" {
@@ -175,14 +212,20 @@ func options(explicit map[string]bool) (pipeline.Options, error) {
 	}
 	opts.EvalInput, opts.EvalPredictions = *evalInput, *evalPredictions
 	opts.MaxRegression, opts.ForcePromote = *maxRegression, *forcePromote
-	if opts.Window, err = features.ParseWindow(*problemNumbers); err != nil {
-		return opts, err
+	if explicit["problem_numbers"] {
+		if opts.Window, err = features.ParseWindow(*problemNumbers); err != nil {
+			return opts, err
+		}
 	}
-	if opts.Features, err = features.ParseFeatureSet(*featureSet); err != nil {
-		return opts, err
+	if explicit["features"] {
+		if opts.Features, err = features.ParseFeatureSet(*featureSet); err != nil {
+			return opts, err
+		}
 	}
-	if opts.Keying, err = features.ParseComponentKeying(*componentKey); err != nil {
-		return opts, err
+	if explicit["component_key"] {
+		if opts.Keying, err = features.ParseComponentKeying(*componentKey); err != nil {
+			return opts, err
+		}
 	}
 	if opts.Version == "" {
 		opts.Version = pipeline.NewVersion(time.Now())
@@ -288,6 +331,16 @@ func report(opts pipeline.Options, elapsed time.Duration) {
 		for _, n := range names {
 			fmt.Printf("    baseline %-13s %s\n", n+":", metrics(e.Baselines[n].Overall))
 		}
+		if len(e.Segments) > 0 {
+			fmt.Printf("  by the student's attempt at the exercise (AUC / log-likelihood): model | %s\n", strings.Join(names, " | "))
+			for _, sg := range e.Segments {
+				line := fmt.Sprintf("    %-5s %7d attempts: %s", sg.Segment, sg.Attempts, short(sg.Metrics))
+				for _, n := range names {
+					line += " | " + short(sg.Baselines[n])
+				}
+				fmt.Println(line)
+			}
+		}
 		fmt.Printf("  report: %s\n", filepath.Join(opts.Output, transforms.ReportFile))
 	}
 	if g := s.Gate; g != nil {
@@ -311,6 +364,17 @@ func metrics(m evaluate.Metrics) string {
 		return strconv.FormatFloat(*p, 'f', 4, 64)
 	}
 	return fmt.Sprintf("AUC %s, log-likelihood %s, accuracy %s", f(m.AUC), f(m.LogLikelihood), f(m.Accuracy))
+}
+
+// short formats AUC / log-likelihood.
+func short(m evaluate.Metrics) string {
+	f := func(p *float64) string {
+		if p == nil {
+			return "-"
+		}
+		return strconv.FormatFloat(*p, 'f', 4, 64)
+	}
+	return f(m.AUC) + " / " + f(m.LogLikelihood)
 }
 
 // reasons formats counts by reason as " (reason: n, ...)", sorted.
