@@ -7,6 +7,7 @@
 //
 //	kmpredict --model=./out --history=logs.csv [--exercise=addition_1,subtraction_1]
 //	kmpredict --datastore_project=P [--datastore_namespace=N] --history=logs.csv [--exercise=...]
+//	kmpredict --model=./out --history=logs.csv --rank
 //
 // The history is ProblemLogs (CSV with a header or newline-delimited JSON,
 // optionally gzipped) of one or more students, in any order. For each
@@ -16,6 +17,12 @@
 // each exercise the student has attempted. A version trained with
 // --features=extended also reads the next problem's type (--problem_type)
 // and time (--at).
+//
+// With --rank it ranks, for each student, every exercise the version has
+// thetas for, those never attempted included, by P(correct), the likeliest
+// first, as the webapp picks challenge cards: CSV lines
+// user,rank,exercise,p,attempts (attempts: the student's at the exercise so
+// far; 0 for one not started).
 //
 // On failure kmpredict prints one line, "kmpredict: <the cause>", without the
 // runner's frames around it; KMTRAIN_DEBUG=1 prints the whole error as well.
@@ -50,6 +57,7 @@ var (
 	problemType        = flag.String("problem_type", "", "For a model trained with --features=extended: the problem type of the next problem (default: one training did not see, whose difficulty is the exercise's).")
 	nextAt             = flag.String("at", "", "For a model trained with --features=extended: when the next attempt is made, RFC 3339 (default: at the student's latest attempt).")
 	columns            = flag.String("columns", "", "History column names where they differ from the ProblemLog schema, as field=column pairs.")
+	rank               = flag.Bool("rank", false, "Rank every exercise with thetas, never attempted ones included, by P(correct) for each student (not with --exercise).")
 )
 
 func main() {
@@ -87,10 +95,17 @@ func run(ctx context.Context, out io.Writer) error {
 	}
 	var want []string
 	if *exercises != "" {
+		if *rank {
+			return fmt.Errorf("--rank ranks every exercise: give it without --exercise")
+		}
 		want = strings.Split(*exercises, ",")
 	}
 	w := csv.NewWriter(out)
-	w.Write([]string{"user", "exercise", "p"})
+	if *rank {
+		w.Write([]string{"user", "rank", "exercise", "p", "attempts"})
+	} else {
+		w.Write([]string{"user", "exercise", "p"})
+	}
 	users := make([]string, 0, len(students))
 	for u := range students {
 		users = append(users, u)
@@ -113,6 +128,12 @@ func run(ctx context.Context, out io.Writer) error {
 					next.TimeDone = l.TimeDone
 				}
 			}
+		}
+		if *rank {
+			for i, r := range m.Rank(logs, next) {
+				w.Write([]string{u, strconv.Itoa(i + 1), r.Exercise, strconv.FormatFloat(r.P, 'g', 10, 64), strconv.Itoa(r.Attempts)})
+			}
+			continue
 		}
 		for _, e := range ex {
 			p := ""

@@ -138,3 +138,39 @@ func TestPredictExtended(t *testing.T) {
 	}
 	testutil.SetFlags(t, map[string]string{"at": "", "problem_type": ""})
 }
+
+// TestRank ranks every exercise with thetas, the one never attempted too.
+func TestRank(t *testing.T) {
+	dir := t.TempDir()
+	th := testThetas("v1")
+	easy := make([]float64, features.NumFeatures)
+	easy[0] = 2
+	th = append(th, model.ExerciseThetas{Version: "v1", Exercise: "counting", Thetas: easy, Rows: 10, Converged: true})
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	for _, e := range th {
+		enc.Encode(e)
+	}
+	os.WriteFile(filepath.Join(dir, model.ThetasFile), buf.Bytes(), 0o644)
+	os.WriteFile(filepath.Join(dir, model.ComponentsFile), nil, 0o644)
+
+	testutil.SetFlags(t, map[string]string{"model": dir, "history": writeHistory(t), "rank": "true"})
+	var out bytes.Buffer
+	if err := run(context.Background(), &out); err != nil {
+		t.Fatal(err)
+	}
+	want := `user,rank,exercise,p,attempts
+amy,1,counting,0.880797078,0
+amy,2,addition,0.2689414214,2
+bob,1,counting,0.880797078,0
+bob,2,addition,0.2689414214,0
+`
+	if out.String() != want {
+		t.Errorf("got\n%s\nwant\n%s", out.String(), want)
+	}
+
+	testutil.SetFlags(t, map[string]string{"model": dir, "history": writeHistory(t), "rank": "true", "exercise": "addition"})
+	if err := run(context.Background(), io.Discard); err == nil || !strings.Contains(err.Error(), "--rank") {
+		t.Errorf("--rank with --exercise: %v, want an error", err)
+	}
+}
