@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -70,6 +71,7 @@ Exercises with fewer than {{.MinAttempts}} attempts in either period come after 
 <tr><th>#</th><th class="name">exercise</th><th>previous LL</th><th>recent LL</th><th>drop</th><th>previous attempts</th><th>recent attempts</th></tr>
 {{range .Rows}}<tr><td>{{if .Ranked}}{{.Rank}}{{end}}</td><td class="name">{{if .Anchor}}<a href="#{{.Anchor}}">{{.Exercise}}</a>{{else}}{{.Exercise}}{{end}}</td><td>{{ll .Prev}}</td><td>{{ll .Recent}}</td><td class="{{.Class}}">{{signed .Drop}}</td><td>{{count .PrevAttempts}}</td><td>{{count .RecentAttempts}}</td></tr>
 {{end}}</table>
+{{template "csv" .RankingCSV}}
 <h2>Log-likelihood per day</h2>
 {{if .NotShown}}<p class="note">The first {{len .Charts}} exercises of the ranking are charted; {{.NotShown}} more with attempts are not shown.</p>{{end}}
 <div class="charts">
@@ -91,6 +93,7 @@ type dashView struct {
 	Rows                          []dashRow
 	Charts                        []dashChart
 	NotShown                      int
+	RankingCSV                    *csvLink // the ranking table's data
 }
 
 type dashRow struct {
@@ -202,8 +205,35 @@ func newDashView(d Dashboard) (dashView, error) {
 			Anchor: r.Anchor, Exercise: r.Exercise, Drop: r.Drop, Attempts: r.PrevAttempts + r.RecentAttempts,
 			Chart: dayChart(r.Exercise, days[r.series], per, span, recentFrom),
 		})
+		if c := v.Charts[len(v.Charts)-1].Chart; c != nil {
+			c.CSV = daysCSV(r.Exercise, len(v.Charts), days[r.series], per)
+		}
 	}
+	var rows [][]string
+	for _, r := range v.Rows {
+		rank := ""
+		if r.Ranked {
+			rank = strconv.Itoa(r.Rank)
+		}
+		rows = append(rows, []string{rank, r.Exercise, csvNum(r.Prev), csvNum(r.Recent), csvNum(r.Drop), csvInt(r.PrevAttempts), csvInt(r.RecentAttempts)})
+	}
+	v.RankingCSV = newCSVLink("ranking", "ranking.csv",
+		[]string{"rank", "exercise", "previous_log_likelihood", "recent_log_likelihood", "drop", "previous_attempts", "recent_attempts"}, rows)
 	return v, nil
+}
+
+// daysCSV is one exercise's chart's data: per period with attempts, their
+// number, mean log-likelihood and attempt-weighted AUC.
+func daysCSV(exercise string, n int, days []day, per periods) *csvLink {
+	var rows [][]string
+	for _, d := range days {
+		auc := math.NaN()
+		if d.aucN > 0 {
+			auc = d.aucSum / float64(d.aucN)
+		}
+		rows = append(rows, []string{exercise, per.start(d.index).Format(time.RFC3339), csvInt(d.attempts), csvNum(d.llSum / float64(d.attempts)), csvNum(auc)})
+	}
+	return newCSVLink("exercise-day", fmt.Sprintf("exercise-%d.csv", n), []string{"exercise", "period_start", "attempts", "log_likelihood", "auc"}, rows)
 }
 
 // point is a day of a series with data, its day parsed.

@@ -6,6 +6,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"strconv"
 )
 
 // WriteEvalReport writes the evaluation report of a training run as one
@@ -52,6 +53,7 @@ var evalPage = parse("eval", `<!DOCTYPE html>
 <tr><th class="name">change</th><td class="{{if lt .Delta 0.0}}neg{{else}}pos{{end}}">{{signed .Delta}}</td></tr>
 <tr><th class="name">largest drop allowed</th><td>{{ll .MaxRegression}}</td></tr>
 </table>
+{{template "csv" $.GateCSV}}
 {{end}}
 {{if .Empty}}<h2>Summary</h2>
 <p class="empty">No attempts were evaluated: there is nothing to chart.</p>
@@ -60,6 +62,7 @@ var evalPage = parse("eval", `<!DOCTYPE html>
 <tr><th class="name">model</th><th>attempts</th><th>log-likelihood</th><th>AUC</th><th>accuracy</th><th>calibration error</th></tr>
 {{range .Models}}<tr><td class="name"><span style="color:{{.Color}}">■</span> {{.Name}}</td><td>{{count .Attempts}}</td><td>{{ll .LogLikelihood}}</td><td>{{auc .AUC}}</td><td>{{pct .Accuracy}}</td><td>{{pct .ECE}}</td></tr>
 {{end}}</table>
+{{template "csv" .ModelsCSV}}
 {{if .NoThetasAttempts}}<p class="note">{{count .NoThetasAttempts}} attempts on {{.NoThetasExercises}} exercises the model has no thetas for.</p>{{end}}
 <div class="charts">
 <div class="card"><h3>Reliability</h3>
@@ -73,19 +76,23 @@ var evalPage = parse("eval", `<!DOCTYPE html>
 {{if .Segments}}<h2>By the student's attempt at the exercise</h2>
 <p class="note">First attempts are what the KnowledgeState is for: the ExerciseState knows nothing of an exercise not started.</p>
 <table class="segments">
-<tr><th class="name">attempt</th><th>attempts</th>{{range .Models}}<th>{{.Name}}: log-likelihood</th><th>AUC</th>{{end}}</tr>
-{{range $row := .Segments}}<tr><td class="name">{{$row.Segment}}</td><td>{{count $row.Attempts}}</td>{{range $i, $ll := $row.LogLikelihood}}<td>{{ll $ll}}</td><td>{{auc (index $row.AUC $i)}}</td>{{end}}</tr>
-{{end}}</table>{{end}}
+<tr><th class="name" rowspan="2">model</th>{{range .Segments}}<th colspan="2">{{.Segment}} ({{count .Attempts}} attempts)</th>{{end}}</tr>
+<tr>{{range .Segments}}<th>log-likelihood</th><th>AUC</th>{{end}}</tr>
+{{range $i, $m := .Models}}<tr><td class="name"><span style="color:{{$m.Color}}">■</span> {{$m.Name}}</td>{{range $.Segments}}<td>{{ll (index .LogLikelihood $i)}}</td><td>{{auc (index .AUC $i)}}</td>{{end}}</tr>
+{{end}}</table>
+{{template "csv" .SegmentsCSV}}{{end}}
 <h2>Exercises</h2>
 {{if .Exercises}}<table class="exercises">
 <tr><th class="name">exercise</th><th>attempts</th><th>log-likelihood</th><th>{{.BaselineName}}</th><th>change</th><th>AUC</th><th>accuracy</th><th>thetas</th></tr>
 {{range .Exercises}}<tr><td class="name">{{.Exercise}}</td><td>{{count .Attempts}}</td><td>{{ll .LogLikelihood}}</td><td>{{ll .BaselineLogLikelihood}}</td><td class="{{.Class}}">{{signed .Delta}}</td><td>{{auc .AUC}}</td><td>{{pct .Accuracy}}</td><td>{{if .HasThetas}}yes{{else}}no{{end}}</td></tr>
-{{end}}</table>{{else}}<p class="empty">No per-exercise metrics.</p>{{end}}
+{{end}}</table>
+{{template "csv" .ExercisesCSV}}{{else}}<p class="empty">No per-exercise metrics.</p>{{end}}
 {{end}}
 {{with .Settings}}<h2>Settings</h2>
 <table class="settings">
 {{range .}}<tr><th class="name">{{.Key}}</th><td class="name">{{.Value}}</td></tr>
-{{end}}</table>{{end}}
+{{end}}</table>
+{{template "csv" $.SettingsCSV}}{{end}}
 </body></html>
 `)
 
@@ -102,6 +109,8 @@ type evalView struct {
 	Exercises               []exerciseRow
 	Segments                []SegmentRow
 	Settings                []keyValue
+	// The data of each table, as CSV downloads.
+	GateCSV, ModelsCSV, SegmentsCSV, ExercisesCSV, SettingsCSV *csvLink
 }
 
 type gateView struct {
@@ -166,12 +175,76 @@ func newEvalView(r EvalReport) evalView {
 		return cmp.Or(cmp.Compare(b.Attempts, a.Attempts), cmp.Compare(a.Exercise, b.Exercise))
 	})
 	v.Empty = attempts == 0
+	v.addCSV(r)
 	if v.Empty {
 		return v
 	}
 	v.Calibration = calibrationChart(r.Models)
+	if v.Calibration != nil {
+		v.Calibration.CSV = calibrationCSV(r.Models)
+	}
 	v.Scatter, v.ScatterNote = exerciseScatter(r.Exercises, v.BaselineName)
+	if v.Scatter != nil {
+		v.Scatter.CSV = exercisesCSV("exercise-ll", v.Exercises)
+	}
 	return v
+}
+
+// addCSV makes the tables' CSV downloads.
+func (v *evalView) addCSV(r EvalReport) {
+	if g := v.Gate; g != nil {
+		v.GateCSV = newCSVLink("gate", "gate.csv", []string{"passed", "forced", "compared_with", "attempts", "new_log_likelihood", "current_log_likelihood", "change", "max_regression", "reason"},
+			[][]string{{strconv.FormatBool(g.Passed), strconv.FormatBool(g.Forced), g.Current, csvInt(g.Attempts), csvNum(g.New), csvNum(g.CurrentLL), csvNum(g.Delta), csvNum(g.MaxRegression), g.Reason}})
+	}
+	var rows [][]string
+	for _, m := range v.Models {
+		rows = append(rows, []string{m.Name, csvInt(m.Attempts), csvNum(m.LogLikelihood), csvNum(m.AUC), csvNum(m.Accuracy), csvNum(m.ECE)})
+	}
+	v.ModelsCSV = newCSVLink("models", "models.csv", []string{"model", "attempts", "log_likelihood", "auc", "accuracy", "calibration_error"}, rows)
+	if len(r.Segments) > 0 {
+		header := []string{"segment", "attempts"}
+		for _, m := range r.Models {
+			header = append(header, m.Name+" log_likelihood", m.Name+" auc")
+		}
+		rows = nil
+		for _, sg := range r.Segments {
+			row := []string{sg.Segment, csvInt(sg.Attempts)}
+			for i := range sg.LogLikelihood {
+				row = append(row, csvNum(sg.LogLikelihood[i]), csvNum(sg.AUC[i]))
+			}
+			rows = append(rows, row)
+		}
+		v.SegmentsCSV = newCSVLink("segments", "segments.csv", header, rows)
+	}
+	if len(v.Exercises) > 0 {
+		v.ExercisesCSV = exercisesCSV("exercises", v.Exercises)
+	}
+	rows = nil
+	for _, kv := range v.Settings {
+		rows = append(rows, []string{kv.Key, kv.Value})
+	}
+	v.SettingsCSV = newCSVLink("settings", "settings.csv", []string{"setting", "value"}, rows)
+}
+
+// exercisesCSV is the per-exercise table's data: the scatter's too.
+func exercisesCSV(forWhat string, ex []exerciseRow) *csvLink {
+	var rows [][]string
+	for _, e := range ex {
+		rows = append(rows, []string{e.Exercise, csvInt(e.Attempts), csvNum(e.LogLikelihood), csvNum(e.BaselineLogLikelihood),
+			csvNum(e.Delta), csvNum(e.AUC), csvNum(e.Accuracy), strconv.FormatBool(e.HasThetas)})
+	}
+	return newCSVLink(forWhat, "exercises.csv", []string{"exercise", "attempts", "log_likelihood", "baseline_log_likelihood", "change", "auc", "accuracy", "has_thetas"}, rows)
+}
+
+// calibrationCSV is the reliability diagram's data: every model's bins.
+func calibrationCSV(models []ModelMetrics) *csvLink {
+	var rows [][]string
+	for _, m := range models {
+		for _, b := range m.Calibration.Bins {
+			rows = append(rows, []string{m.Name, csvNum(b.Lo), csvNum(b.Hi), csvInt(b.Count), csvNum(b.MeanPredicted), csvNum(b.Observed)})
+		}
+	}
+	return newCSVLink("calibration", "calibration.csv", []string{"model", "lower", "upper", "attempts", "mean_predicted", "observed"}, rows)
 }
 
 // ece is the expected calibration error: the attempt-weighted mean of

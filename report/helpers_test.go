@@ -46,6 +46,10 @@ func sampleEval(nExercises int) EvalReport {
 			{Name: "global mean", Attempts: 60146, LogLikelihood: -0.6103, AUC: math.NaN(), Accuracy: 0.69},
 		},
 		NoThetasAttempts: 120, NoThetasExercises: 1,
+		Segments: []SegmentRow{
+			{Segment: "first", Attempts: 8000, LogLikelihood: []float64{-0.56, -0.64, -0.66}, AUC: []float64{0.76, 0.65, math.NaN()}},
+			{Segment: "2-5", Attempts: 20000, LogLikelihood: []float64{-0.52, -0.60, -0.61}, AUC: []float64{0.78, 0.64, math.NaN()}},
+		},
 		Gate: &Gate{Passed: false, Forced: true, Current: "20261125T000000Z", Attempts: 60146,
 			New: -0.5213, CurrentLL: -0.5190, Delta: -0.0023, MaxRegression: 0.002, Reason: "log-likelihood dropped by more than " + trickyNames[1]},
 	}

@@ -2,12 +2,14 @@ package report
 
 import (
 	"bytes"
+	"encoding/csv"
 	"errors"
 	"fmt"
 	"image"
 	"image/color"
 	"image/png"
 	"math"
+	"net/url"
 	"os"
 	"path/filepath"
 	"slices"
@@ -507,6 +509,7 @@ for (const svg of document.querySelectorAll("svg.chart")) {
     g.setAttribute("data-bbox", [b.width, b.height].map(Math.round).join(","));
   }
 }
+for (const a of document.querySelectorAll("a.csv")) rect(a);
 document.body.setAttribute("data-measured", "yes");
 </script>`
 
@@ -522,9 +525,10 @@ func TestInChromium(t *testing.T) {
 		name   string
 		write  func(*bytes.Buffer) error
 		charts map[string]int
+		tables int
 	}{
-		{"eval", func(b *bytes.Buffer) error { return WriteEvalReport(b, sampleEval(40)) }, map[string]int{"calibration": 1, "exercise-ll": 1}},
-		{"dashboard", func(b *bytes.Buffer) error { return WriteDashboard(b, sampleDashboard(6, 30)) }, map[string]int{"exercise-day": 6}},
+		{"eval", func(b *bytes.Buffer) error { return WriteEvalReport(b, sampleEval(40)) }, map[string]int{"calibration": 1, "exercise-ll": 1}, 5},
+		{"dashboard", func(b *bytes.Buffer) error { return WriteDashboard(b, sampleDashboard(6, 30)) }, map[string]int{"exercise-day": 6}, 1},
 	}
 	for _, p := range pages {
 		t.Run(p.name, func(t *testing.T) {
@@ -544,6 +548,7 @@ func TestInChromium(t *testing.T) {
 				t.Fatalf("the measuring script did not run; DOM:\n%.2000s", dom)
 			}
 			charts := checkCharts(t, doc)
+			checkDownloads(t, doc, p.tables)
 			for kind, n := range p.charts {
 				if len(charts[kind]) != n {
 					t.Errorf("%d %s charts in the DOM, want %d", len(charts[kind]), kind, n)
@@ -567,6 +572,65 @@ func TestInChromium(t *testing.T) {
 			}
 		})
 	}
+}
+
+// checkDownloads checks, in the DOM Chromium laid out, that every table
+// and every chart offers its data as a CSV download that is shown on the
+// page and parses as a CSV of a header and rows.
+func checkDownloads(t *testing.T, doc *html.Node, tables int) {
+	t.Helper()
+	links := map[string][]*html.Node{}
+	for _, a := range findAll(doc, element("a", "csv")) {
+		links[attr(a, "data-for")] = append(links[attr(a, "data-for")], a)
+	}
+	ts := findAll(doc, element("table", ""))
+	if len(ts) != tables {
+		t.Errorf("%d tables, want %d", len(ts), tables)
+	}
+	for _, tb := range ts {
+		if len(links[attr(tb, "class")]) == 0 {
+			t.Errorf("table %q has no CSV download", attr(tb, "class"))
+		}
+	}
+	for kind, svgs := range groupCharts(doc) {
+		if len(links[kind]) != len(svgs) {
+			t.Errorf("%d %s charts, %d CSV downloads for them", len(svgs), kind, len(links[kind]))
+		}
+	}
+	for what, as := range links {
+		for _, a := range as {
+			if r, err := rectOf(a); err != nil || r.Dx() == 0 || r.Dy() == 0 {
+				t.Errorf("the CSV download of %s is not shown: %v %v", what, r, err)
+			}
+			name, href := attr(a, "download"), attr(a, "href")
+			const prefix = "data:text/csv;charset=utf-8,"
+			if !strings.HasSuffix(name, ".csv") || !strings.HasPrefix(href, prefix) {
+				t.Errorf("download of %s: name %q, href %.60q", what, name, href)
+				continue
+			}
+			text, err := url.PathUnescape(strings.TrimPrefix(href, prefix))
+			if err != nil {
+				t.Errorf("download of %s: %v", what, err)
+				continue
+			}
+			recs, err := csv.NewReader(strings.NewReader(text)).ReadAll()
+			if err != nil || len(recs) < 2 {
+				t.Errorf("download of %s: %d records, %v", what, len(recs), err)
+			}
+			if what == "exercises" && !slices.ContainsFunc(recs, func(r []string) bool { return r[0] == trickyNames[0] }) {
+				t.Errorf("the exercises CSV lost the exercise %q", trickyNames[0])
+			}
+		}
+	}
+}
+
+// groupCharts returns the page's charts by kind.
+func groupCharts(doc *html.Node) map[string][]*html.Node {
+	out := map[string][]*html.Node{}
+	for _, svg := range findAll(doc, element("svg", "chart")) {
+		out[attr(svg, "data-chart")] = append(out[attr(svg, "data-chart")], svg)
+	}
+	return out
 }
 
 // checkChartPixels checks one chart in the screenshot: laid out where the

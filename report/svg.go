@@ -165,6 +165,7 @@ type svgChart struct {
 	Back   []svgEl     // frame: grid, axes, ticks, labels, reference lines
 	Series []svgSeries // <g class="series">
 	Legend []svgLegend
+	CSV    *csvLink // the chart's data, offered under it
 }
 
 // svgSeries is one <g class="series" data-series=Name>.

@@ -100,6 +100,7 @@ svg.chart .pt-label{font-size:9px;fill:#333}
 svg.chart .legend text{font-size:11px;fill:#333}
 svg.chart .series path{stroke-width:1.8;stroke-linejoin:round}
 svg.chart circle{fill-opacity:.75}
+p.download{margin:.2em 0 1em;font-size:12px}
 </style>{{end}}
 
 {{define "chart"}}<svg class="chart" data-chart="{{.Kind}}" role="img" aria-label="{{.Label}}" width="{{.W}}" height="{{.H}}" viewBox="0 0 {{.W}} {{.H}}">
@@ -107,7 +108,9 @@ svg.chart circle{fill-opacity:.75}
 {{- range .Series}}<g class="series" data-series="{{.Name}}">{{range .Els}}{{template "el" .}}{{end}}</g>
 {{end}}
 {{- range .Legend}}<g class="legend"><rect x="{{num .X}}" y="{{num .Y}}" width="12" height="10" fill="{{.Color}}"/><text x="{{num .X}}" dx="16" y="{{num .Y}}" dy="9">{{.Text}}</text></g>
-{{end}}</svg>{{end}}
+{{end}}</svg>{{with .CSV}}{{template "csv" .}}{{end}}{{end}}
+
+{{define "csv"}}{{with .}}<p class="download"><a class="csv" data-for="{{.For}}" download="{{.Name}}" href="{{.Href}}">Download the data (CSV)</a></p>{{end}}{{end}}
 
 {{define "el" -}}
 {{if eq .Tag "line"}}<line{{with .Class}} class="{{.}}"{{end}} x1="{{num .X1}}" y1="{{num .Y1}}" x2="{{num .X2}}" y2="{{num .Y2}}"{{with .Stroke}} stroke="{{.}}"{{end}}/>
