@@ -91,7 +91,7 @@ func publishFiles(ctx context.Context, suffix string, files []stagedFile) error 
 		}
 		record.Files = append(record.Files, model.PublishingEntry{Name: name, Temp: model.TempName(name, suffix)})
 	}
-	if err := completePublish(ctx, dir); err != nil {
+	if err := completePublish(ctx, dir, record.Files); err != nil {
 		return err
 	}
 	for i, f := range files {
@@ -139,10 +139,14 @@ func finishPublish(ctx context.Context, dir string, record model.Publishing) err
 	return nil
 }
 
-// completePublish readies dir for a publish: it finishes one that a killed
-// run left past its commit point, and removes the temporary files of those
-// killed before it. Two runs must not publish into one directory at once.
-func completePublish(ctx context.Context, dir string) error {
+// completePublish readies dir for a publish of files: it finishes one that
+// a killed run left past its commit point, and removes the temporary files
+// of those files (and of the publishing record) that runs killed before it
+// left. Only theirs: the run's
+// other writers (--export_rows, --eval_predictions) may be writing into the
+// same directory at the same time. Two runs must not publish into one
+// directory at once.
+func completePublish(ctx context.Context, dir string, files []model.PublishingEntry) error {
 	record, pending, err := model.ReadPublishing(opener(ctx), dir)
 	if err != nil {
 		return fmt.Errorf("publish: %v (an earlier run left it: remove it, and the files it lists, to start afresh)", err)
@@ -153,9 +157,17 @@ func completePublish(ctx context.Context, dir string) error {
 			return err
 		}
 	}
-	stale, err := listFiles(ctx, dir+"/*"+model.TempName("", "*"))
-	if err != nil {
-		return fmt.Errorf("publish: %v", err)
+	var stale []string
+	names := []string{model.PublishingFile} // the record's own, written under a temporary name too
+	for _, f := range files {
+		names = append(names, f.Name)
+	}
+	for _, name := range names {
+		fs, err := listFiles(ctx, dir+"/"+model.TempName(name, "*"))
+		if err != nil {
+			return fmt.Errorf("publish: %v", err)
+		}
+		stale = append(stale, fs...)
 	}
 	for _, f := range stale {
 		if err := removeFile(ctx, f); err != nil {
