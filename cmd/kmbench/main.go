@@ -9,6 +9,7 @@
 //	kmbench pipeline [--logs 1000000] [--runner prism] [--which pipeline,baseline] [--input LOGS.csv]
 //	kmbench stream [--logs 100000] [--rate 0] [--window 10s] [--max_delay 1s]
 //	kmbench pubsub [--logs 100000]
+//	kmbench quality [--assistments ../shared/data/assistments09]
 //
 // train fits one logistic regression per exercise of a training-rows CSV and
 // prints the lines of the reference SciPy trainer
@@ -32,6 +33,11 @@
 //
 // pubsub measures the emulator alone, as the stream's source: publishing,
 // then pulling and acknowledging, with nothing else running.
+//
+// quality trains with each setting of the table that chose the default
+// preset, on the embedded sample and on the ASSISTments split, and prints
+// the README's table (held-out AUC / log-likelihood of the model and of
+// its 6-feature baseline).
 package main
 
 import (
@@ -80,6 +86,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		return 0
+	case "quality":
+		if err := runQuality(args[1:], stdout, stderr); err != nil {
+			fmt.Fprintln(stderr, "kmbench quality:", err)
+			return 1
+		}
+		return 0
 	case "pubsub":
 		if err := runPubSubBench(args[1:], stdout, stderr); err != nil {
 			fmt.Fprintln(stderr, "kmbench pubsub:", err)
@@ -119,6 +131,8 @@ commands:
             run the streaming pipeline on them: prints "stream logs=N seconds=S
             logs_per_s=R p50_latency_s=A p99_latency_s=B peak_rss_mb=M" (latency: from
             publishing to the first write of the window's aggregate)
+  quality   train with each setting of the table that chose the default preset on the
+            embedded sample and on --assistments DIR's split; print it as Markdown
   pubsub    the stream's source alone: publish --logs N synthetic logs to the emulator,
             then pull and acknowledge them: prints "pubsub logs=N publish_s=S
             publish_logs_per_s=R pull_s=S pull_logs_per_s=R messages_per_pull=M"
