@@ -142,10 +142,9 @@ func finishPublish(ctx context.Context, dir string, record model.Publishing) err
 // completePublish readies dir for a publish of files: it finishes one that
 // a killed run left past its commit point, and removes the temporary files
 // of those files (and of the publishing record) that runs killed before it
-// left. Only theirs: the run's
-// other writers (--export_rows, --eval_predictions) may be writing into the
-// same directory at the same time. Two runs must not publish into one
-// directory at once.
+// left. Only theirs: the run's other writers (--export_rows,
+// --eval_predictions) may be writing into the same directory at the same
+// time. Two runs must not publish into one directory at once.
 func completePublish(ctx context.Context, dir string, files []model.PublishingEntry) error {
 	record, pending, err := model.ReadPublishing(opener(ctx), dir)
 	if err != nil {
