@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"time"
 
-	"cloud.google.com/go/pubsub/v2"
 	"cloud.google.com/go/pubsub/v2/apiv1/pubsubpb"
 
 	"github.com/kmtrain/knowledgemodel/internal/psemulator"
@@ -41,24 +40,13 @@ func runPubSubBench(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
-		e, err := psemulator.Run()
-		if err != nil {
-			return err
-		}
-		defer e.Stop()
-		os.Setenv("PUBSUB_EMULATOR_HOST", e.Host())
-	}
 	ctx := context.Background()
-	c, err := pubsub.NewClient(ctx, psemulator.Project)
+	name := fmt.Sprintf("kmbench-pubsub-%d", time.Now().UnixNano())
+	c, closeEmulator, err := emulatorSubscription(ctx, name)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	name := fmt.Sprintf("kmbench-pubsub-%d", time.Now().UnixNano())
-	if err := pubsublogs.EnsureSubscription(ctx, c, name, name); err != nil {
-		return err
-	}
+	defer closeEmulator()
 
 	began := time.Now()
 	if _, err := pubsublogs.Publish(ctx, c, pubsublogs.TopicName(psemulator.Project, name), ls,

@@ -73,24 +73,13 @@ func runStreamBench(args []string, stdout, stderr io.Writer) error {
 	// in a live stream (the file holds each student's logs together).
 	slices.SortStableFunc(ls, func(a, b features.ProblemLog) int { return a.TimeDone.Compare(b.TimeDone) })
 
-	if os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
-		e, err := psemulator.Run()
-		if err != nil {
-			return err
-		}
-		defer e.Stop()
-		os.Setenv("PUBSUB_EMULATOR_HOST", e.Host())
-	}
 	ctx := context.Background()
-	c, err := pubsub.NewClient(ctx, psemulator.Project)
+	name := fmt.Sprintf("kmbench-%d", time.Now().UnixNano())
+	c, closeEmulator, err := emulatorSubscription(ctx, name)
 	if err != nil {
 		return err
 	}
-	defer c.Close()
-	name := fmt.Sprintf("kmbench-%d", time.Now().UnixNano())
-	if err := pubsublogs.EnsureSubscription(ctx, c, name, name); err != nil {
-		return err
-	}
+	defer closeEmulator()
 
 	out := filepath.Join(dir, "live")
 	o := pipeline.DefaultStreamOptions()
@@ -162,6 +151,32 @@ func runStreamBench(args []string, stdout, stderr io.Writer) error {
 			len(lags), quantile(lags, 0.5), quantile(lags, 0.99))
 	}
 	return nil
+}
+
+// emulatorSubscription starts the Pub/Sub emulator, unless
+// PUBSUB_EMULATOR_HOST names one, and makes a topic and a subscription,
+// both called name, on it. closeAll closes the client and stops what it
+// started.
+func emulatorSubscription(ctx context.Context, name string) (c *pubsub.Client, closeAll func(), err error) {
+	stop := func() {}
+	if os.Getenv("PUBSUB_EMULATOR_HOST") == "" {
+		e, err := psemulator.Run()
+		if err != nil {
+			return nil, nil, err
+		}
+		stop = e.Stop
+		os.Setenv("PUBSUB_EMULATOR_HOST", e.Host())
+	}
+	if c, err = pubsub.NewClient(ctx, psemulator.Project); err != nil {
+		stop()
+		return nil, nil, err
+	}
+	if err := pubsublogs.EnsureSubscription(ctx, c, name, name); err != nil {
+		c.Close()
+		stop()
+		return nil, nil, err
+	}
+	return c, func() { c.Close(); stop() }, nil
 }
 
 func quantile(sorted []float64, q float64) float64 {
