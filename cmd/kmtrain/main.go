@@ -8,10 +8,16 @@
 //
 // Usage:
 //
-//	kmtrain --input='logs/*.csv.gz' [--components=components.jsonl] [--output=./out]
-//	        [--export_rows=rows.csv] [--problem_numbers=1-5|all] [--min_rows=100]
-//	        [--max_rows=200000] [--l2=0.001] [--max_iterations=1000]
+//	kmtrain --input='logs/*.csv.gz' [--preset=default|best|khan2014]
+//	        [--components=components.jsonl] [--output=./out] [--export_rows=rows.csv]
+//	        [--problem_numbers=1-5|all] [--features=khan2014|extended] [--l2=0.001|auto]
+//	        [--min_rows=100] [--max_rows=200000] [--max_iterations=1000]
 //	        [--gradient_tolerance=1e-6] [--drop_gaps=true] [--runner=prism|direct]
+//
+// The model settings start from a preset: default (the setting validated
+// best: the extended features, every problem number, components keyed by
+// exercise and answer, penalties by cross-validation) or khan2014 (Khan
+// Academy's 2014 run exactly); the model flags change it where given.
 //
 // In production the ProblemLogs come from BigQuery and the model goes to
 // Datastore, where the webapp reads it:
