@@ -69,6 +69,7 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 2, "exercises fitted concurrently")
 	minRows := fs.Int("min_rows", defaults.MinRows, "skip exercises with fewer training rows")
 	maxRows := fs.Int("max_rows", defaults.MaxRows, "train each exercise on at most this many rows, as kmtrain samples them (0: no cap)")
+	markdown := fs.Bool("markdown", false, "then print the README's table of what each extra feature adds (needs every configuration)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -107,6 +108,7 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 	}
 	out := bufio.NewWriter(stdout)
 	defer out.Flush()
+	results := map[string]evaluate.Metrics{}
 	for _, name := range run {
 		keep, _ := parseFeatureConfig(name)
 		r, err := b.run(keep, *workers, stderr)
@@ -116,12 +118,51 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 		fmt.Fprintf(stderr, "config=%s exercises=%d fit_failures=%d with_knowledge=%d no_thetas=%d seconds=%.1f\n",
 			name, r.trained, r.failed, r.knowledge, r.report.NoThetas.Attempts, r.seconds)
 		m := r.report.Overall
+		results[name] = m
 		fmt.Fprintf(out, "features config=%s auc=%.4f log_likelihood=%.4f attempts=%d\n",
 			name, orNaN(m.AUC), orNaN(m.LogLikelihood), m.Attempts)
 		out.Flush()
 	}
 	fmt.Fprintf(out, "total configs=%d exercises=%d train_rows=%d test_attempts=%d seconds=%.1f\n",
 		len(run), len(b.exercises), b.trainRows, len(b.attempts), time.Since(start).Seconds())
+	if *markdown {
+		return featureTable(out, results)
+	}
+	return nil
+}
+
+// featureTable prints what each extra feature adds, as the README shows
+// it: the whole extended set without it, and Khan's 107 with it alone.
+func featureTable(w io.Writer, results map[string]evaluate.Metrics) error {
+	cell := func(name string) (string, error) {
+		m, ok := results[name]
+		if !ok {
+			return "", fmt.Errorf("--markdown needs configuration %s", name)
+		}
+		return fmt.Sprintf("%.4f / %.4f", orNaN(m.AUC), orNaN(m.LogLikelihood)), nil
+	}
+	whole, err := cell(features.ExtendedName)
+	if err != nil {
+		return err
+	}
+	khan, err := cell(features.Khan2014Name)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(w, "| feature | whole set without it | 107 with it alone |")
+	fmt.Fprintln(w, "| --- | --- | --- |")
+	fmt.Fprintf(w, "| (none: the whole set / the 107) | %s | %s |\n", whole, khan)
+	for _, x := range features.ExtraNames {
+		minus, err := cell(configMinus + x)
+		if err != nil {
+			return err
+		}
+		plus, err := cell(configPlus + x)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "| `%s` | %s | %s |\n", x, minus, plus)
+	}
 	return nil
 }
 

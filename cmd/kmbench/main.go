@@ -4,7 +4,7 @@
 //
 //	kmbench train --rows ROWS.csv[.gz] [--l2 0.001] [--min_rows 1]
 //	    [--max_iterations 1000] [--gradient_tolerance 1e-6] [--runs 1] [--workers N]
-//	kmbench features --train TRAIN.csv --test TEST.csv [--component_key exercise,correct]
+//	kmbench features --train TRAIN.csv --test TEST.csv [--component_key exercise,correct] [--markdown]
 //	    [--configs khan2014,extended,...] [--workers 2] [--min_rows 100] [--max_rows 200000]
 //	kmbench pipeline [--logs 1000000] [--runner prism] [--which pipeline,baseline] [--input LOGS.csv]
 //	kmbench stream [--logs 100000] [--rate 0] [--window 10s] [--max_delay 1s]
