@@ -32,11 +32,7 @@ func runPubSubBench(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(dir)
-	path := filepath.Join(dir, "logs.csv")
-	if _, err := generate(path, *logs); err != nil {
-		return err
-	}
-	ls, err := readLogs(path)
+	ls, err := liveLogs(filepath.Join(dir, "logs.csv"), *logs)
 	if err != nil {
 		return err
 	}

@@ -53,10 +53,11 @@ func runStreamBench(args []string, stdout, stderr io.Writer) error {
 		defer os.RemoveAll(dir)
 	}
 	path := filepath.Join(dir, "logs.csv")
-	n, err := generate(path, *logs)
+	ls, err := liveLogs(path, *logs)
 	if err != nil {
 		return err
 	}
+	n := int64(len(ls))
 	self, err := os.Executable()
 	if err != nil {
 		return err
@@ -65,13 +66,6 @@ func runStreamBench(args []string, stdout, stderr io.Writer) error {
 	if _, _, err := child(self, "pipeline", "prism", path, modelDir, stderr); err != nil {
 		return fmt.Errorf("training the model to score with: %v", err)
 	}
-	ls, err := readLogs(path)
-	if err != nil {
-		return err
-	}
-	// In the order the synthetic attempts happened, students interleaved as
-	// in a live stream (the file holds each student's logs together).
-	slices.SortStableFunc(ls, func(a, b features.ProblemLog) int { return a.TimeDone.Compare(b.TimeDone) })
 
 	ctx := context.Background()
 	name := fmt.Sprintf("kmbench-%d", time.Now().UnixNano())
@@ -227,6 +221,21 @@ func (w *windowWatch) poll() {
 			w.seen[label] = now
 		}
 	}
+}
+
+// liveLogs generates about n synthetic logs into path and returns them in
+// the order they happened, students interleaved as in a live stream (the
+// file holds each student's logs together).
+func liveLogs(path string, n int64) ([]features.ProblemLog, error) {
+	if _, err := generate(path, n); err != nil {
+		return nil, err
+	}
+	ls, err := readLogs(path)
+	if err != nil {
+		return nil, err
+	}
+	slices.SortStableFunc(ls, func(a, b features.ProblemLog) int { return a.TimeDone.Compare(b.TimeDone) })
+	return ls, nil
 }
 
 // readLogs reads the generated logs back, in their order.
