@@ -32,6 +32,11 @@ type Options struct {
 	// cross-validation on its rows instead of using Penalty (see
 	// FitExercise); DefaultAutoL2 is the selection for --l2=auto.
 	AutoL2 *train.L2Selection
+	// ExtendedBest, with AutoL2 and the extended features, keeps an
+	// exercise's whole model unless the 6-feature model validates better
+	// (the best score), rather than unless the whole model validates
+	// better by more than a standard error (see FitExercise).
+	ExtendedBest bool
 	// Baselines also fits each exercise's model without the KnowledgeState
 	// (recorded as NoKnowledgeThetas), for the evaluation.
 	Baselines bool
@@ -118,8 +123,8 @@ type ExerciseFit struct {
 	Head, Tail train.L2Choice
 	// Six, with AutoL2 and the extended features, is the selection of the
 	// 6-feature model's own L2 on the same folds; SixFeatures says it
-	// validated as well as the whole model, within a standard error, and
-	// is the exercise's model.
+	// validated as well as the whole model, within a standard error (or
+	// better, with Options.ExtendedBest), and is the exercise's model.
 	Six         train.L2Choice
 	SixFeatures bool
 }
@@ -175,8 +180,9 @@ func FitExercise(version, exercise string, rows *train.Dataset, seen int, opts O
 			// model, with its own L2 on the same folds, is the
 			// exercise's model unless the whole model validates better
 			// by more than a standard error (the folds share students,
-			// whom the whole-history features partly identify). It is
-			// also the baseline.
+			// whom the whole-history features partly identify), or with
+			// ExtendedBest unless it validates better. It is also the
+			// baseline.
 			six := train.Penalty{Tail: rows.Dim() - 1 - features.NumExerciseFeatures, TailL2: math.Inf(1)}
 			sel := *opts.AutoL2
 			sel.Tail, sel.Grid = false, nil
@@ -187,7 +193,11 @@ func FitExercise(version, exercise string, rows *train.Dataset, seen int, opts O
 			if base, err = train.Fit(objective(rows, six), s); err != nil {
 				return f, fmt.Errorf("6-feature model: %w", err)
 			}
-			if !(f.Tail.Score()-f.Tail.StdErr() > f.Six.Score()) {
+			margin := f.Tail.StdErr()
+			if opts.ExtendedBest {
+				margin = 0
+			}
+			if !(f.Tail.Score()-margin > f.Six.Score()) {
 				res, f.SixFeatures = base, true
 				res.Thetas = slices.Clone(base.Thetas)
 				p.L2, f.KnowledgeL2 = six.L2, math.Inf(1)
@@ -258,7 +268,7 @@ func (f *ExerciseFit) DescribeL2() string {
 		b.WriteString(")")
 	}
 	if f.SixFeatures {
-		b.WriteString("; the 6-feature model validated within a standard error and is the model")
+		b.WriteString("; the 6-feature model validated as well as the whole one and is the model")
 	}
 	return b.String()
 }

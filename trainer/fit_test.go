@@ -80,3 +80,53 @@ func TestFitExercise(t *testing.T) {
 		t.Errorf("1 worker: %v %v, 2 workers: %v %v", one.Thetas.L2, one.KnowledgeL2, auto.Thetas.L2, auto.KnowledgeL2)
 	}
 }
+
+// extendedRows returns n extended rows whose answers depend on the first
+// ExerciseState feature and, by effect, on the first extra feature.
+func extendedRows(n int, effect float64, seed uint64) *train.Dataset {
+	r := rand.New(rand.NewPCG(seed, 11))
+	dim := features.Extended.Dim()
+	d := train.NewDataset(dim, n)
+	x := make([]float64, dim)
+	for range n {
+		x[0] = 1
+		for j := 1; j < dim; j++ {
+			x[j] = r.NormFloat64()
+		}
+		z := 0.8*x[1] + effect*x[1+features.NumExerciseFeatures]
+		d.Add(x, r.Float64() < 1/(1+math.Exp(-z)))
+	}
+	return d
+}
+
+func TestFitExerciseExtendedRule(t *testing.T) {
+	s := train.DefaultSettings()
+	for _, effect := range []float64{0, 0.3, 0.4, 1} {
+		d := extendedRows(800, effect, 3)
+		for _, best := range []bool{false, true} {
+			f, err := FitExercise("v", "ex", d, d.Len(), Options{Settings: s, AutoL2: DefaultAutoL2(), ExtendedBest: best}, true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			margin := f.Tail.StdErr()
+			if best {
+				margin = 0
+			}
+			want := !(f.Tail.Score()-margin > f.Six.Score())
+			t.Logf("effect %g, best %v: whole %.4f±%.4f, six %.4f: six features %v", effect, best, f.Tail.Score(), f.Tail.StdErr(), f.Six.Score(), f.SixFeatures)
+			if f.SixFeatures != want {
+				t.Errorf("effect %g, ExtendedBest %v: SixFeatures %v, want %v", effect, best, f.SixFeatures, want)
+			}
+			if f.SixFeatures != slices.Equal(f.Thetas.Thetas, f.Baseline.Thetas) {
+				t.Errorf("effect %g, ExtendedBest %v: SixFeatures %v, and the model equal to the baseline: %v", effect, best, f.SixFeatures, !f.SixFeatures)
+			}
+			// A weak extra feature: within a standard error, not worse.
+			if effect == 0.4 && f.SixFeatures != !best {
+				t.Errorf("effect 0.4, ExtendedBest %v: SixFeatures %v", best, f.SixFeatures)
+			}
+			if effect == 1 && f.SixFeatures {
+				t.Errorf("ExtendedBest %v: a strong extra feature was left out", best)
+			}
+		}
+	}
+}
