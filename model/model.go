@@ -255,6 +255,7 @@ type Settings struct {
 	L2                float64 `json:"l2"`
 	L2Auto            bool    `json:"l2_auto,omitempty"`           // l2 chosen per exercise by cross-validation (each ExerciseThetas says which)
 	L2KnowledgeBest   bool    `json:"l2_knowledge_best,omitempty"` // with L2Auto, the KnowledgeState admitted by the best validation score
+	L2ExtendedBest    bool    `json:"l2_extended_best,omitempty"`  // with L2Auto and the extended features, the 6-feature model kept only where it validates better
 	MaxIterations     int     `json:"max_iterations"`
 	GradientTolerance float64 `json:"gradient_tolerance"`
 	HoldoutFraction   float64 `json:"holdout_fraction,omitempty"`

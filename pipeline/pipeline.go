@@ -81,6 +81,10 @@ type Options struct {
 	// AutoL2, if set, chooses each exercise's penalties by cross-validation
 	// (--l2=auto) instead of L2.
 	AutoL2 *train.L2Selection
+	// ExtendedBest, with AutoL2 and the extended features, keeps each
+	// exercise's whole model unless its 6-feature model validates better
+	// (trainer.Options.ExtendedBest; --l2_extended=best).
+	ExtendedBest bool
 
 	Window   features.Window
 	KeepGaps bool
@@ -192,6 +196,7 @@ func (o *Options) Settings() model.Settings {
 		L2:                o.L2,
 		L2Auto:            o.AutoL2 != nil,
 		L2KnowledgeBest:   o.AutoL2 != nil && o.AutoL2.TailBest,
+		L2ExtendedBest:    o.AutoL2 != nil && o.Features == features.Extended && o.ExtendedBest,
 		MaxIterations:     o.Train.MaxIterations,
 		GradientTolerance: o.Train.GradientTolerance,
 		HoldoutFraction:   o.holdout().Fraction,
@@ -272,7 +277,7 @@ func Build(s beam.Scope, o Options) error {
 	thetas, skipped := transforms.TrainExercises(s, replayed.Rows, transforms.TrainOptions{
 		Options: trainer.Options{Version: o.Version, MinRows: o.MinRows, MaxRows: o.MaxRows,
 			Penalty: train.Penalty{L2: o.L2}, Settings: o.Train, Workers: o.Workers,
-			AutoL2: o.AutoL2, Baselines: o.EvalInput != "" || o.Holdout.Active()},
+			AutoL2: o.AutoL2, ExtendedBest: o.ExtendedBest, Baselines: o.EvalInput != "" || o.Holdout.Active()},
 		Components: reuse,
 	})
 	stats := beam.Flatten(s, readStats, replayed.Stats)

@@ -24,3 +24,21 @@ func TestPresetKhan2014IsDefaultOptions(t *testing.T) {
 		t.Errorf("Preset(khan): %v, want an error naming the presets", err)
 	}
 }
+
+func TestPresetBest(t *testing.T) {
+	best, err := Preset(PresetBest)
+	if err != nil {
+		t.Fatal(err)
+	}
+	def, _ := Preset(PresetDefault)
+	if !best.ExtendedBest || def.ExtendedBest {
+		t.Errorf("ExtendedBest: best %v, default %v; want true, false", best.ExtendedBest, def.ExtendedBest)
+	}
+	if s := best.Settings(); !s.L2ExtendedBest || s.Preset != PresetBest {
+		t.Errorf("best's settings: %+v", s)
+	}
+	best.Preset, best.ExtendedBest = PresetDefault, false
+	if !reflect.DeepEqual(best, def) {
+		t.Errorf("best differs from default beyond ExtendedBest: %+v", best)
+	}
+}

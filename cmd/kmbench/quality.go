@@ -60,6 +60,7 @@ var qualitySettings = []setting{
 	{"`--component_key=exercise,problem_type,correct`", func(o *pipeline.Options) { o.Keying = features.KeyByProblemType }},
 	{"`--l2_knowledge=one_se`", func(o *pipeline.Options) { o.AutoL2.TailBest = false }},
 	{"(none: `default`)", func(*pipeline.Options) {}},
+	{"`--preset=best` (`--l2_extended=best`)", func(o *pipeline.Options) { *o = must(pipeline.Preset(pipeline.PresetBest)) }},
 }
 
 // runQuality trains with each setting on the embedded sample (its held-out

@@ -73,6 +73,13 @@ func l2KnowledgeOf(o pipeline.Options) string {
 	return "one_se"
 }
 
+func l2ExtendedOf(o pipeline.Options) string {
+	if o.ExtendedBest {
+		return "best"
+	}
+	return "one_se"
+}
+
 func must(o pipeline.Options, err error) pipeline.Options {
 	if err != nil {
 		panic(err)
@@ -86,9 +93,10 @@ var (
 	components      = flag.String("components", "", "An existing components table (JSONL) to reuse, or \"datastore\" (the default with --datastore_project); keys it lacks get components derived from the key.")
 	output          = flag.String("output", defaults.Output, "Directory for thetas.jsonl, components.jsonl and summary.json (local or gs://).")
 	exportRows      = flag.String("export_rows", "", "If set, write every training row to this CSV (the columns of Khan's expected_rows.csv).")
-	preset          = flag.String("preset", pipeline.PresetDefault, "The model settings to start from, which --features, --l2, --l2_knowledge, --component_key and --problem_numbers change where given (the defaults shown for them are the default preset's): default (the best validated: extended features, all problem numbers, components by exercise,correct, l2 auto with the KnowledgeState by its best score), best (the best measured, today default's) or khan2014 (Khan Academy's 2014 run: 107 features, problem numbers 1-5, components by exercise,problem_type,correct, l2 0.001).")
+	preset          = flag.String("preset", pipeline.PresetDefault, "The model settings to start from, which --features, --l2, --l2_knowledge, --l2_extended, --component_key and --problem_numbers change where given (the defaults shown for them are the default preset's): default (the best validated: extended features, all problem numbers, components by exercise,correct, l2 auto with the KnowledgeState by its best score), best (the best measured, today default's) or khan2014 (Khan Academy's 2014 run: 107 features, problem numbers 1-5, components by exercise,problem_type,correct, l2 0.001).")
 	problemNumbers  = flag.String("problem_numbers", defaults.Window.String(), "Problem numbers whose attempts become training rows: LO-HI inclusive, N, or all.")
 	l2Knowledge     = flag.String("l2_knowledge", l2KnowledgeOf(defaults), "With --l2=auto, how the KnowledgeState is admitted: one_se (only if it validates better than leaving it out by a standard error: never worse than the 6 features on new students) or best (the best validation score: better with --component_key=exercise,correct).")
+	l2Extended      = flag.String("l2_extended", l2ExtendedOf(defaults), "With --l2=auto and --features=extended, when an exercise keeps its 6-feature model instead: one_se (unless the whole model validates better by a standard error: never worse than the 6 features on the embedded sample) or best (only where the 6-feature model validates better: the preset best, better on ASSISTments).")
 	featureSet      = flag.String("features", defaults.Features.String(), "The feature set: khan2014 (Khan Academy's 107 features) or extended (8 more: the problem type's difficulty estimated on the training rows, the student's attempts and correct answers overall and on the exercise, time since the last attempt at the exercise, whether it is the first, and the previous answer).")
 	componentKey    = flag.String("component_key", defaults.Keying.String(), "What a random component is keyed by: exercise,problem_type,correct (Khan's) or exercise,correct (coarser: better where problem types are many and sparse).")
 	dropGaps        = flag.Bool("drop_gaps", true, "Drop students whose problem numbers on an exercise do not step by one (Khan's rule).")
@@ -190,6 +198,11 @@ func options(explicit map[string]bool) (pipeline.Options, error) {
 	default:
 		return opts, fmt.Errorf("--l2_knowledge=%q: want one_se or best", *l2Knowledge)
 	}
+	switch *l2Extended {
+	case "one_se", "best":
+	default:
+		return opts, fmt.Errorf("--l2_extended=%q: want one_se or best", *l2Extended)
+	}
 	if explicit["l2"] {
 		switch {
 		case *l2 == "auto" && opts.AutoL2 == nil:
@@ -206,6 +219,12 @@ func options(explicit map[string]bool) (pipeline.Options, error) {
 			return opts, fmt.Errorf("--l2_knowledge applies to --l2=auto")
 		}
 		opts.AutoL2.TailBest = *l2Knowledge == "best"
+	}
+	if explicit["l2_extended"] {
+		if opts.AutoL2 == nil {
+			return opts, fmt.Errorf("--l2_extended applies to --l2=auto")
+		}
+		opts.ExtendedBest = *l2Extended == "best"
 	}
 	opts.Holdout = transforms.Holdout{Fraction: *holdoutFraction}
 	if *holdoutAfter != "" {
@@ -227,6 +246,9 @@ func options(explicit map[string]bool) (pipeline.Options, error) {
 		if opts.Features, err = features.ParseFeatureSet(*featureSet); err != nil {
 			return opts, err
 		}
+	}
+	if explicit["l2_extended"] && opts.Features != features.Extended {
+		return opts, fmt.Errorf("--l2_extended applies to --features=extended")
 	}
 	if explicit["component_key"] {
 		if opts.Keying, err = features.ParseComponentKeying(*componentKey); err != nil {

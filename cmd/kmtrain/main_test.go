@@ -116,6 +116,9 @@ func TestFlagMistakes(t *testing.T) {
 		{map[string]string{"preset": "khan2014", "l2_knowledge": "best"}, "--l2=auto"},
 		{map[string]string{"l2": "0.01", "l2_knowledge": "best"}, "--l2=auto"},
 		{map[string]string{"preset": "extended"}, "--preset"},
+		{map[string]string{"l2_extended": "always"}, "--l2_extended"},
+		{map[string]string{"preset": "khan2014", "l2_extended": "best"}, "--l2=auto"},
+		{map[string]string{"preset": "khan2014", "l2": "auto", "l2_extended": "best"}, "--features=extended"},
 		{map[string]string{"holdout_after": "soon"}, "--holdout_after"},
 		{map[string]string{"component_key": "exercise"}, "component key"},
 	}
@@ -142,21 +145,23 @@ func keys(m map[string]string) []string {
 func TestPresets(t *testing.T) {
 	type settings struct {
 		preset, features, keying, window string
-		auto, tailBest                   bool
+		auto, tailBest, extendedBest     bool
 		l2                               float64
 	}
 	tests := []struct {
 		flags map[string]string
 		want  settings
 	}{
-		{nil, settings{"default", "extended", "exercise,correct", "all", true, true, 0.001}},
-		{map[string]string{"preset": "best"}, settings{"best", "extended", "exercise,correct", "all", true, true, 0.001}},
-		{map[string]string{"preset": "khan2014"}, settings{"khan2014", "khan2014", "exercise,problem_type,correct", "1-5", false, false, 0.001}},
-		{map[string]string{"preset": "khan2014", "l2": "auto"}, settings{"khan2014", "khan2014", "exercise,problem_type,correct", "1-5", true, false, 0.001}},
+		{nil, settings{"default", "extended", "exercise,correct", "all", true, true, false, 0.001}},
+		{map[string]string{"preset": "best"}, settings{"best", "extended", "exercise,correct", "all", true, true, true, 0.001}},
+		{map[string]string{"preset": "khan2014"}, settings{"khan2014", "khan2014", "exercise,problem_type,correct", "1-5", false, false, false, 0.001}},
+		{map[string]string{"preset": "khan2014", "l2": "auto"}, settings{"khan2014", "khan2014", "exercise,problem_type,correct", "1-5", true, false, false, 0.001}},
 		{map[string]string{"preset": "khan2014", "l2": "auto", "l2_knowledge": "best", "component_key": "exercise,correct"},
-			settings{"khan2014", "khan2014", "exercise,correct", "1-5", true, true, 0.001}},
-		{map[string]string{"l2": "0.01", "features": "khan2014"}, settings{"default", "khan2014", "exercise,correct", "all", false, false, 0.01}},
-		{map[string]string{"l2_knowledge": "one_se", "problem_numbers": "1-5"}, settings{"default", "extended", "exercise,correct", "1-5", true, false, 0.001}},
+			settings{"khan2014", "khan2014", "exercise,correct", "1-5", true, true, false, 0.001}},
+		{map[string]string{"l2": "0.01", "features": "khan2014"}, settings{"default", "khan2014", "exercise,correct", "all", false, false, false, 0.01}},
+		{map[string]string{"preset": "best", "l2_extended": "one_se"}, settings{"best", "extended", "exercise,correct", "all", true, true, false, 0.001}},
+		{map[string]string{"l2_extended": "best"}, settings{"default", "extended", "exercise,correct", "all", true, true, true, 0.001}},
+		{map[string]string{"l2_knowledge": "one_se", "problem_numbers": "1-5"}, settings{"default", "extended", "exercise,correct", "1-5", true, false, false, 0.001}},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(keys(tt.flags), ","), func(t *testing.T) {
@@ -165,7 +170,7 @@ func TestPresets(t *testing.T) {
 				t.Fatal(err)
 			}
 			got := settings{o.Preset, o.Features.String(), o.Keying.String(), o.Window.String(), o.AutoL2 != nil,
-				o.AutoL2 != nil && o.AutoL2.TailBest, o.L2}
+				o.AutoL2 != nil && o.AutoL2.TailBest, o.ExtendedBest, o.L2}
 			if got != tt.want {
 				t.Errorf("options: %+v, want %+v", got, tt.want)
 			}
