@@ -16,8 +16,10 @@
 //
 // The model settings start from a preset: default (the setting validated
 // best: the extended features, every problem number, components keyed by
-// exercise and answer, penalties by cross-validation) or khan2014 (Khan
-// Academy's 2014 run exactly); the model flags change it where given.
+// exercise and answer, penalties by cross-validation), best (default's, but
+// an exercise keeps its 6-feature model only where that validates better:
+// the best results on ASSISTments) or khan2014 (Khan Academy's 2014 run
+// exactly); the model flags change it where given.
 //
 // In production the ProblemLogs come from BigQuery and the model goes to
 // Datastore, where the webapp reads it:
@@ -93,7 +95,7 @@ var (
 	components      = flag.String("components", "", "An existing components table (JSONL) to reuse, or \"datastore\" (the default with --datastore_project); keys it lacks get components derived from the key.")
 	output          = flag.String("output", defaults.Output, "Directory for thetas.jsonl, components.jsonl and summary.json (local or gs://).")
 	exportRows      = flag.String("export_rows", "", "If set, write every training row to this CSV (the columns of Khan's expected_rows.csv).")
-	preset          = flag.String("preset", pipeline.PresetDefault, "The model settings to start from, which --features, --l2, --l2_knowledge, --l2_extended, --component_key and --problem_numbers change where given (the defaults shown for them are the default preset's): default (the best validated: extended features, all problem numbers, components by exercise,correct, l2 auto with the KnowledgeState by its best score), best (the best measured, today default's) or khan2014 (Khan Academy's 2014 run: 107 features, problem numbers 1-5, components by exercise,problem_type,correct, l2 0.001).")
+	preset          = flag.String("preset", pipeline.PresetDefault, "The model settings to start from, which --features, --l2, --l2_knowledge, --l2_extended, --component_key and --problem_numbers change where given (the defaults shown for them are the default preset's): default (the best validated: extended features, all problem numbers, components by exercise,correct, l2 auto with the KnowledgeState by its best score), best (the best measured: default's with --l2_extended=best) or khan2014 (Khan Academy's 2014 run: 107 features, problem numbers 1-5, components by exercise,problem_type,correct, l2 0.001).")
 	problemNumbers  = flag.String("problem_numbers", defaults.Window.String(), "Problem numbers whose attempts become training rows: LO-HI inclusive, N, or all.")
 	l2Knowledge     = flag.String("l2_knowledge", l2KnowledgeOf(defaults), "With --l2=auto, how the KnowledgeState is admitted: one_se (only if it validates better than leaving it out by a standard error: never worse than the 6 features on new students) or best (the best validation score: better with --component_key=exercise,correct).")
 	l2Extended      = flag.String("l2_extended", l2ExtendedOf(defaults), "With --l2=auto and --features=extended, when an exercise keeps its 6-feature model instead: one_se (unless the whole model validates better by a standard error: never worse than the 6 features on the embedded sample) or best (only where the 6-feature model validates better: the preset best, better on ASSISTments).")
