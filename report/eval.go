@@ -184,9 +184,6 @@ func newEvalView(r EvalReport) evalView {
 		v.Calibration.CSV = calibrationCSV(r.Models)
 	}
 	v.Scatter, v.ScatterNote = exerciseScatter(r.Exercises, v.BaselineName)
-	if v.Scatter != nil {
-		v.Scatter.CSV = exercisesCSV("exercise-ll", v.Exercises)
-	}
 	return v
 }
 
@@ -217,7 +214,7 @@ func (v *evalView) addCSV(r EvalReport) {
 		v.SegmentsCSV = newCSVLink("segments", "segments.csv", header, rows)
 	}
 	if len(v.Exercises) > 0 {
-		v.ExercisesCSV = exercisesCSV("exercises", v.Exercises)
+		v.ExercisesCSV = exercisesCSV(v.Exercises)
 	}
 	rows = nil
 	for _, kv := range v.Settings {
@@ -226,14 +223,14 @@ func (v *evalView) addCSV(r EvalReport) {
 	v.SettingsCSV = newCSVLink("settings", "settings.csv", []string{"setting", "value"}, rows)
 }
 
-// exercisesCSV is the per-exercise table's data: the scatter's too.
-func exercisesCSV(forWhat string, ex []exerciseRow) *csvLink {
+// exercisesCSV is the per-exercise table's data.
+func exercisesCSV(ex []exerciseRow) *csvLink {
 	var rows [][]string
 	for _, e := range ex {
 		rows = append(rows, []string{e.Exercise, csvInt(e.Attempts), csvNum(e.LogLikelihood), csvNum(e.BaselineLogLikelihood),
 			csvNum(e.Delta), csvNum(e.AUC), csvNum(e.Accuracy), strconv.FormatBool(e.HasThetas)})
 	}
-	return newCSVLink(forWhat, "exercises.csv", []string{"exercise", "attempts", "log_likelihood", "baseline_log_likelihood", "change", "auc", "accuracy", "has_thetas"}, rows)
+	return newCSVLink("exercises", "exercises.csv", []string{"exercise", "attempts", "log_likelihood", "baseline_log_likelihood", "change", "auc", "accuracy", "has_thetas"}, rows)
 }
 
 // calibrationCSV is the reliability diagram's data: every model's bins.
@@ -266,7 +263,17 @@ func ece(c Calibration) float64 {
 // calibrationChart draws the reliability diagram, nil if no model has a
 // bin with attempts.
 func calibrationChart(models []ModelMetrics) *svgChart {
+	var names, colors []string
+	for i, m := range models {
+		if slices.ContainsFunc(m.Calibration.Bins, drawnBin) {
+			names, colors = append(names, m.Name), append(colors, palette[i%len(palette)])
+		}
+	}
+	if len(names) == 0 {
+		return nil
+	}
 	p := plot{W: 480, H: 482, Left: 52, Right: 16, Top: 30, Bottom: 40} // a square plot
+	p.fitLegend(names)
 	x := niceAxis(0, 1, 5, p.x0(), p.x1())
 	y := niceAxis(0, 1, 5, p.y0(), p.y1())
 	c := &svgChart{Kind: "calibration", Label: "Reliability diagram: observed against predicted probability correct", W: p.W, H: p.H}
@@ -280,14 +287,13 @@ func calibrationChart(models []ModelMetrics) *svgChart {
 			maxCount = max(maxCount, b.Count)
 		}
 	}
-	var names, colors []string
 	for i, m := range models {
 		color := palette[i%len(palette)]
 		s := svgSeries{Name: m.Name, Color: color}
 		var path pathBuilder
 		var pts []svgEl
 		for _, b := range m.Calibration.Bins {
-			if b.Count <= 0 || !finite(b.MeanPredicted) || !finite(b.Observed) {
+			if !drawnBin(b) {
 				path.Break()
 				continue
 			}
@@ -306,13 +312,15 @@ func calibrationChart(models []ModelMetrics) *svgChart {
 		}
 		s.Els = append([]svgEl{{Tag: "path", D: path.String(), Stroke: color}}, pts...)
 		c.Series = append(c.Series, s)
-		names, colors = append(names, m.Name), append(colors, color)
-	}
-	if len(c.Series) == 0 {
-		return nil
 	}
 	c.Legend = p.legend(names, colors)
 	return c
+}
+
+// drawnBin reports whether the reliability diagram draws bin b: it has
+// attempts and both its means are defined.
+func drawnBin(b CalibrationBin) bool {
+	return b.Count > 0 && finite(b.MeanPredicted) && finite(b.Observed)
 }
 
 func clamp01(v float64) float64 { return math.Min(1, math.Max(0, v)) }
@@ -352,7 +360,38 @@ func exerciseScatter(rows []ExerciseRow, baseline string) (c *svgChart, note str
 	// Biggest first, so that small exercises stay visible on top.
 	slices.SortStableFunc(keep, func(a, b ExerciseRow) int { return cmp.Compare(b.Attempts, a.Attempts) })
 
+	// Each exercise is a point of one series: the model better, the
+	// baseline better, or the same (an exercise that kept its 6-feature
+	// thetas scores as the baseline does, to rounding).
+	better := svgSeries{Name: "model better", Color: colorModel}
+	worse := svgSeries{Name: baseline + " better", Color: colorWorse}
+	same := svgSeries{Name: "same as " + baseline, Color: colorSame}
+	series := make([]*svgSeries, len(keep))
+	for i, e := range keep {
+		delta := e.LogLikelihood - e.BaselineLogLikelihood
+		switch {
+		case math.Abs(delta) <= 1e-9*math.Max(1, math.Abs(e.BaselineLogLikelihood)):
+			series[i] = &same
+		case delta < 0:
+			series[i] = &worse
+		default:
+			series[i] = &better
+		}
+	}
+	var names, colors []string
+	count := map[*svgSeries]int{}
+	for _, s := range series {
+		count[s]++
+	}
+	for _, s := range []*svgSeries{&better, &worse, &same} {
+		if count[s] > 0 {
+			names = append(names, fmt.Sprintf("%s (%d)", s.Name, count[s]))
+			colors = append(colors, s.Color)
+		}
+	}
+
 	p := plot{W: 480, H: 478, Left: 56, Right: 16, Top: 30, Bottom: 40} // a square plot: y = x is the diagonal
+	p.fitLegend(names)
 	x := niceAxis(lo, hi, 5, p.x0(), p.x1())
 	y := niceAxis(lo, hi, 5, p.y0(), p.y1())
 	c = &svgChart{Kind: "exercise-ll", Label: "Log-likelihood per exercise: model against " + baseline, W: p.W, H: p.H}
@@ -360,27 +399,23 @@ func exerciseScatter(rows []ExerciseRow, baseline string) (c *svgChart, note str
 	d0, d1 := x.s.d0, x.s.d1
 	c.Back = append(c.Back, line("diag", x.s.at(d0), y.s.at(d0), x.s.at(d1), y.s.at(d1)))
 
-	better := svgSeries{Name: "model better", Color: colorModel}
-	worse := svgSeries{Name: baseline + " better", Color: colorWorse}
-	for _, e := range keep {
+	var csvRows [][]string
+	for i, e := range keep {
+		s := series[i]
 		delta := e.LogLikelihood - e.BaselineLogLikelihood
 		r := 2 + 7*math.Sqrt(float64(e.Attempts)/float64(maxAttempts))
 		title := fmt.Sprintf("%s: model %.4f, %s %.4f (%s), %s attempts",
 			e.Exercise, round4(e.LogLikelihood), baseline, round4(e.BaselineLogLikelihood), signed(delta), commas(e.Attempts))
-		s := &better
-		if delta < 0 {
-			s = &worse
-		}
 		s.Els = append(s.Els, circle(x.s.at(e.BaselineLogLikelihood), y.s.at(e.LogLikelihood), r, s.Color, title))
+		csvRows = append(csvRows, []string{e.Exercise, csvInt(e.Attempts), csvNum(e.BaselineLogLikelihood), csvNum(e.LogLikelihood), csvNum(delta), s.Name})
 	}
-	var names, colors []string
-	for _, s := range []svgSeries{better, worse} {
+	for _, s := range []*svgSeries{&better, &worse, &same} {
 		if len(s.Els) > 0 {
-			c.Series = append(c.Series, s)
-			names = append(names, fmt.Sprintf("%s (%d)", s.Name, len(s.Els)))
-			colors = append(colors, s.Color)
+			c.Series = append(c.Series, *s)
 		}
 	}
 	c.Legend = p.legend(names, colors)
+	c.CSV = newCSVLink("exercise-ll", "exercise-ll.csv",
+		[]string{"exercise", "attempts", "baseline_log_likelihood", "log_likelihood", "change", "series"}, csvRows)
 	return c, note
 }

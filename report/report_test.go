@@ -127,6 +127,60 @@ func TestPathBuilder(t *testing.T) {
 	}
 }
 
+// TestLegendInsideChart checks that legends with long names wrap onto
+// rows that stay inside the chart, above the plot.
+func TestLegendInsideChart(t *testing.T) {
+	bins := []CalibrationBin{{Lo: 0, Hi: 0.5, Count: 10, MeanPredicted: 0.3, Observed: 0.4}, {Lo: 0.5, Hi: 1, Count: 20, MeanPredicted: 0.7, Observed: 0.6}}
+	long := "a model with a rather long descriptive name"
+	var models []ModelMetrics
+	for _, name := range []string{long, "no_knowledge " + long, "prior_only " + long} {
+		models = append(models, ModelMetrics{Name: name, Calibration: Calibration{Bins: bins}})
+	}
+	exercises := []ExerciseRow{
+		{Exercise: "better", Attempts: 10, LogLikelihood: -0.5, BaselineLogLikelihood: -0.6, HasThetas: true},
+		{Exercise: "worse", Attempts: 10, LogLikelihood: -0.6, BaselineLogLikelihood: -0.5, HasThetas: true},
+		{Exercise: "same", Attempts: 10, LogLikelihood: -0.55, BaselineLogLikelihood: -0.55 + 1e-16, HasThetas: true},
+	}
+	scatter, _ := exerciseScatter(exercises, "the baseline model with a long name of its own")
+	for _, tc := range []struct {
+		name     string
+		c        *svgChart
+		wantRows int
+	}{
+		{"calibration", calibrationChart(models), 3},
+		{"calibration, one model", calibrationChart(models[:1]), 1},
+		{"exercise-ll", scatter, 3},
+	} {
+		rows := map[float64]bool{}
+		for _, l := range tc.c.Legend {
+			right := l.X + 16 + 6.5*float64(len([]rune(l.Text)))
+			if l.X < 0 || right > float64(tc.c.W) || l.Y < 0 || l.Y+10 > float64(tc.c.H) {
+				t.Errorf("%s: legend %q from (%g, %g) to (%g, %g) outside the %d×%d chart", tc.name, l.Text, l.X, l.Y, right, l.Y+10, tc.c.W, tc.c.H)
+			}
+			rows[l.Y] = true
+		}
+		if len(rows) != tc.wantRows {
+			t.Errorf("%s: legend in %d rows, want %d", tc.name, len(rows), tc.wantRows)
+		}
+	}
+	// The scatter's legend counts each series, and its CSV is its points.
+	var got []string
+	for _, l := range scatter.Legend {
+		got = append(got, l.Text)
+	}
+	want := []string{"model better (1)", "the baseline model with a long name of its own better (1)", "same as the baseline model with a long name of its own (1)"}
+	if !slices.Equal(got, want) {
+		t.Errorf("scatter legend %q, want %q", got, want)
+	}
+	data, err := url.PathUnescape(strings.TrimPrefix(string(scatter.CSV.Href), "data:text/csv;charset=utf-8,"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.HasPrefix(data, "exercise,attempts,baseline_log_likelihood,log_likelihood,change,series\n") || !strings.Contains(data, "\nsame,10,") || scatter.CSV.Name != "exercise-ll.csv" {
+		t.Errorf("scatter CSV %s:\n%s", scatter.CSV.Name, data)
+	}
+}
+
 func render(t *testing.T, write func(*bytes.Buffer) error) string {
 	t.Helper()
 	var b bytes.Buffer
@@ -173,9 +227,11 @@ func TestEvalReport(t *testing.T) {
 	for _, g := range findAll(charts["exercise-ll"][0], element("g", "series")) {
 		for _, c := range findAll(g, element("circle", "")) {
 			cx, cy := attr(c, "cx"), attr(c, "cy")
-			// The plot is a 408-pixel square from (56, 438) to (464, 30)
-			// over the same domain on both axes.
-			x, y := parsePx(t, cx)-56, 438-parsePx(t, cy)
+			// The plot is a 408-pixel square from (56, H-40) to (464,
+			// H-448) over the same domain on both axes; the legend's rows
+			// above it set the chart's height H.
+			bottom := parsePx(t, attr(charts["exercise-ll"][0], "height")) - 40
+			x, y := parsePx(t, cx)-56, bottom-parsePx(t, cy)
 			above := y >= x
 			if want := attr(g, "data-series") == "model better"; above != want && math.Abs(y-x) > 0.2 {
 				t.Errorf("series %q: point (%s, %s) above the diagonal: %v", attr(g, "data-series"), cx, cy, above)

@@ -19,6 +19,7 @@ var palette = []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#
 const (
 	colorModel  = "#1f77b4" // the model, lines and better-than-baseline points
 	colorWorse  = "#d62728" // exercises where the model does worse than the baseline
+	colorSame   = "#7f7f7f" // exercises where the model scores as the baseline does
 	colorBars   = "#c7c7c7" // attempts bars
 	colorRecent = "#fff3cd" // the recent window's shading
 )
@@ -320,14 +321,49 @@ func (p plot) rightAxis(y axis, title string) []svgEl {
 	return els
 }
 
-// legend returns legend entries for names in a row in the top margin of
-// the chart, above the plot.
+// Legend entries: a 12-pixel swatch, a gap, then the text at about 6.5
+// pixels a character; rows are legendRow pixels apart.
+const (
+	legendGap = 22
+	legendRun = 6.5
+	legendRow = 14
+)
+
+// legendLayout places legend entries for names left to right from the
+// plot's left edge, starting a new row where an entry would pass its right
+// edge; it returns each entry's x and row, and the number of rows.
+func (p plot) legendLayout(names []string) (xs []float64, rows []int, n int) {
+	x, row := p.x0(), 0
+	for i, name := range names {
+		w := legendGap + legendRun*float64(len([]rune(name)))
+		if i > 0 && x+w-6 > p.x1() { // the text ends 6 pixels short of the next entry
+			x, row = p.x0(), row+1
+		}
+		xs, rows = append(xs, x), append(rows, row)
+		x += w
+	}
+	return xs, rows, row + 1
+}
+
+// fitLegend grows the top margin, and the chart with it, by a row for each
+// legend row past the first that names need, so that the plot keeps its
+// size and the legend stays inside the chart.
+func (p *plot) fitLegend(names []string) {
+	if _, _, n := p.legendLayout(names); n > 1 {
+		extra := float64(legendRow * (n - 1))
+		p.Top += extra
+		p.H += int(extra)
+	}
+}
+
+// legend returns legend entries for names in rows in the top margin of the
+// chart, above the plot, the last row just above it.
 func (p plot) legend(names, colors []string) []svgLegend {
+	xs, rows, n := p.legendLayout(names)
 	out := make([]svgLegend, len(names))
-	x := p.x0()
 	for i := range names {
-		out[i] = svgLegend{X: x, Y: p.y1() - 10, Color: colors[i], Text: names[i]}
-		x += 22 + 6.5*float64(len([]rune(names[i])))
+		y := p.y1() - 10 - float64(legendRow*(n-1-rows[i]))
+		out[i] = svgLegend{X: xs[i], Y: y, Color: colors[i], Text: names[i]}
 	}
 	return out
 }
