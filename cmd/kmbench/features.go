@@ -28,7 +28,7 @@ import (
 // students of --test, as
 //
 //	kmtrain --input=TRAIN --eval_input=TEST --problem_numbers=all --l2=auto
-//	    --l2_knowledge=best --component_key=KEY [--features=extended]
+//	    --l2_knowledge=best --l2_extended=RULE --component_key=KEY [--features=extended]
 //
 // does, once per configuration of features:
 //
@@ -69,6 +69,7 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 	workers := fs.Int("workers", 2, "exercises fitted concurrently")
 	minRows := fs.Int("min_rows", defaults.MinRows, "skip exercises with fewer training rows")
 	maxRows := fs.Int("max_rows", defaults.MaxRows, "train each exercise on at most this many rows, as kmtrain samples them (0: no cap)")
+	l2Extended := fs.String("l2_extended", "one_se", "when an exercise with any extra feature keeps its 6-feature model, as kmtrain's flag: one_se (the default preset) or best (the preset best)")
 	markdown := fs.Bool("markdown", false, "then print the README's table of what each extra feature adds (needs every configuration)")
 	if err := fs.Parse(args); err != nil {
 		return err
@@ -84,6 +85,9 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 	}
 	if *minRows < 0 || *maxRows < 0 {
 		return errors.New("--min_rows and --max_rows must not be negative")
+	}
+	if *l2Extended != "one_se" && *l2Extended != "best" {
+		return fmt.Errorf("--l2_extended=%q: want one_se or best", *l2Extended)
 	}
 	keying, err := features.ParseComponentKeying(*componentKey)
 	if err != nil {
@@ -111,7 +115,7 @@ func runFeatures(args []string, stdout, stderr io.Writer) error {
 	results := map[string]evaluate.Metrics{}
 	for _, name := range run {
 		keep, _ := parseFeatureConfig(name)
-		r, err := b.run(keep, *workers, stderr)
+		r, err := b.run(keep, *l2Extended == "best", *workers, stderr)
 		if err != nil {
 			return fmt.Errorf("config %s: %w", name, err)
 		}
@@ -412,12 +416,13 @@ type configResult struct {
 }
 
 // run fits every exercise on the columns of keep, on workers goroutines,
-// and evaluates the test attempts.
-func (b *featureBench) run(keep [features.NumExtras]bool, workers int, stderr io.Writer) (configResult, error) {
+// and evaluates the test attempts; extendedBest is kmtrain's
+// --l2_extended=best.
+func (b *featureBench) run(keep [features.NumExtras]bool, extendedBest bool, workers int, stderr io.Writer) (configResult, error) {
 	start := time.Now()
 	cols := featureColumns(keep)
 	all := len(cols) == features.Extended.Dim()
-	opts := trainer.Options{Penalty: train.Penalty{L2: train.DefaultL2}, Settings: train.DefaultSettings(), Workers: 1, AutoL2: pipelineAutoL2()}
+	opts := trainer.Options{Penalty: train.Penalty{L2: train.DefaultL2}, Settings: train.DefaultSettings(), Workers: 1, AutoL2: pipelineAutoL2(), ExtendedBest: extendedBest}
 
 	thetas := make([][]float64, len(b.exercises))
 	errs := make([]error, len(b.exercises))

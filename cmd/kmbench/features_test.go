@@ -135,16 +135,20 @@ func TestFeatures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, set := range []features.FeatureSet{features.Extended, features.Khan2014} {
+	for _, c := range []struct {
+		set          features.FeatureSet
+		extendedBest bool // --l2_extended=best
+	}{{features.Extended, false}, {features.Extended, true}, {features.Khan2014, false}} {
+		set := c.set
 		keep, _ := parseFeatureConfig(set.String())
-		r, err := b.run(keep, 2, io.Discard)
+		r, err := b.run(keep, c.extendedBest, 2, io.Discard)
 		if err != nil {
 			t.Fatal(err)
 		}
 		o := pipeline.DefaultOptions()
 		o.Input, o.EvalInput, o.Output, o.Version = trainPath, testPath, t.TempDir(), "features-test"
 		o.Window, o.Keying, o.Features = features.AllProblems, features.KeyByExercise, set
-		o.AutoL2 = pipelineAutoL2()
+		o.AutoL2, o.ExtendedBest = pipelineAutoL2(), c.extendedBest
 		p, s := beam.NewPipelineWithRoot()
 		if err := pipeline.Build(s, o); err != nil {
 			t.Fatal(err)
@@ -163,8 +167,8 @@ func TestFeatures(t *testing.T) {
 		got, want := r.report.Overall, sum.Evaluation.Overall
 		if got.Attempts != want.Attempts || *got.AUC != *want.AUC || *got.LogLikelihood != *want.LogLikelihood ||
 			r.report.NoThetas.Attempts != sum.Evaluation.NoThetas.Attempts {
-			t.Errorf("%s: kmbench features: %d attempts, AUC %v, log-likelihood %v, %d without thetas; pipeline: %d, %v, %v, %d",
-				set, got.Attempts, *got.AUC, *got.LogLikelihood, r.report.NoThetas.Attempts,
+			t.Errorf("%s, l2_extended best %v: kmbench features: %d attempts, AUC %v, log-likelihood %v, %d without thetas; pipeline: %d, %v, %v, %d",
+				set, c.extendedBest, got.Attempts, *got.AUC, *got.LogLikelihood, r.report.NoThetas.Attempts,
 				want.Attempts, *want.AUC, *want.LogLikelihood, sum.Evaluation.NoThetas.Attempts)
 		}
 	}

@@ -132,6 +132,7 @@ func TestRunErrors(t *testing.T) {
 		{"missing file", []string{"train", "--rows", "/nonexistent/rows.csv"}, 1, "no such file"},
 		{"bad flag", []string{"train", "--bogus"}, 1, "flag provided but not defined"},
 		{"bad runs", []string{"train", "--rows", khanRows, "--runs", "0"}, 1, "at least 1"},
+		{"bad l2_extended", []string{"features", "--train", "a.csv", "--test", "b.csv", "--l2_extended", "always"}, 1, `--l2_extended="always": want one_se or best`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
