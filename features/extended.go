@@ -70,7 +70,7 @@ func (f FeatureSet) Names() []string {
 // the others (NumStudentExtras of them) come from the student's history
 // before the attempt (Student.Extras).
 const (
-	NumExtras        = 8
+	NumExtras        = 9
 	NumStudentExtras = NumExtras - 1
 )
 
@@ -84,7 +84,22 @@ var ExtraNames = []string{
 	"log_exercise_gap",        // ln(1 + seconds since the last attempt at this exercise), 0 if none
 	"exercise_first",          // 1 if the student has not attempted this exercise before, else 0
 	"previous_correct",        // +1 if the student's previous attempt (any exercise) was correct, -1 if wrong, 0 if none
+	"recent_correct",          // ewma_10 over the answers at every exercise (RecentWeight, RecentSeed): how the student has done lately, anywhere
 }
+
+// recent_correct is an exponentially weighted moving average of the
+// student's answers at every exercise, oldest first from RecentSeed: Khan's
+// ewma_10 (see ExerciseState.EWMA) over the whole history rather than the
+// last 20 answers at one exercise. It counts answers, not time, so it means
+// the same whether timestamps are real or not.
+const (
+	// RecentWeight is the weight of the newest answer.
+	RecentWeight = 0.1
+	// RecentSeed is the value before any answer: even odds, where Khan's
+	// EWMASeed (0.9) assumes a student who mostly answers right. On
+	// ASSISTments it scores better (see the README).
+	RecentSeed = 0.5
+)
 
 // totals is what the extended features keep of a student's history on
 // one exercise beyond its ExerciseState.
@@ -109,6 +124,7 @@ func (s *Student) Extras(l ProblemLog, dst []float64) {
 		dst[5] = 0
 	}
 	dst[6] = float64(s.previous)
+	dst[7] = s.recent
 }
 
 // Difficulty smoothing.

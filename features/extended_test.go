@@ -18,7 +18,7 @@ func TestParseFeatureSet(t *testing.T) {
 	}{
 		{"", features.Khan2014, 107, true},
 		{"khan2014", features.Khan2014, 107, true},
-		{"extended", features.Extended, 115, true},
+		{"extended", features.Extended, 116, true},
 		{"features.Extended", 0, 0, false},
 		{"khan", 0, 0, false},
 	} {
@@ -31,7 +31,7 @@ func TestParseFeatureSet(t *testing.T) {
 		}
 	}
 	names := features.Extended.Names()
-	if names[7] != features.ExtraNames[0] || names[15] != "ks_0" || names[6] != "percent_correct" {
+	if names[7] != features.ExtraNames[0] || names[16] != "ks_0" || names[6] != "percent_correct" {
 		t.Errorf("extended names out of order: %v", names[:16])
 	}
 }
@@ -46,10 +46,14 @@ func TestExtras(t *testing.T) {
 		{User: "u", TimeDone: t0.Add(70 * time.Second), Exercise: "a", ProblemType: "q", ProblemNumber: 2, Correct: true},
 	}
 	ln := math.Log1p
+	w, keep := 0.1, 0.9 // recent_correct's weights, as float64
+	r0 := features.RecentSeed
+	r1 := w*1 + keep*r0 // after a correct answer
+	r2 := w*0 + keep*r1 // after a wrong one
 	want := [][features.NumStudentExtras]float64{
-		{0, 0, 0, 0, 0, 1, 0},                       // nothing before
-		{ln(1), ln(1), 0, 0, 0, 1, 1},               // first at b; previous (a) correct
-		{ln(2), ln(1), ln(1), ln(1), ln(70), 0, -1}, // a again after 70 s; previous (b) wrong
+		{0, 0, 0, 0, 0, 1, 0, r0},                       // nothing before
+		{ln(1), ln(1), 0, 0, 0, 1, 1, r1},               // first at b; previous (a) correct
+		{ln(2), ln(1), ln(1), ln(1), ln(70), 0, -1, r2}, // a again after 70 s; previous (b) wrong
 	}
 	c, _ := features.NewComponents(nil)
 	var got [][features.NumStudentExtras]float64

@@ -32,7 +32,8 @@ type Student struct {
 
 	// The whole history, for the extended features (Extras).
 	attempts, correct int
-	previous          int8 // +1 correct, -1 wrong, 0 no attempt yet
+	previous          int8    // +1 correct, -1 wrong, 0 no attempt yet
+	recent            float64 // recent_correct: EWMA of every answer, RecentWeight
 }
 
 // exerciseRecord is a student's history on one exercise.
@@ -65,7 +66,7 @@ func (s *Student) Attempts(exercise string) int {
 // NewStudent returns a student who has answered nothing, whose KnowledgeState
 // takes its components from c.
 func NewStudent(c *Components) *Student {
-	return &Student{components: c, exercises: make(map[string]*exerciseRecord)}
+	return &Student{components: c, exercises: make(map[string]*exerciseRecord), recent: RecentSeed}
 }
 
 // Features writes into x the 107 features the model uses to predict the
@@ -96,11 +97,14 @@ func (s *Student) Apply(l ProblemLog) {
 	e.totals.last = l.TimeDone
 	s.attempts++
 	s.previous = -1
+	answer := 0.0
 	if l.Correct {
 		e.totals.correct++
 		s.correct++
 		s.previous = 1
+		answer = 1
 	}
+	s.recent = RecentWeight*answer + (1-RecentWeight)*s.recent
 	if l.ProblemNumber == 1 {
 		key := s.components.Keying.Key(l)
 		s.knowledge.Add(s.components.Vector(key))

@@ -3,12 +3,17 @@ package features
 import (
 	"encoding/binary"
 	"errors"
+	"math"
 	"slices"
 	"time"
 )
 
-// studentEncoding is the first byte of a Student's binary form.
-const studentEncoding = 1
+// studentEncoding is the first byte of a Student's binary form. Version 1,
+// written before recent_correct, is still read (see ReadStudent).
+const (
+	studentEncoding   = 2
+	studentEncodingV1 = 1
+)
 
 // ErrCorruptStudent is the error of a student's state that does not decode.
 var ErrCorruptStudent = errors.New("corrupt student state")
@@ -23,6 +28,7 @@ func (s *Student) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, studentEncoding, byte(s.previous+1))
 	b = binary.AppendUvarint(b, uint64(s.attempts))
 	b = binary.AppendUvarint(b, uint64(s.correct))
+	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.recent))
 	names := make([]string, 0, len(s.exercises))
 	for name := range s.exercises {
 		names = append(names, name)
@@ -49,16 +55,26 @@ func (s *Student) AppendBinary(b []byte) ([]byte, error) {
 // ReadStudent returns the student whose state AppendBinary wrote, with a
 // KnowledgeState that sums c's vectors of the components it was made of:
 // read under another version's table, the student's history is the same
-// and the KnowledgeState that version's.
+// and the KnowledgeState that version's. A state of version 1 has no
+// recent_correct: it reads as the student's correct rate (RecentSeed
+// before any attempt), the nearest to it that the counts say.
 func ReadStudent(c *Components, data []byte) (*Student, error) {
 	r := reader{b: data}
-	if r.byte() != studentEncoding {
+	version := r.byte()
+	if version != studentEncoding && version != studentEncodingV1 {
 		return nil, ErrCorruptStudent
 	}
 	s := NewStudent(c)
 	s.previous = int8(r.byte()) - 1
 	s.attempts = r.count()
 	s.correct = r.count()
+	if version == studentEncodingV1 {
+		if s.attempts > 0 {
+			s.recent = float64(s.correct) / float64(s.attempts)
+		}
+	} else if s.recent = r.float(); !(s.recent >= 0 && s.recent <= 1) {
+		return nil, ErrCorruptStudent
+	}
 	for n := r.count(); n > 0 && r.ok(); n-- {
 		name := r.string()
 		packed := r.uvarint()
@@ -166,6 +182,16 @@ func (r *reader) count() int {
 		return 0
 	}
 	return int(v)
+}
+
+func (r *reader) float() float64 {
+	if len(r.b) < 8 {
+		r.fail()
+		return 0
+	}
+	v := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
+	r.b = r.b[8:]
+	return v
 }
 
 func (r *reader) string() string {

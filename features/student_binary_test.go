@@ -2,7 +2,9 @@ package features
 
 import (
 	"bytes"
+	"encoding/binary"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"slices"
 	"testing"
@@ -115,4 +117,46 @@ func emptyTable() *Components {
 		panic(err)
 	}
 	return c
+}
+
+// TestReadStudentVersion1 reads a state written before recent_correct: the
+// student's history is the same, and recent_correct is the correct rate.
+func TestReadStudentVersion1(t *testing.T) {
+	s := NewStudent(emptyTable())
+	logs := randomLogs(40, 11)
+	for _, l := range logs {
+		s.Apply(l)
+	}
+	v2, _ := s.AppendBinary(nil)
+	// Version 1 is version 2 without the 8 bytes of recent_correct after
+	// the whole-history counts.
+	at := 2
+	for range 2 {
+		_, n := binary.Uvarint(v2[at:])
+		at += n
+	}
+	v1 := append([]byte{studentEncodingV1}, v2[1:at]...)
+	v1 = append(v1, v2[at+8:]...)
+	read, err := ReadStudent(emptyTable(), v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	next := logs[0]
+	var want, got [NumFeatures]float64
+	s.Features(next.Exercise, &want)
+	read.Features(next.Exercise, &got)
+	wantX, gotX := make([]float64, NumStudentExtras), make([]float64, NumStudentExtras)
+	s.Extras(next, wantX)
+	read.Extras(next, gotX)
+	wantX[NumStudentExtras-1] = float64(s.correct) / float64(s.attempts)
+	if want != got || !slices.Equal(wantX, gotX) {
+		t.Errorf("version 1 state: features %v, extras %v; want %v, %v", got, gotX, want, wantX)
+	}
+	for _, bad := range []float64{-0.5, 1.5, math.NaN()} {
+		b := slices.Clone(v2)
+		binary.LittleEndian.PutUint64(b[at:], math.Float64bits(bad))
+		if _, err := ReadStudent(emptyTable(), b); err == nil {
+			t.Errorf("a state with recent_correct %v read without error", bad)
+		}
+	}
 }
