@@ -309,7 +309,7 @@ func list(s []string) string {
 type exerciseDiff struct {
 	exercise      string
 	l2, maxAbs    float64
-	dims          string // "107 vs 115 thetas" when the feature sets differ
+	dims          string // "107 vs 116 thetas" when the feature sets differ
 	llA, llB      *float64
 	aucA, aucB    *float64
 	heldOutChange float64 // |LL B-A|, to order exercises of equal thetas

@@ -33,7 +33,7 @@ import (
 // does, once per configuration of features:
 //
 //   - khan2014: Khan Academy's 107 features;
-//   - extended: the 8 extras too (features.ExtraNames);
+//   - extended: the extras too (features.ExtraNames);
 //   - extended-minus-NAME: the extended set without extra NAME;
 //   - khan2014-plus-NAME: the 107 features and extra NAME alone.
 //
