@@ -14,12 +14,20 @@ import (
 // sigmoid(+Inf - Inf) would be.
 const MaxAbsValue = 1e100
 
+// extendedBeforeRecent is the number of thetas of an extended model trained
+// before the feature recent_correct.
+const extendedBeforeRecent = 115
+
 // CheckThetas reports whether thetas has as many values as a feature set
 // has features, each finite and at most MaxAbsValue in magnitude.
 func CheckThetas(thetas []float64) error {
-	if len(thetas) != features.Khan2014.Dim() && len(thetas) != features.Extended.Dim() {
-		return fmt.Errorf("%d thetas, want %d (%s) or %d (%s)", len(thetas),
+	if n := len(thetas); n != features.Khan2014.Dim() && n != features.Extended.Dim() {
+		err := fmt.Errorf("%d thetas, want %d (%s) or %d (%s)", n,
 			features.Khan2014.Dim(), features.Khan2014, features.Extended.Dim(), features.Extended)
+		if n == extendedBeforeRecent {
+			err = fmt.Errorf("%v: an extended model trained before recent_correct; train it again", err)
+		}
+		return err
 	}
 	for i, v := range thetas {
 		if err := CheckValue(v); err != nil {
