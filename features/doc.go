@@ -16,8 +16,8 @@
 //
 // FeatureSet Extended adds NumExtras features (ExtraNames) between the
 // ExerciseState and the KnowledgeState: a problem type's difficulty, which
-// DifficultyCounts estimates on training answers, and counts of the
-// student's whole history (Student.Extras).
+// DifficultyCounts estimates on training answers, and counts and a moving
+// average of the student's whole history (Student.Extras).
 //
 // This package knows nothing of Beam or of any cloud service.
 package features
