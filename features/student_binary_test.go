@@ -43,14 +43,8 @@ func TestStudentBinaryRoundTrip(t *testing.T) {
 		if err != nil {
 			t.Fatalf("attempt %d: %v", i, err)
 		}
-		var want, got [NumFeatures]float64
-		straight.Features(l.Exercise, &want)
-		read.Features(l.Exercise, &got)
-		wantX, gotX := make([]float64, NumStudentExtras), make([]float64, NumStudentExtras)
-		straight.Extras(l, wantX)
-		read.Extras(l, gotX)
-		if want != got || !slices.Equal(wantX, gotX) {
-			t.Fatalf("attempt %d: features %v, extras %v after a round trip; want %v, %v", i, got, gotX, want, wantX)
+		if want, got := extendedFeatures(straight, l), extendedFeatures(read, l); !slices.Equal(want, got) {
+			t.Fatalf("attempt %d: features %v after a round trip; want %v", i, got, want)
 		}
 		straight.Apply(l)
 		read.Apply(l)
@@ -110,6 +104,13 @@ func FuzzReadStudent(f *testing.F) {
 	})
 }
 
+// extendedFeatures returns the extended features s predicts l from.
+func extendedFeatures(s *Student, l ProblemLog) []float64 {
+	x := make([]float64, Extended.Dim())
+	s.FeaturesOf(Extended, l, 0, x)
+	return x
+}
+
 // emptyTable is a components table whose every vector is derived.
 func emptyTable() *Components {
 	c, err := NewComponents(nil)
@@ -141,16 +142,10 @@ func TestReadStudentVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	next := logs[0]
-	var want, got [NumFeatures]float64
-	s.Features(next.Exercise, &want)
-	read.Features(next.Exercise, &got)
-	wantX, gotX := make([]float64, NumStudentExtras), make([]float64, NumStudentExtras)
-	s.Extras(next, wantX)
-	read.Extras(next, gotX)
-	wantX[NumStudentExtras-1] = float64(s.correct) / float64(s.attempts)
-	if want != got || !slices.Equal(wantX, gotX) {
-		t.Errorf("version 1 state: features %v, extras %v; want %v, %v", got, gotX, want, wantX)
+	want, got := extendedFeatures(s, logs[0]), extendedFeatures(read, logs[0])
+	want[NumExerciseFeatures+NumExtras] = float64(s.correct) / float64(s.attempts) // recent_correct
+	if !slices.Equal(want, got) {
+		t.Errorf("version 1 state: features %v; want %v", got, want)
 	}
 	for _, bad := range []float64{-0.5, 1.5, math.NaN()} {
 		b := slices.Clone(v2)
