@@ -8,6 +8,8 @@ import (
 	"maps"
 	"math"
 	"strconv"
+
+	"github.com/kmtrain/knowledgemodel/internal/wire"
 )
 
 // ComponentKey identifies a random component: Khan's model keys it by the
@@ -39,6 +41,21 @@ func (k ComponentKey) Compare(o ComponentKey) int {
 		return 1
 	}
 	return -1
+}
+
+// AppendComponentKey appends the binary form of k that ReadComponentKey
+// reads: the exercise and the problem type, each after its length, and a
+// byte for correct.
+func AppendComponentKey(b []byte, k ComponentKey) []byte {
+	b = wire.AppendPrefixedString(b, k.Exercise)
+	b = wire.AppendPrefixedString(b, k.ProblemType)
+	return wire.AppendBool(b, k.Correct)
+}
+
+// ReadComponentKey reads a key AppendComponentKey wrote; a failed read
+// leaves d's Err set.
+func ReadComponentKey(d *wire.Decoder) ComponentKey {
+	return ComponentKey{Exercise: d.PrefixedString(), ProblemType: d.PrefixedString(), Correct: d.Bool()}
 }
 
 // Component is a fixed random unit vector added to a student's KnowledgeState

@@ -3,9 +3,10 @@ package features
 import (
 	"encoding/binary"
 	"errors"
-	"math"
 	"slices"
 	"time"
+
+	"github.com/kmtrain/knowledgemodel/internal/wire"
 )
 
 // studentEncoding is the first byte of a Student's binary form. Version 1,
@@ -28,7 +29,7 @@ func (s *Student) AppendBinary(b []byte) ([]byte, error) {
 	b = append(b, studentEncoding, byte(s.previous+1))
 	b = binary.AppendUvarint(b, uint64(s.attempts))
 	b = binary.AppendUvarint(b, uint64(s.correct))
-	b = binary.LittleEndian.AppendUint64(b, math.Float64bits(s.recent))
+	b = wire.AppendFloat64(b, s.recent)
 	names := make([]string, 0, len(s.exercises))
 	for name := range s.exercises {
 		names = append(names, name)
@@ -37,17 +38,15 @@ func (s *Student) AppendBinary(b []byte) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(names)))
 	for _, name := range names {
 		e := s.exercises[name]
-		b = appendString(b, name)
+		b = wire.AppendPrefixedString(b, name)
 		b = binary.AppendUvarint(b, uint64(e.state.Pack()))
 		b = binary.AppendUvarint(b, uint64(e.totals.attempts))
 		b = binary.AppendUvarint(b, uint64(e.totals.correct))
-		b = appendTime(b, e.totals.last)
+		b = wire.AppendTime(b, e.totals.last)
 	}
 	b = binary.AppendUvarint(b, uint64(len(s.started)))
 	for _, k := range s.started {
-		b = appendString(b, k.Exercise)
-		b = appendString(b, k.ProblemType)
-		b = append(b, boolByte(k.Correct))
+		b = AppendComponentKey(b, k)
 	}
 	return b, nil
 }
@@ -59,51 +58,44 @@ func (s *Student) AppendBinary(b []byte) ([]byte, error) {
 // recent_correct: it reads as the student's correct rate (RecentSeed
 // before any attempt), the nearest to it that the counts say.
 func ReadStudent(c *Components, data []byte) (*Student, error) {
-	r := reader{b: data}
-	version := r.byte()
+	r := wire.Decoder{B: data}
+	version := r.Byte()
 	if version != studentEncoding && version != studentEncodingV1 {
 		return nil, ErrCorruptStudent
 	}
 	s := NewStudent(c)
-	s.previous = int8(r.byte()) - 1
-	s.attempts = r.count()
-	s.correct = r.count()
+	s.previous = int8(r.Byte()) - 1
+	s.attempts = r.Count()
+	s.correct = r.Count()
 	if version == studentEncodingV1 {
 		if s.attempts > 0 {
 			s.recent = float64(s.correct) / float64(s.attempts)
 		}
-	} else if s.recent = r.float(); !(s.recent >= 0 && s.recent <= 1) {
+	} else if s.recent = r.Float64(); !(s.recent >= 0 && s.recent <= 1) {
 		return nil, ErrCorruptStudent
 	}
-	for n := r.count(); n > 0 && r.ok(); n-- {
-		name := r.string()
-		packed := r.uvarint()
+	for n := r.Count(); n > 0 && r.OK(); n-- {
+		name := r.PrefixedString()
+		packed := r.Uvarint()
 		e := &exerciseRecord{}
 		var err error
 		if e.state, err = UnpackExerciseState(uint32(packed)); err != nil || packed > 1<<32-1 {
 			return nil, ErrCorruptStudent
 		}
-		e.totals.attempts = r.count()
-		e.totals.correct = r.count()
-		e.totals.last = r.time()
+		e.totals.attempts = r.Count()
+		e.totals.correct = r.Count()
+		e.totals.last = r.Time()
 		s.exercises[name] = e
 	}
-	for n := r.count(); n > 0 && r.ok(); n-- {
-		k := ComponentKey{Exercise: r.string(), ProblemType: r.string()}
-		switch r.byte() {
-		case 0:
-		case 1:
-			k.Correct = true
-		default:
-			return nil, ErrCorruptStudent
-		}
-		if !r.ok() {
+	for n := r.Count(); n > 0 && r.OK(); n-- {
+		k := ReadComponentKey(&r)
+		if !r.OK() {
 			break
 		}
 		s.started = append(s.started, k)
 		s.knowledge.Add(c.Vector(k))
 	}
-	if !r.ok() || len(r.b) != 0 || s.previous < -1 || s.previous > 1 || s.correct > s.attempts {
+	if !r.OK() || len(r.B) != 0 || s.previous < -1 || s.previous > 1 || s.correct > s.attempts {
 		return nil, ErrCorruptStudent
 	}
 	return s, nil
@@ -119,105 +111,4 @@ func (s *Student) LastAttempt() time.Time {
 		}
 	}
 	return last
-}
-
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-func appendTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(b, 0)
-	}
-	return binary.AppendVarint(append(b, 1), t.UnixNano())
-}
-
-func boolByte(v bool) byte {
-	if v {
-		return 1
-	}
-	return 0
-}
-
-// reader reads what AppendBinary wrote; after its first failed read it
-// reads zero values and ok is false.
-type reader struct {
-	b      []byte
-	failed bool
-}
-
-func (r *reader) ok() bool { return !r.failed }
-
-func (r *reader) fail() {
-	r.failed = true
-	r.b = nil
-}
-
-func (r *reader) byte() byte {
-	if len(r.b) == 0 {
-		r.fail()
-		return 0
-	}
-	v := r.b[0]
-	r.b = r.b[1:]
-	return v
-}
-
-func (r *reader) uvarint() uint64 {
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail()
-		return 0
-	}
-	r.b = r.b[n:]
-	return v
-}
-
-// count reads a count. Nothing is allocated by it, and a loop over a
-// corrupt one stops at its first failed read.
-func (r *reader) count() int {
-	v := r.uvarint()
-	if v > 1<<40 {
-		r.fail()
-		return 0
-	}
-	return int(v)
-}
-
-func (r *reader) float() float64 {
-	if len(r.b) < 8 {
-		r.fail()
-		return 0
-	}
-	v := math.Float64frombits(binary.LittleEndian.Uint64(r.b))
-	r.b = r.b[8:]
-	return v
-}
-
-func (r *reader) string() string {
-	n := r.uvarint()
-	if n > uint64(len(r.b)) {
-		r.fail()
-		return ""
-	}
-	s := string(r.b[:n])
-	r.b = r.b[n:]
-	return s
-}
-
-func (r *reader) time() time.Time {
-	switch r.byte() {
-	case 0:
-		return time.Time{}
-	case 1:
-		v, n := binary.Varint(r.b)
-		if n <= 0 {
-			r.fail()
-			return time.Time{}
-		}
-		r.b = r.b[n:]
-		return time.Unix(0, v).UTC()
-	}
-	r.fail()
-	return time.Time{}
 }

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/internal/wire"
 	"github.com/kmtrain/knowledgemodel/predict"
 	"github.com/kmtrain/knowledgemodel/score"
 )
@@ -216,7 +217,7 @@ const stateEncoding = 1
 // AppendBinary appends s to b in the form ReadState reads.
 func (s State) AppendBinary(b []byte) []byte {
 	b = append(b, stateEncoding)
-	b = appendBytes(b, s.Record.AppendBinary(nil))
+	b = wire.AppendPrefixed(b, s.Record.AppendBinary(nil))
 	b = binary.AppendVarint(b, s.Waiting.At)
 	b = binary.AppendVarint(b, s.Waiting.Hold)
 	b = binary.AppendUvarint(b, uint64(len(s.Waiting.Attempts)))
@@ -229,20 +230,20 @@ func (s State) AppendBinary(b []byte) []byte {
 // ReadState returns the State AppendBinary wrote; its Record's State
 // aliases data.
 func ReadState(data []byte) (State, error) {
-	d := decoder{b: data}
-	if d.byte() != stateEncoding {
+	d := wire.Decoder{B: data}
+	if d.Byte() != stateEncoding {
 		return State{}, ErrCorrupt
 	}
-	r, err := ReadRecord(d.bytes())
-	if err != nil || !d.ok() {
+	r, err := ReadRecord(d.Prefixed())
+	if err != nil || !d.OK() {
 		return State{}, ErrCorrupt
 	}
-	s := State{Record: r, Waiting: Waiting{At: d.varint(), Hold: d.varint()}}
-	n := d.uvarint()
-	if !d.ok() || n > uint64(len(d.b)) {
+	s := State{Record: r, Waiting: Waiting{At: d.Varint(), Hold: d.Varint()}}
+	n := d.Uvarint()
+	if !d.OK() || n > uint64(len(d.B)) {
 		return State{}, ErrCorrupt
 	}
-	rest := d.b
+	rest := d.B
 	for ; n > 0; n-- {
 		var a Attempt
 		if a, rest, err = ReadAttempt(rest); err != nil {
@@ -333,27 +334,27 @@ var ErrCorrupt = errors.New("corrupt live state")
 // AppendBinary appends the record to b in the form ReadRecord reads.
 func (r Record) AppendBinary(b []byte) []byte {
 	b = append(b, recordEncoding)
-	b = appendTime(b, r.Through)
+	b = wire.AppendTime(b, r.Through)
 	b = binary.AppendUvarint(b, uint64(len(r.Recent)))
 	for _, s := range r.Recent {
-		b = appendString(b, s.ID)
-		b = appendTime(b, s.Time)
+		b = wire.AppendPrefixedString(b, s.ID)
+		b = wire.AppendTime(b, s.Time)
 	}
-	return appendBytes(b, r.State)
+	return wire.AppendPrefixed(b, r.State)
 }
 
 // ReadRecord returns the record AppendBinary wrote; its State aliases data.
 func ReadRecord(data []byte) (Record, error) {
-	d := decoder{b: data}
-	if d.byte() != recordEncoding {
+	d := wire.Decoder{B: data}
+	if d.Byte() != recordEncoding {
 		return Record{}, ErrCorrupt
 	}
-	r := Record{Through: d.time()}
-	for n := d.uvarint(); n > 0 && d.ok(); n-- {
-		r.Recent = append(r.Recent, Seen{ID: d.string(), Time: d.time()})
+	r := Record{Through: d.Time()}
+	for n := d.Uvarint(); n > 0 && d.OK(); n-- {
+		r.Recent = append(r.Recent, Seen{ID: d.PrefixedString(), Time: d.Time()})
 	}
-	r.State = d.bytes()
-	if !d.ok() || len(d.b) != 0 {
+	r.State = d.Prefixed()
+	if !d.OK() || len(d.B) != 0 {
 		return Record{}, ErrCorrupt
 	}
 	return r, nil
@@ -362,12 +363,12 @@ func ReadRecord(data []byte) (Record, error) {
 // AppendBinary appends the attempt to b in the form ReadAttempt reads.
 func (a Attempt) AppendBinary(b []byte) []byte {
 	l := a.Log
-	b = appendString(b, a.ID)
-	b = appendString(b, l.User)
-	b = appendString(b, l.Exercise)
-	b = appendString(b, l.ProblemType)
+	b = wire.AppendPrefixedString(b, a.ID)
+	b = wire.AppendPrefixedString(b, l.User)
+	b = wire.AppendPrefixedString(b, l.Exercise)
+	b = wire.AppendPrefixedString(b, l.ProblemType)
 	b = binary.AppendVarint(b, int64(l.ProblemNumber))
-	b = appendTime(b, l.TimeDone)
+	b = wire.AppendTime(b, l.TimeDone)
 	var flags byte
 	if l.Correct {
 		flags |= 1
@@ -381,105 +382,20 @@ func (a Attempt) AppendBinary(b []byte) []byte {
 // ReadAttempt returns the attempt at the start of data, as AppendBinary
 // wrote it, and the rest of data.
 func ReadAttempt(data []byte) (Attempt, []byte, error) {
-	d := decoder{b: data}
-	a := Attempt{ID: d.string()}
-	a.Log.User = d.string()
-	a.Log.Exercise = d.string()
-	a.Log.ProblemType = d.string()
-	a.Log.ProblemNumber = int(d.varint())
-	a.Log.TimeDone = d.time()
-	flags := d.byte()
+	d := wire.Decoder{B: data}
+	a := Attempt{ID: d.PrefixedString()}
+	a.Log.User = d.PrefixedString()
+	a.Log.Exercise = d.PrefixedString()
+	a.Log.ProblemType = d.PrefixedString()
+	a.Log.ProblemNumber = int(d.Varint())
+	a.Log.TimeDone = d.Time()
+	flags := d.Byte()
 	if flags&^3 != 0 {
 		return Attempt{}, nil, ErrCorrupt
 	}
 	a.Log.Correct, a.History = flags&1 != 0, flags&2 != 0
-	if !d.ok() {
+	if !d.OK() {
 		return Attempt{}, nil, ErrCorrupt
 	}
-	return a, d.b, nil
-}
-
-func appendString(b []byte, s string) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(s))), s...)
-}
-
-func appendBytes(b, v []byte) []byte {
-	return append(binary.AppendUvarint(b, uint64(len(v))), v...)
-}
-
-// appendTime appends t as its Unix nanoseconds, or a zero byte for the
-// zero time.
-func appendTime(b []byte, t time.Time) []byte {
-	if t.IsZero() {
-		return append(b, 0)
-	}
-	return binary.AppendVarint(append(b, 1), t.UnixNano())
-}
-
-// decoder reads what the Append functions wrote; after its first failed
-// read it reads zero values and ok is false.
-type decoder struct {
-	b      []byte
-	failed bool
-}
-
-func (d *decoder) ok() bool { return !d.failed }
-
-func (d *decoder) fail() {
-	d.failed = true
-	d.b = nil
-}
-
-func (d *decoder) byte() byte {
-	if len(d.b) == 0 {
-		d.fail()
-		return 0
-	}
-	v := d.b[0]
-	d.b = d.b[1:]
-	return v
-}
-
-func (d *decoder) uvarint() uint64 {
-	v, n := binary.Uvarint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) varint() int64 {
-	v, n := binary.Varint(d.b)
-	if n <= 0 {
-		d.fail()
-		return 0
-	}
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) bytes() []byte {
-	n := d.uvarint()
-	if n > uint64(len(d.b)) {
-		d.fail()
-		return nil
-	}
-	v := d.b[:n:n]
-	d.b = d.b[n:]
-	return v
-}
-
-func (d *decoder) string() string { return string(d.bytes()) }
-
-func (d *decoder) time() time.Time {
-	switch d.byte() {
-	case 0:
-		return time.Time{}
-	case 1:
-		return time.Unix(0, d.varint()).UTC()
-	}
-	d.fail()
-	return time.Time{}
+	return a, d.B, nil
 }

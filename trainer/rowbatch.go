@@ -135,7 +135,7 @@ func (b *RowBatch) AppendBinary(out []byte) ([]byte, error) {
 	out = slices.Grow(out, 16+(n+7)/8+12*n+2*len(b.KnowledgeIDs))
 	out = binary.AppendUvarint(out, uint64(len(b.Keys)))
 	for _, k := range b.Keys {
-		out = wire.AppendKey(out, k)
+		out = features.AppendComponentKey(out, k)
 	}
 	out = binary.AppendUvarint(out, uint64(n))
 	bits := make([]byte, (n+7)/8)
@@ -196,7 +196,7 @@ func decodeRowBatch(data []byte) (RowBatch, error) {
 	var b RowBatch
 	b.Keys = make([]features.ComponentKey, nkeys)
 	for i := range b.Keys {
-		b.Keys[i] = d.Key()
+		b.Keys[i] = features.ReadComponentKey(d)
 	}
 	n := d.Uvarint()
 	if d.Err != nil || n > uint64(len(d.B)) {

@@ -105,7 +105,7 @@ func decodeRowBatch(data []byte) (trainer.RowBatch, error) {
 // costs seconds as JSON.
 func encodeComponent(c features.Component) []byte {
 	out := make([]byte, 0, 16+len(c.Exercise)+len(c.ProblemType)+8*len(c.Vector))
-	out = wire.AppendKey(out, c.ComponentKey)
+	out = features.AppendComponentKey(out, c.ComponentKey)
 	out = binary.AppendUvarint(out, uint64(len(c.Vector)))
 	for _, v := range c.Vector {
 		out = binary.LittleEndian.AppendUint64(out, math.Float64bits(v))
@@ -115,7 +115,7 @@ func encodeComponent(c features.Component) []byte {
 
 func decodeComponent(b []byte) (features.Component, error) {
 	d := &wire.Decoder{B: b}
-	c := features.Component{ComponentKey: d.Key()}
+	c := features.Component{ComponentKey: features.ReadComponentKey(d)}
 	n := d.Uvarint()
 	raw := d.Bytes(8 * n)
 	if d.Err != nil || len(d.B) != 0 {
