@@ -27,7 +27,6 @@ import (
 	"strings"
 
 	"github.com/kmtrain/knowledgemodel/model"
-	"github.com/kmtrain/knowledgemodel/predict"
 	"github.com/kmtrain/knowledgemodel/store"
 )
 
@@ -208,7 +207,7 @@ func readThetas(dir string) ([]model.ExerciseThetas, error) {
 	if err != nil {
 		return nil, err
 	}
-	th, err := predict.ReadThetasJSONL(bytes.NewReader(b))
+	th, err := model.ReadThetasJSONL(bytes.NewReader(b))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}

@@ -79,7 +79,7 @@ func readThetasDir(t *testing.T, dir string) []model.ExerciseThetas {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	th, err := predict.ReadThetasJSONL(f)
+	th, err := model.ReadThetasJSONL(f)
 	if err != nil {
 		t.Fatal(err)
 	}

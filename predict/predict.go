@@ -14,8 +14,6 @@
 package predict
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -293,7 +291,7 @@ func LoadRecords(open model.Opener, dir string) (model.Records, error) {
 	var thetas []model.ExerciseThetas
 	var comps []features.Component
 	var sum model.Summary
-	err := read(model.ThetasFile, func(r io.Reader) (err error) { thetas, err = ReadThetasJSONL(r); return err })
+	err := read(model.ThetasFile, func(r io.Reader) (err error) { thetas, err = model.ReadThetasJSONL(r); return err })
 	if err == nil {
 		err = read(model.ComponentsFile, func(r io.Reader) (err error) { comps, err = features.ReadComponentsJSONL(r); return err })
 	}
@@ -318,24 +316,4 @@ func LoadRecords(open model.Opener, dir string) (model.Records, error) {
 	}
 	return model.Records{Version: version, ComponentKey: sum.Settings.ComponentKey, Thetas: thetas, Components: comps,
 		HeldOut: sum.HeldOut()}, nil
-}
-
-// ReadThetasJSONL reads thetas written one JSON object per line (the format
-// of model.ThetasFile). Blank lines are skipped.
-func ReadThetasJSONL(r io.Reader) ([]model.ExerciseThetas, error) {
-	var out []model.ExerciseThetas
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var t model.ExerciseThetas
-		if err := json.Unmarshal(b, &t); err != nil {
-			return nil, fmt.Errorf("line %d: %v", line, err)
-		}
-		out = append(out, t)
-	}
-	return out, sc.Err()
 }

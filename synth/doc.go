@@ -26,8 +26,8 @@
 //
 // CSVWriter writes logs in the CSV layout of a BigQuery export, optionally
 // with extra columns and with a fraction of malformed lines for testing
-// readers; WriteThetasJSONL writes the planted thetas as model.ExerciseThetas
-// records of version "planted".
+// readers; Generator.Thetas returns the planted thetas as model.ExerciseThetas
+// records of version "planted" (model.WriteThetasJSONL writes them).
 //
 // This package knows nothing of Beam or of any cloud service.
 package synth

@@ -499,44 +499,6 @@ func TestCSVFormat(t *testing.T) {
 	}
 }
 
-func TestThetasJSONL(t *testing.T) {
-	g, err := New(small())
-	if err != nil {
-		t.Fatal(err)
-	}
-	var b bytes.Buffer
-	if err := WriteThetasJSONL(&b, g.Thetas()); err != nil {
-		t.Fatal(err)
-	}
-	got, err := ReadThetasJSONL(&b)
-	if err != nil {
-		t.Fatal(err)
-	}
-	want := g.Thetas()
-	if len(got) != len(want) {
-		t.Fatalf("read %d records, wrote %d", len(got), len(want))
-	}
-	for i := range got {
-		if got[i].Version != "planted" || got[i].Exercise != want[i].Exercise || !slices.Equal(got[i].Thetas, want[i].Thetas) {
-			t.Fatalf("record %d does not round-trip exactly", i)
-		}
-	}
-
-	for _, tt := range []struct{ name, in, want string }{
-		{"blank lines", "\n  \n", ""},
-		{"not JSON", "{\n", "line 1"},
-		{"no exercise", `{"version":"planted","thetas":[1]}`, "no exercise"},
-		{"short", "\n" + `{"version":"planted","exercise":"a","thetas":[1,2]}`, "line 2: 2 thetas"},
-	} {
-		t.Run(tt.name, func(t *testing.T) {
-			_, err := ReadThetasJSONL(strings.NewReader(tt.in))
-			if tt.want == "" && err != nil || tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)) {
-				t.Fatalf("ReadThetasJSONL = %v, want %q", err, tt.want)
-			}
-		})
-	}
-}
-
 // TestDefaultWindowRows checks the promise of DefaultConfig: with Khan's
 // sampling window of problem numbers 1-5, at least 25 of its 30 exercises
 // have 300 rows or more. Every log in the window is a row, since generated

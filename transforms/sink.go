@@ -123,11 +123,8 @@ func collect[T any](iter func(*T) bool) []T {
 // three or none.
 func (fn *writeModelFn) writeFiles(ctx context.Context, v model.Version) error {
 	var thetaBuf, compBuf bytes.Buffer
-	enc := json.NewEncoder(&thetaBuf)
-	for _, t := range v.Thetas {
-		if err := enc.Encode(t); err != nil {
-			return err
-		}
+	if err := model.WriteThetasJSONL(&thetaBuf, v.Thetas); err != nil {
+		return err
 	}
 	if err := features.WriteComponentsJSONL(&compBuf, v.Components); err != nil {
 		return err

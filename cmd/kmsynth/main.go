@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/synth"
 )
 
@@ -91,7 +92,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 	start := time.Now()
 	if *thetas != "" {
 		if err := writeFile(*thetas, stdout, func(w io.Writer) error {
-			return synth.WriteThetasJSONL(w, g.Thetas())
+			return model.WriteThetasJSONL(w, g.Thetas())
 		}); err != nil {
 			return err
 		}

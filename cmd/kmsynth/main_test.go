@@ -12,6 +12,7 @@ import (
 	"testing"
 
 	"github.com/kmtrain/knowledgemodel/features"
+	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 	"github.com/kmtrain/knowledgemodel/synth"
 )
@@ -99,7 +100,7 @@ func TestDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer f.Close()
-	planted, err := synth.ReadThetasJSONL(f)
+	planted, err := model.ReadThetasJSONL(f)
 	if err != nil {
 		t.Fatal(err)
 	}
