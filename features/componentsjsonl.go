@@ -1,11 +1,12 @@
 package features
 
 import (
-	"bufio"
-	"bytes"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+
+	"github.com/kmtrain/knowledgemodel/internal/jsonl"
 )
 
 // componentJSON is one line of a components table in JSONL, the format of the
@@ -38,46 +39,24 @@ func (c *Component) UnmarshalJSON(b []byte) error {
 // ProblemLog could not hold (CheckExercise, CheckProblemType; the problem
 // type may be empty).
 func ReadComponentsJSONL(r io.Reader) ([]Component, error) {
-	var out []Component
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), 16*1024*1024)
-	for line := 1; sc.Scan(); line++ {
-		b := bytes.TrimSpace(sc.Bytes())
-		if len(b) == 0 {
-			continue
-		}
-		var c Component
-		if err := json.Unmarshal(b, &c); err != nil {
-			return nil, fmt.Errorf("components line %d: %v", line, err)
-		}
+	return jsonl.Read(r, "components", func(c *Component) error {
 		if c.Exercise == "" {
-			return nil, fmt.Errorf("components line %d: no exercise", line)
+			return errors.New("no exercise")
 		}
 		// The names of ProblemLogs' (features/names.go): a component is
 		// stored under them.
-		if e := CheckExercise(c.Exercise); e != nil {
-			return nil, fmt.Errorf("components line %d: exercise: %v", line, e)
+		if err := CheckExercise(c.Exercise); err != nil {
+			return fmt.Errorf("exercise: %v", err)
 		}
-		if e := CheckProblemType(c.ProblemType, true); e != nil {
-			return nil, fmt.Errorf("components line %d: problem_type: %v", line, e)
+		if err := CheckProblemType(c.ProblemType, true); err != nil {
+			return fmt.Errorf("problem_type: %v", err)
 		}
-		if err := c.Validate(); err != nil {
-			return nil, fmt.Errorf("components line %d: %v", line, err)
-		}
-		out = append(out, c)
-	}
-	return out, sc.Err()
+		return c.Validate()
+	})
 }
 
 // WriteComponentsJSONL writes components one JSON object per line, in the
 // order given. Values keep full float64 precision.
 func WriteComponentsJSONL(w io.Writer, comps []Component) error {
-	bw := bufio.NewWriter(w)
-	enc := json.NewEncoder(bw)
-	for _, c := range comps {
-		if err := enc.Encode(c); err != nil {
-			return err
-		}
-	}
-	return bw.Flush()
+	return jsonl.Write(w, comps)
 }
