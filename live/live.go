@@ -16,6 +16,7 @@
 package live
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"slices"
@@ -272,19 +273,9 @@ func Due(pending []Attempt, upTo time.Time) (due, rest []Attempt) {
 		if c := features.CompareLogs(a.Log, b.Log); c != 0 {
 			return c
 		}
-		return compareStrings(a.ID, b.ID)
+		return cmp.Compare(a.ID, b.ID)
 	})
 	return due, rest
-}
-
-func compareStrings(a, b string) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
-		return 1
-	}
-	return 0
 }
 
 // Apply scores each attempt of due under models, passing yield the

@@ -2,6 +2,7 @@ package train
 
 import (
 	"bytes"
+	"cmp"
 	"errors"
 	"fmt"
 	"math"
@@ -489,7 +490,7 @@ func (sel L2Selection) grid() ([]float64, error) {
 			return nil, fmt.Errorf("train: invalid L2 %v in the grid", v)
 		}
 	}
-	slices.SortFunc(g, func(a, b float64) int { return -cmpFloat(a, b) })
+	slices.SortFunc(g, func(a, b float64) int { return cmp.Compare(b, a) })
 	for i := 1; i < len(g); i++ {
 		if g[i] == g[i-1] {
 			return nil, fmt.Errorf("train: L2 %v twice in the grid", g[i])
@@ -521,16 +522,6 @@ func foldStdErr(nll []float64, held []*Dataset) float64 {
 
 func b2i(b bool) int {
 	if b {
-		return 1
-	}
-	return 0
-}
-
-func cmpFloat(a, b float64) int {
-	switch {
-	case a < b:
-		return -1
-	case a > b:
 		return 1
 	}
 	return 0
