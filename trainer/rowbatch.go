@@ -159,8 +159,7 @@ func (b *RowBatch) AppendBinary(out []byte) ([]byte, error) {
 		out = append(out, 1)
 		out = binary.AppendUvarint(out, uint64(len(b.ProblemTypes)))
 		for _, t := range b.ProblemTypes {
-			out = binary.AppendUvarint(out, uint64(len(t)))
-			out = append(out, t...)
+			out = wire.AppendPrefixedString(out, t)
 		}
 		for i := 0; i < n; i++ {
 			out = binary.AppendUvarint(out, uint64(b.ProblemType[i]))
@@ -240,7 +239,7 @@ func decodeRowBatch(data []byte) (RowBatch, error) {
 		}
 		b.ProblemTypes = make([]string, nt)
 		for i := range b.ProblemTypes {
-			b.ProblemTypes[i] = string(d.Bytes(d.Uvarint()))
+			b.ProblemTypes[i] = d.PrefixedString()
 		}
 		if d.Err != nil || n*(2+8*features.NumStudentExtras) > uint64(len(d.B)) {
 			return RowBatch{}, wire.ErrCorrupt

@@ -73,8 +73,7 @@ func encodeLogBatch(b LogBatch) []byte {
 	}
 	out := binary.AppendUvarint(nil, uint64(len(table)))
 	for _, s := range table {
-		out = binary.AppendUvarint(out, uint64(len(s)))
-		out = append(out, s...)
+		out = wire.AppendPrefixedString(out, s)
 	}
 	out = binary.AppendUvarint(out, uint64(len(b.Logs)))
 	return append(out, body...)
@@ -84,7 +83,7 @@ func decodeLogBatch(data []byte) (LogBatch, error) {
 	d := &wire.Decoder{B: data}
 	table := make([]string, d.Uvarint())
 	for i := range table {
-		table[i] = string(d.Bytes(d.Uvarint()))
+		table[i] = d.PrefixedString()
 	}
 	str := func() string {
 		i := d.Uvarint()

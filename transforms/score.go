@@ -442,25 +442,22 @@ func encodeEvalPartial(v EvalPartial) ([]byte, error) {
 			return nil, err
 		}
 	}
-	b := binary.AppendUvarint(nil, uint64(len(acc)))
-	b = append(b, acc...)
-	b = binary.AppendUvarint(b, uint64(len(cmp)))
-	b = append(b, cmp...)
+	b := wire.AppendPrefixed(nil, acc)
+	b = wire.AppendPrefixed(b, cmp)
 	b = binary.AppendUvarint(b, uint64(len(v.Currents)))
 	for _, c := range v.Currents {
-		b = binary.AppendUvarint(b, uint64(len(c)))
-		b = append(b, c...)
+		b = wire.AppendPrefixedString(b, c)
 	}
 	return b, nil
 }
 
 func decodeEvalPartial(b []byte) (EvalPartial, error) {
 	d := &wire.Decoder{B: b}
-	acc := d.Bytes(d.Uvarint())
-	cmp := d.Bytes(d.Uvarint())
+	acc := d.Prefixed()
+	cmp := d.Prefixed()
 	var v EvalPartial
 	for n := d.Uvarint(); d.Err == nil && n > 0; n-- {
-		v.Currents = append(v.Currents, string(d.Bytes(d.Uvarint())))
+		v.Currents = append(v.Currents, d.PrefixedString())
 	}
 	if d.Err != nil || len(d.B) != 0 {
 		return EvalPartial{}, fmt.Errorf("evaluation partial: %w", wire.ErrCorrupt)
