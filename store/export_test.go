@@ -21,3 +21,10 @@ func DoWithoutSleeping(p RetryPolicy, ctx context.Context, f func(context.Contex
 	err = p.do(ctx, "test", f)
 	return waits, err
 }
+
+// SplitSummary and SummaryPiecesFit expose how a summary is cut to the tests.
+var (
+	SplitSummary     = splitSummary
+	SummaryPiecesFit = summaryPiecesFit
+	SummaryChunk     = summaryChunkBytes
+)

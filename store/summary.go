@@ -122,6 +122,21 @@ func (s *Store) deleteSummary(ctx context.Context, version, digest string, n int
 	return nil
 }
 
+// summaryPiecesFit reports whether splitSummary can cut a summary of size
+// bytes into n pieces: every piece but the last holds summaryChunkBytes
+// less at most the bytes of a cut character, and there is at least one.
+func summaryPiecesFit(n, size int64) bool {
+	if n < 1 || size < 0 {
+		return false
+	}
+	least := max(1, size/summaryChunkBytes)
+	if size > least*summaryChunkBytes {
+		least++
+	}
+	most := size/(summaryChunkBytes-utf8.UTFMax+1) + 1
+	return least <= n && n <= most
+}
+
 // errSummaryMoved: a piece the version entity named is gone, as when the
 // version was rewritten with another summary since the entity was read.
 var errSummaryMoved = errors.New("a piece of the summary is missing")
@@ -139,8 +154,11 @@ func (s *Store) readSummary(ctx context.Context, e *versionEntity) ([]byte, erro
 	if len(e.SummarySHA256) != sha256.Size*2 {
 		return nil, fmt.Errorf("version %s: summary digest %q is not a hex SHA-256", e.Version, e.SummarySHA256)
 	}
+	if !summaryPiecesFit(e.SummaryChunks, e.SummaryBytes) {
+		return nil, fmt.Errorf("version %s: corrupt: a summary of %d bytes cannot be %d pieces", e.Version, e.SummaryBytes, e.SummaryChunks)
+	}
 	keys := s.summaryKeys(e.Version, e.SummarySHA256, int(e.SummaryChunks))
-	j := make([]byte, 0, e.SummaryBytes)
+	j := make([]byte, 0, min(e.SummaryBytes, summaryChunksPerLookup*summaryChunkBytes))
 	for start := 0; start < len(keys); start += summaryChunksPerLookup {
 		batch := keys[start:min(start+summaryChunksPerLookup, len(keys))]
 		pieces := make([]summaryChunk, len(batch))

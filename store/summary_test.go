@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -300,5 +301,29 @@ func TestSummaryUnchunked(t *testing.T) {
 	}
 	if info, err := s.Version(ctx, "old"); err != nil || info.Status != store.StatusCurrent || !reflect.DeepEqual(info.Summary, want) {
 		t.Fatalf("after the rewrite: %v, status %s", err, info.Status)
+	}
+}
+
+func TestSummaryCountsCorrupt(t *testing.T) {
+	e := newEnv(t)
+	s := e.open("")
+	ctx := context.Background()
+	c, err := datastore.NewClient(ctx, e.project)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	for _, counts := range [][2]int64{{-1, 10}, {1, -5}, {1 << 50, 10}, {1, 1 << 50}} {
+		bad := datastore.PropertyList{
+			{Name: "version", Value: "bad"}, {Name: "status", Value: store.StatusStaged}, {Name: "written", Value: time.Now()},
+			{Name: "summary_chunks", Value: counts[0], NoIndex: true}, {Name: "summary_bytes", Value: counts[1], NoIndex: true},
+			{Name: "summary_sha256", Value: strings.Repeat("ab", 32), NoIndex: true},
+		}
+		if _, err := c.Put(ctx, datastore.NameKey(store.KindVersion, "bad", nil), &bad); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.Version(ctx, "bad"); err == nil || !strings.Contains(err.Error(), "corrupt") {
+			t.Errorf("Version of a version entity saying %d pieces of %d bytes: %v, want it corrupt", counts[0], counts[1], err)
+		}
 	}
 }

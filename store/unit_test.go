@@ -3,6 +3,7 @@ package store_test
 import (
 	"context"
 	"errors"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,6 +100,29 @@ func TestRetryDo(t *testing.T) {
 			if waits[i] < lo || waits[i] > hi {
 				t.Errorf("wait %d = %v, want within [%v, %v]", i+1, waits[i], lo, hi)
 			}
+		}
+	}
+}
+
+func TestSummaryPiecesFit(t *testing.T) {
+	// Every summary splitSummary cuts fits its pieces, with a 3-byte
+	// character across each cut or not.
+	n := store.SummaryChunk
+	for _, j := range []string{
+		"", "{}", strings.Repeat("a", n-1), strings.Repeat("a", n), strings.Repeat("a", n+1),
+		strings.Repeat("a", n-1) + "€" + strings.Repeat("b", n), strings.Repeat("€", n),
+	} {
+		pieces := store.SplitSummary([]byte(j))
+		if !store.SummaryPiecesFit(int64(len(pieces)), int64(len(j))) {
+			t.Errorf("%d bytes cut into %d pieces do not fit", len(j), len(pieces))
+		}
+	}
+	// What a corrupt version entity may say.
+	for _, c := range []struct{ pieces, size int64 }{
+		{0, 10}, {-1, 10}, {1, -5}, {1 << 50, 10}, {1, int64(2 * n)}, {2, 0}, {1 << 62, 1 << 62},
+	} {
+		if store.SummaryPiecesFit(c.pieces, c.size) {
+			t.Errorf("SummaryPiecesFit(%d, %d) = true", c.pieces, c.size)
 		}
 	}
 }
