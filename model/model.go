@@ -8,6 +8,7 @@ package model
 
 import (
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"time"
@@ -169,6 +170,17 @@ func NewBaselineCheck(version, baseline evaluate.Metrics) *BaselineCheck {
 // DefaultMaxRegression is the promotion gate's default MaxRegression, in
 // nats per attempt: kmtrain's --max_regression and kmmodel's.
 const DefaultMaxRegression = 0.002
+
+// CheckMaxRegression returns an error unless maxRegression is a finite
+// number of nats: NaN would pass every version against its baseline and
+// fail every one against the current version. A negative one demands an
+// improvement.
+func CheckMaxRegression(maxRegression float64) error {
+	if math.IsNaN(maxRegression) || math.IsInf(maxRegression, 0) {
+		return fmt.Errorf("max_regression %v must be a finite number of nats per attempt", maxRegression)
+	}
+	return nil
+}
 
 // Decide applies the promotion gate's rule to g.Comparison, the new
 // version against g.CurrentVersion ("" when none is current), and sets

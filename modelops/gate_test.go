@@ -20,6 +20,13 @@ func ver(id string, ll *float64, gate *model.Gate) Version {
 
 func f(x float64) *float64 { return &x }
 
+// unscored is v with an evaluation of no attempts, as a run whose held-out
+// students had no logs records.
+func unscored(v Version) Version {
+	v.Summary.Evaluation.Overall.Attempts = 0
+	return v
+}
+
 func TestGate(t *testing.T) {
 	againstA := &model.Gate{CurrentVersion: "a", Comparison: evaluate.Comparison{Attempts: 50, New: -0.51, Current: -0.50, Delta: -0.01}}
 	cur := ver("a", f(-0.50), nil)
@@ -34,6 +41,7 @@ func TestGate(t *testing.T) {
 		{"no evaluation", ver("v", nil, nil), &cur, 0.002, false, "version v has no held-out evaluation"},
 		{"no evaluation, nothing current", ver("v", nil, nil), nil, 0.002, false, "has no held-out evaluation"},
 		{"nothing current", ver("v", f(-0.9), nil), nil, 0.002, true, "no version is current"},
+		{"nothing current, no attempt evaluated", unscored(ver("v", f(-0.9), nil)), nil, 0.002, false, "no held-out student was evaluated"},
 		{"the run's gate, against the current one", ver("v", f(-0.40), againstA), &cur, 0.002, false,
 			"mean log-likelihood -0.51000 is worse than -0.50000 for a on 50 held-out attempts, as the run that trained v re-scored them by 0.01000"},
 		{"the run's gate, a looser threshold", ver("v", f(-0.40), againstA), &cur, 0.02, true, "on 50 held-out attempts, as the run that trained v re-scored them"},

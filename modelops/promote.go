@@ -23,8 +23,9 @@ import (
 //   - otherwise the mean log-likelihoods the two runs recorded on their own
 //     held-out attempts are compared, and the reason says so.
 //
-// A version without a held-out evaluation, or a current one without, cannot
-// be compared: it fails (an operator can force it). A version worse than
+// A version without a held-out evaluation, or evaluated on no attempt, or a
+// current one without, cannot be compared: it fails (an operator can force
+// it), with nothing current too, as in kmtrain's gate. A version worse than
 // its own 6-feature model on its held-out attempts fails too.
 func Gate(v Version, cur *Version, maxRegression float64) model.Gate {
 	g := model.Gate{MaxRegression: maxRegression}
@@ -40,7 +41,7 @@ func Gate(v Version, cur *Version, maxRegression float64) model.Gate {
 		g.Reason = fmt.Sprintf("version %s has no held-out evaluation (it was trained without one): it cannot be compared", v.ID)
 		return g
 	case cur == nil:
-		g.Decide(true, "")
+		g.Decide(ev.Overall.Attempts > 0, "")
 		return g
 	}
 	if rg := v.Summary.Gate; rg != nil && rg.CurrentVersion == cur.ID {
@@ -78,6 +79,9 @@ type PromoteOptions struct {
 // switch by anyone else in between refuses it rather than replaces a
 // version it was never compared with. It writes what it did to w.
 func Promote(ctx context.Context, st *store.Store, version string, o PromoteOptions, w io.Writer) error {
+	if err := model.CheckMaxRegression(o.MaxRegression); err != nil {
+		return err
+	}
 	src := Datastore{st}
 	v, err := src.Version(ctx, version)
 	if err != nil {

@@ -177,6 +177,9 @@ func (o *Options) Validate() error {
 	if !(o.L2 >= 0) {
 		errs = append(errs, fmt.Errorf("l2 %v must be a non-negative number", o.L2))
 	}
+	if err := model.CheckMaxRegression(o.MaxRegression); err != nil {
+		errs = append(errs, err)
+	}
 	if o.Train.MaxIterations < 0 || !(o.Train.GradientTolerance >= 0) {
 		errs = append(errs, errors.New("max_iterations and gradient_tolerance must not be negative"))
 	}

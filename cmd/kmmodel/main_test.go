@@ -169,6 +169,7 @@ func TestDatastore(t *testing.T) {
 		{args: with("promote", "v3"), code: 1, stderr: "kmmodel: version v3 fails the gate: mean log-likelihood -0.70000 is worse than -0.60000 for v1 as recorded at training, each on its own held-out attempts (1000 and 1000; v3 was not re-scored against v1)",
 			current: "v1"},
 		{args: with("promote", "v4"), code: 1, stderr: "version v4 has no held-out evaluation", current: "v1"},
+		{args: with("promote", "v3", "--max_regression=NaN"), code: 1, stderr: "kmmodel: max_regression NaN must be a finite number", current: "v1"},
 		{args: with("promote", "v3", "--max_regression=0.2"), code: 0, stdout: []string{"version v3 is current, replacing v1"}, current: "v3"},
 		{args: with("rollback"), stdout: []string{"rolled back from v3: version v1 is current"}, current: "v1"},
 		{args: with("promote", "v2", "--why", "weekly"), stdout: []string{"version v2 is current, replacing v1: kmmodel gate passed: mean log-likelihood -0.55000 vs -0.58000 for v1 on 900 held-out attempts, as the run that trained v2 re-scored them", "; weekly"},

@@ -121,6 +121,7 @@ func TestFlagMistakes(t *testing.T) {
 		{map[string]string{"preset": "khan2014", "l2": "auto", "l2_extended": "best"}, "--features=extended"},
 		{map[string]string{"holdout_after": "soon"}, "--holdout_after"},
 		{map[string]string{"component_key": "exercise"}, "component key"},
+		{map[string]string{"max_regression": "NaN"}, "max_regression NaN must be a finite number"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(keys(tt.flags), ","), func(t *testing.T) {
