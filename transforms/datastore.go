@@ -90,14 +90,17 @@ func writeDatastore(ctx context.Context, ds Datastore, v model.Version) error {
 	}
 	// The gate compared the version with g.CurrentVersion: promote it only
 	// if that one is still current. Without a gate (nothing was held out)
-	// nothing was compared, and the version replaces whatever is current.
-	opts := store.PromoteOptions{AnyCurrent: true, Why: "no held-out evaluation: promoted without a gate"}
-	if g != nil {
-		verdict := "gate passed: "
-		if !g.Passed {
-			verdict = "gate failed, forced: "
-		}
-		opts = store.PromoteOptions{Expect: g.CurrentVersion, Why: verdict + g.Reason}
+	// nothing was compared, and a forced version is promoted whatever the
+	// comparison (it may have been of none, or of several versions): both
+	// replace whatever is current.
+	var opts store.PromoteOptions
+	switch {
+	case g == nil:
+		opts = store.PromoteOptions{AnyCurrent: true, Why: "no held-out evaluation: promoted without a gate"}
+	case !g.Passed:
+		opts = store.PromoteOptions{AnyCurrent: true, Why: "gate failed, forced: " + g.Reason}
+	default:
+		opts = store.PromoteOptions{Expect: g.CurrentVersion, Why: "gate passed: " + g.Reason}
 	}
 	previous, err := st.PromoteWith(ctx, id, opts)
 	failpoint.Hit("datastore/promoted")

@@ -3,6 +3,7 @@ package transforms
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -134,5 +135,43 @@ func TestGateOfMixedCurrents(t *testing.T) {
 				t.Errorf("gate %+v: want passed %t, saying %q", g, tc.passed, tc.reason)
 			}
 		})
+	}
+}
+
+// TestForcedPromotion: --force_promote promotes a version whatever its gate
+// compared it with: nothing (no held-out student had logs), a version since
+// replaced, or several.
+func TestForcedPromotion(t *testing.T) {
+	project := dsemulator.Start(t).Use(t)
+	ctx := context.Background()
+	ds := Datastore{Project: project, Promote: true}
+	if err := writeDatastore(ctx, ds, testVersion("base", nil)); err != nil {
+		t.Fatal(err)
+	}
+	st, err := store.Open(ctx, project, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	for i, currents := range [][]string{nil, {"gone"}, {"base", ""}} {
+		id := fmt.Sprintf("forced%d", i)
+		g := model.NewGate(evaluate.Comparison{}, currents, len(currents) > 0, nil, 0.002, true)
+		if !g.Forced {
+			t.Fatalf("gate %+v: want it failed and forced", g)
+		}
+		if err := writeDatastore(ctx, ds, testVersion(id, g)); err != nil {
+			t.Fatal(err)
+		}
+		cur, err := st.Current(ctx)
+		if err != nil {
+			t.Fatal(err)
+		}
+		info, err := st.Version(ctx, id)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if last := info.History[len(info.History)-1]; cur != id || !strings.Contains(last.Why, "gate failed, forced: ") {
+			t.Errorf("gate compared with %q: current %q, last change %+v; want %s current, forced", currents, cur, last, id)
+		}
 	}
 }
