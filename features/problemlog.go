@@ -1,6 +1,9 @@
 package features
 
-import "time"
+import (
+	"math"
+	"time"
+)
 
 // ProblemLog is one attempt by one student at one problem of one exercise.
 type ProblemLog struct {
@@ -37,11 +40,18 @@ type Row struct {
 	Extras [NumStudentExtras]float64
 }
 
-// TimeInRange reports whether t, in UTC, falls in the years 0000-9999, which
-// RFC 3339 can write. A ProblemLog's time_done must, wherever it is read
-// (problemlogs.ParseTime, BigQuery's rows, ReadRowsCSV), so that every
-// export of it reads back.
+// TimeInRange reports whether t falls in TimeRange: what int64 nanoseconds
+// since 1970 hold, as every binary encoding of a ProblemLog (the pipeline's
+// batches, the student's state) stores its time, and what RFC 3339 can
+// write. A ProblemLog's time_done must, wherever it is read
+// (problemlogs.ParseTime, BigQuery's rows, ReadRowsCSV): a time outside it
+// (a sentinel such as 0001-01-01 or 9999-12-31) is a bad row, not a time
+// silently turned into another.
 func TimeInRange(t time.Time) bool {
-	y := t.UTC().Year()
-	return y >= 0 && y <= 9999
+	return !t.Before(minTime) && !t.After(maxTime)
 }
+
+var minTime, maxTime = time.Unix(0, math.MinInt64).UTC(), time.Unix(0, math.MaxInt64).UTC()
+
+// TimeRange describes the times TimeInRange accepts, for error messages.
+const TimeRange = "1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z"

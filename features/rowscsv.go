@@ -147,8 +147,8 @@ func fieldNeedsQuotes(s string) bool {
 // (FeatureNames[1:]) are required; user, problem_type, problem_number and
 // time_done are read when present. correct may be 0, 1, true, false, True or
 // False. X[0] of every row is set to 1. A malformed line gives an error with
-// its line number, as does a time_done that is not in the years 0000-9999 in
-// UTC (TimeInRange), which the writer could not write back.
+// its line number, as does a time_done outside features.TimeRange
+// (TimeInRange), which no ProblemLog can hold.
 func ReadRowsCSV(r io.Reader, fn func(Row) error) error {
 	cr := csv.NewReader(bufio.NewReaderSize(r, 1<<16))
 	cr.ReuseRecord = true
@@ -234,7 +234,7 @@ func ReadRowsCSV(r io.Reader, fn func(Row) error) error {
 				return bad(ixTime, err)
 			}
 			if !TimeInRange(t) {
-				return bad(ixTime, fmt.Errorf("%s is outside the years 0000-9999 in UTC", t.UTC()))
+				return bad(ixTime, fmt.Errorf("%s is outside %s", t.UTC(), TimeRange))
 			}
 			row.TimeDone = t.UTC()
 		}

@@ -236,16 +236,18 @@ var timeLayouts = []string{
 	time.RFC3339Nano,
 	"2006-01-02 15:04:05.999999999 UTC",   // BigQuery CSV export
 	"2006-01-02 15:04:05.999999999Z07:00", // BigQuery canonical
-	"2006-01-02 15:04:05.999999999 MST",
+	"2006-01-02 15:04:05.999999999 GMT",
 	"2006-01-02T15:04:05.999999999", // no zone: UTC
 	"2006-01-02 15:04:05.999999999",
 }
 
 // ParseTime parses a time_done as RFC 3339 or in BigQuery's formats
-// ("2014-01-02 03:04:05.678 UTC"). A time without a zone is UTC. The time in
-// UTC must fall in the years 0000-9999, which RFC 3339 can write: with an
-// offset, "0000-01-01T00:00:00+01:00" is in the year -1, which no export
-// (rows CSV, predictions) could write readably.
+// ("2014-01-02 03:04:05.678 UTC"). A time without a zone is UTC; a zone is
+// an offset, Z, UTC or GMT, never an abbreviation such as PST, which Go
+// reads as UTC unless the machine's own zone knows it (so workers would
+// disagree). The time must fall in features.TimeRange: with an offset,
+// "0000-01-01T00:00:00+01:00" is in the year -1, which no export (rows CSV,
+// predictions) could write readably.
 func ParseTime(s string) (time.Time, error) {
 	s = strings.TrimSpace(s)
 	for _, layout := range timeLayouts {

@@ -23,6 +23,7 @@ func TestCSVParser(t *testing.T) {
 		{`0,"u,1",2014-01-02T03:04:05.678Z,ex,pt,3,true`, ""},
 		{`0,"u,1",2014-01-02 03:04:05.678 UTC,ex,pt,3,1` + "\r\n", ""},
 		{`0,"u,1",2014-01-02 03:04:05.678+00:00,ex,pt,3,TRUE`, ""},
+		{`0,"u,1",2014-01-02 03:04:05.678 GMT,ex,pt,3,true`, ""},
 		{`0,"u,1",2014-01-02T04:04:05.678+01:00,ex,pt, 3 ,t`, ""},
 		{`0,"u,1",2014-01-02T03:04:05.678Z,ex,pt,3`, ReasonColumns},
 		{`0,"u,1,2014-01-02T03:04:05.678Z,ex,pt,3,true`, ReasonColumns},
@@ -30,6 +31,9 @@ func TestCSVParser(t *testing.T) {
 		{`0,u,2014-01-02T03:04:05.678Z,ex,,3,true`, ReasonMissing},
 		{`0,u,01/02/2014,ex,pt,3,true`, ReasonTime},
 		{`0,u,0000-01-01T00:00:00+01:00,ex,pt,3,true`, ReasonTime}, // the year -1 in UTC
+		{`0,u,0001-01-01T00:00:00Z,ex,pt,3,true`, ReasonTime},      // a sentinel, outside features.TimeRange
+		{`0,u,9999-12-31T23:59:59Z,ex,pt,3,true`, ReasonTime},
+		{`0,u,2014-01-02 03:04:05 PST,ex,pt,3,true`, ReasonTime}, // an abbreviation, read differently by each machine's zone
 		{`0,u,2014-01-02T03:04:05.678Z,ex,pt,3.5,true`, ReasonProblemNumber},
 		{`0,u,2014-01-02T03:04:05.678Z,ex,pt,3,yes`, ReasonCorrect},
 		{"0,u\x00,2014-01-02T03:04:05.678Z,ex,pt,3,true", ReasonControl},

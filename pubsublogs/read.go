@@ -45,6 +45,7 @@ import (
 	"google.golang.org/grpc/status"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
 	"github.com/kmtrain/knowledgemodel/transforms"
 )
@@ -131,7 +132,11 @@ func TopicName(project, topic string) string {
 // as problemlogs.ParseTime), or milliseconds since the epoch.
 func ParseTime(s string) (time.Time, error) {
 	if ms, err := strconv.ParseInt(s, 10, 64); err == nil {
-		return time.UnixMilli(ms).UTC(), nil
+		t := time.UnixMilli(ms).UTC()
+		if !features.TimeInRange(t) {
+			return time.Time{}, fmt.Errorf("time %d ms since 1970 is outside %s", ms, features.TimeRange)
+		}
+		return t, nil
 	}
 	return problemlogs.ParseTime(s)
 }

@@ -102,3 +102,19 @@ func TestReadPulled(t *testing.T) {
 		t.Errorf("%d messages were not acknowledged: %v", len(ids), ids)
 	}
 }
+
+func TestParseTime(t *testing.T) {
+	want := time.Date(2014, 1, 2, 3, 4, 5, 678_000_000, time.UTC)
+	for _, s := range []string{"1388631845678", "2014-01-02T03:04:05.678Z", "2014-01-02 03:04:05.678 UTC"} {
+		if got, err := pubsublogs.ParseTime(s); err != nil || !got.Equal(want) {
+			t.Errorf("ParseTime(%q) = %v, %v; want %v", s, got, err, want)
+		}
+	}
+	// Outside features.TimeRange, and not a time at all: the reader falls
+	// back to the publish time.
+	for _, s := range []string{"9223372036854775807", "-9223372036854775808", "0001-01-01T00:00:00Z", "soon", ""} {
+		if got, err := pubsublogs.ParseTime(s); err == nil {
+			t.Errorf("ParseTime(%q) = %v, want an error", s, got)
+		}
+	}
+}

@@ -65,11 +65,8 @@ func encodeLogBatch(b LogBatch) []byte {
 		t := l.TimeDone.UnixNano()
 		body = binary.AppendVarint(body, t-prev)
 		prev = t
-		n := int64(l.ProblemNumber) << 1
-		if l.Correct {
-			n |= 1
-		}
-		body = binary.AppendVarint(body, n)
+		body = binary.AppendVarint(body, int64(l.ProblemNumber))
+		body = wire.AppendBool(body, l.Correct)
 	}
 	out := binary.AppendUvarint(nil, uint64(len(table)))
 	for _, s := range table {
@@ -104,8 +101,7 @@ func decodeLogBatch(data []byte) (LogBatch, error) {
 		l.User, l.Exercise, l.ProblemType = str(), str(), str()
 		t += d.Varint()
 		l.TimeDone = time.Unix(0, t).UTC()
-		pn := d.Varint()
-		l.ProblemNumber, l.Correct = int(pn>>1), pn&1 == 1
+		l.ProblemNumber, l.Correct = int(d.Varint()), d.Bool()
 	}
 	if d.Err != nil {
 		return LogBatch{}, d.Err

@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"fmt"
+	"math"
 	"reflect"
 	"slices"
 	"testing"
@@ -19,6 +20,12 @@ func TestLogBatchCoder(t *testing.T) {
 			{User: "u", TimeDone: t0.Add(time.Hour), Exercise: "ex,1", ProblemType: "", ProblemNumber: 7},
 			{User: "u", TimeDone: t0, Exercise: "ex", ProblemType: "pt", ProblemNumber: -3, Correct: true},
 			{User: "u", TimeDone: time.Unix(0, 0).UTC(), Exercise: "ex", ProblemType: "pt", ProblemNumber: 1 << 40},
+		}},
+		// The extremes a ProblemLog holds: features.TimeRange, any int.
+		{Logs: []features.ProblemLog{
+			{User: "u", TimeDone: time.Unix(0, math.MaxInt64).UTC(), Exercise: "ex", ProblemNumber: math.MaxInt, Correct: true},
+			{User: "u", TimeDone: time.Unix(0, math.MinInt64).UTC(), Exercise: "ex", ProblemNumber: 1 << 62, Correct: true},
+			{User: "u", TimeDone: t0, Exercise: "ex", ProblemNumber: math.MinInt},
 		}},
 	} {
 		got, err := decodeLogBatch(encodeLogBatch(b))
