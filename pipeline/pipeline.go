@@ -34,6 +34,7 @@ package pipeline
 import (
 	"errors"
 	"fmt"
+	"math"
 	"runtime"
 	"strings"
 	"time"
@@ -44,6 +45,7 @@ import (
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/model"
 	"github.com/kmtrain/knowledgemodel/problemlogs"
+	"github.com/kmtrain/knowledgemodel/store"
 	"github.com/kmtrain/knowledgemodel/train"
 	"github.com/kmtrain/knowledgemodel/trainer"
 	"github.com/kmtrain/knowledgemodel/transforms"
@@ -174,14 +176,22 @@ func (o *Options) Validate() error {
 	if o.MaxRows > 0 && o.MinRows > o.MaxRows {
 		errs = append(errs, fmt.Errorf("min_rows %d is above max_rows %d", o.MinRows, o.MaxRows))
 	}
-	if !(o.L2 >= 0) {
-		errs = append(errs, fmt.Errorf("l2 %v must be a non-negative number", o.L2))
+	if !(o.L2 >= 0) || math.IsInf(o.L2, 1) {
+		errs = append(errs, fmt.Errorf("l2 %v must be a finite non-negative number", o.L2))
 	}
 	if err := model.CheckMaxRegression(o.MaxRegression); err != nil {
 		errs = append(errs, err)
 	}
-	if o.Train.MaxIterations < 0 || !(o.Train.GradientTolerance >= 0) {
-		errs = append(errs, errors.New("max_iterations and gradient_tolerance must not be negative"))
+	if o.Train.MaxIterations < 0 || !(o.Train.GradientTolerance >= 0) || math.IsInf(o.Train.GradientTolerance, 1) {
+		errs = append(errs, errors.New("max_iterations and gradient_tolerance must be finite and not negative"))
+	}
+	if o.Version != "" {
+		// Every sink names files and entities after it.
+		if err := store.CheckVersionID(o.Version); err != nil {
+			errs = append(errs, err)
+		} else if strings.TrimSpace(o.Version) != o.Version {
+			errs = append(errs, fmt.Errorf("version id %q starts or ends with a space", o.Version))
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -122,6 +122,10 @@ func TestFlagMistakes(t *testing.T) {
 		{map[string]string{"holdout_after": "soon"}, "--holdout_after"},
 		{map[string]string{"component_key": "exercise"}, "component key"},
 		{map[string]string{"max_regression": "NaN"}, "max_regression NaN must be a finite number"},
+		{map[string]string{"l2": "+Inf"}, "l2 +Inf must be a finite non-negative number"},
+		{map[string]string{"gradient_tolerance": "Inf"}, "gradient_tolerance must be finite"},
+		{map[string]string{"version": "a/b"}, `version id "a/b" contains a /`},
+		{map[string]string{"version": " "}, "starts or ends with a space"},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(keys(tt.flags), ","), func(t *testing.T) {
