@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -39,9 +40,11 @@ type FileShard struct {
 
 // MatchFiles expands comma-separated glob patterns into file names through
 // Beam's filesystems (local paths, gs://, embed://). A pattern that matches
-// nothing is an error, so a typo never trains on nothing.
+// nothing is an error, so a typo never trains on nothing. A file that
+// several patterns match ("in/*.csv,in/late.csv") is listed, and read, once.
 func MatchFiles(ctx context.Context, patterns string) ([]string, error) {
 	var files []string
+	seen := map[string]bool{}
 	for _, p := range strings.Split(patterns, ",") {
 		p = strings.TrimSpace(p)
 		if p == "" {
@@ -59,7 +62,16 @@ func MatchFiles(ctx context.Context, patterns string) ([]string, error) {
 		if len(matched) == 0 {
 			return nil, fmt.Errorf("input %q matches no files", p)
 		}
-		files = append(files, matched...)
+		for _, f := range matched {
+			id := f
+			if !strings.Contains(f, "://") {
+				id = filepath.Clean(f)
+			}
+			if !seen[id] {
+				seen[id] = true
+				files = append(files, f)
+			}
+		}
 	}
 	if len(files) == 0 {
 		return nil, errors.New("no input given")

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -118,6 +119,25 @@ func TestReadProblemLogsErrors(t *testing.T) {
 	}
 	if _, err := MatchFiles(context.Background(), filepath.Join(dir, "nothing*.csv")); err == nil || !strings.Contains(err.Error(), "matches no files") {
 		t.Errorf("MatchFiles: %v", err)
+	}
+}
+
+// TestMatchFilesOnce: a file that several patterns match is read once.
+func TestMatchFilesOnce(t *testing.T) {
+	dir := t.TempDir()
+	for _, name := range []string{"a.csv", "b.csv"} {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte("x\n"), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	a, b := filepath.Join(dir, "a.csv"), filepath.Join(dir, "b.csv")
+	patterns := strings.Join([]string{filepath.Join(dir, "*.csv"), a, filepath.Join(dir, ".", "b.csv"), a}, ",")
+	got, err := MatchFiles(context.Background(), patterns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := []string{a, b}; !slices.Equal(got, want) {
+		t.Errorf("MatchFiles(%s) = %q, want %q", patterns, got, want)
 	}
 }
 
