@@ -116,8 +116,9 @@ func (o *StreamOptions) Validate() error {
 	} else if err := o.ModelSource().Validate(); err != nil {
 		errs = append(errs, err)
 	}
-	if o.Window <= 0 {
-		errs = append(errs, fmt.Errorf("window %v: must be positive", o.Window))
+	if o.Window < time.Millisecond || o.Window%time.Millisecond != 0 {
+		// Beam's windows, and the pre-combined ones, are in milliseconds.
+		errs = append(errs, fmt.Errorf("window %v: must be a positive whole number of milliseconds", o.Window))
 	}
 	if o.AllowedLateness < 0 {
 		errs = append(errs, fmt.Errorf("allowed lateness %v: must not be negative", o.AllowedLateness))

@@ -200,3 +200,28 @@ func TestStreamMatchesMonitor(t *testing.T) {
 		}
 	}
 }
+
+func TestStreamOptionsValidate(t *testing.T) {
+	ok := pipeline.DefaultStreamOptions()
+	ok.PubSub.Project = "p"
+	if err := ok.Validate(); err != nil {
+		t.Fatalf("defaults with a project: %v", err)
+	}
+	for _, c := range []struct {
+		name string
+		set  func(*pipeline.StreamOptions)
+		want string
+	}{
+		{"no window", func(o *pipeline.StreamOptions) { o.Window = 0 }, "whole number of milliseconds"},
+		{"under a millisecond", func(o *pipeline.StreamOptions) { o.Window = 500 * time.Microsecond }, "whole number of milliseconds"},
+		{"a fraction of a millisecond", func(o *pipeline.StreamOptions) { o.Window = time.Second + time.Microsecond }, "whole number of milliseconds"},
+		{"negative lateness", func(o *pipeline.StreamOptions) { o.AllowedLateness = -time.Second }, "must not be negative"},
+		{"no output", func(o *pipeline.StreamOptions) { o.Output = " " }, "no output"},
+	} {
+		o := ok
+		c.set(&o)
+		if err := o.Validate(); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want an error saying %q", c.name, err, c.want)
+		}
+	}
+}
