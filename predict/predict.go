@@ -67,6 +67,17 @@ func New(version string, thetas []model.ExerciseThetas, components []features.Co
 		if err := model.CheckThetas(t.Thetas); err != nil {
 			return nil, fmt.Errorf("model version %q: exercise %q: %v", version, t.Exercise, err)
 		}
+		if n := len(t.NoKnowledgeThetas); n != 0 && n != 1+features.NumExerciseFeatures {
+			return nil, fmt.Errorf("model version %q: exercise %q: %d thetas without the KnowledgeState, want %d", version, t.Exercise, n, 1+features.NumExerciseFeatures)
+		}
+		for i, v := range t.NoKnowledgeThetas {
+			if err := model.CheckValue(v); err != nil {
+				return nil, fmt.Errorf("model version %q: exercise %q: theta %d without the KnowledgeState %v", version, t.Exercise, i, err)
+			}
+		}
+		if !(t.CorrectRate >= 0 && t.CorrectRate <= 1) {
+			return nil, fmt.Errorf("model version %q: exercise %q: correct rate %v is not in [0, 1]", version, t.Exercise, t.CorrectRate)
+		}
 		if _, dup := m.Thetas[t.Exercise]; dup {
 			return nil, fmt.Errorf("model version %q: exercise %q has thetas twice", version, t.Exercise)
 		}

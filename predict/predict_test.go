@@ -183,18 +183,32 @@ func TestNewInvalid(t *testing.T) {
 	nan[0].Thetas = slices.Clone(nan[0].Thetas)
 	nan[0].Thetas[5] = math.NaN()
 	badComp := []features.Component{{ComponentKey: features.ComponentKey{Exercise: "a"}, Vector: []float64{1}}}
+	with := func(f func(*model.ExerciseThetas)) []model.ExerciseThetas {
+		th := slices.Clone(thetas)
+		f(&th[0])
+		return th
+	}
+	longNoKnowledge := with(func(t *model.ExerciseThetas) { t.NoKnowledgeThetas = make([]float64, features.NumFeatures+1) })
+	nanNoKnowledge := with(func(t *model.ExerciseThetas) {
+		t.NoKnowledgeThetas = make([]float64, 1+features.NumExerciseFeatures)
+		t.NoKnowledgeThetas[3] = math.Inf(1)
+	})
+	badRate := with(func(t *model.ExerciseThetas) { t.CorrectRate = math.NaN() })
 	for name, c := range map[string]struct {
 		version string
 		thetas  []model.ExerciseThetas
 		comps   []features.Component
 	}{
-		"no thetas":         {"v1", nil, comps},
-		"short thetas":      {"v1", short, comps},
-		"NaN theta":         {"v1", nan, comps},
-		"duplicate":         {"v1", append(slices.Clone(thetas), thetas[0]), comps},
-		"other version":     {"v2", thetas, comps},
-		"no exercise":       {"v1", []model.ExerciseThetas{{Thetas: thetas[0].Thetas}}, comps},
-		"invalid component": {"v1", thetas, badComp},
+		"no thetas":                    {"v1", nil, comps},
+		"short thetas":                 {"v1", short, comps},
+		"NaN theta":                    {"v1", nan, comps},
+		"duplicate":                    {"v1", append(slices.Clone(thetas), thetas[0]), comps},
+		"other version":                {"v2", thetas, comps},
+		"no exercise":                  {"v1", []model.ExerciseThetas{{Thetas: thetas[0].Thetas}}, comps},
+		"invalid component":            {"v1", thetas, badComp},
+		"too many no-knowledge thetas": {"v1", longNoKnowledge, comps},
+		"infinite no-knowledge theta":  {"v1", nanNoKnowledge, comps},
+		"NaN correct rate":             {"v1", badRate, comps},
 	} {
 		if _, err := predict.New(c.version, c.thetas, c.comps); err == nil {
 			t.Errorf("%s: New succeeded", name)
