@@ -20,9 +20,12 @@ func (f Format) String() string {
 	return "csv"
 }
 
+// bom is the UTF-8 byte order mark some tools write at the start of a file.
+var bom = []byte("\xef\xbb\xbf")
+
 // DetectFormat picks the format from the file name (.csv, .json, .jsonl,
 // .ndjson, each optionally .gz), else from the first line: a line that starts
-// with '{' is JSON.
+// with '{' (after a byte order mark) is JSON.
 func DetectFormat(name string, firstLine []byte) Format {
 	n := strings.TrimSuffix(strings.ToLower(name), ".gz")
 	switch {
@@ -31,7 +34,7 @@ func DetectFormat(name string, firstLine []byte) Format {
 	case strings.HasSuffix(n, ".json"), strings.HasSuffix(n, ".jsonl"), strings.HasSuffix(n, ".ndjson"):
 		return JSON
 	}
-	if bytes.HasPrefix(bytes.TrimSpace(firstLine), []byte("{")) {
+	if bytes.HasPrefix(bytes.TrimSpace(bytes.TrimPrefix(firstLine, bom)), []byte("{")) {
 		return JSON
 	}
 	return CSV

@@ -115,7 +115,7 @@ func (e *MissingColumnError) Error() string {
 // NewCSVParser reads a CSV header line. Columns other than the six of a
 // ProblemLog are allowed and ignored; a missing one is a *MissingColumnError.
 func NewCSVParser(header []byte, cols Columns) (*CSVParser, error) {
-	header = bytes.TrimPrefix(trimEOL(header), []byte("\xef\xbb\xbf")) // a BOM
+	header = bytes.TrimPrefix(trimEOL(header), bom)
 	names, err := splitCSV(header, nil)
 	if err != nil {
 		return nil, fmt.Errorf("header %s: %v", errline.Quote(string(header)), err)
@@ -180,10 +180,11 @@ type JSONParser struct {
 }
 
 // Parse parses one JSON line. Numbers and booleans may also be given as
-// strings, as BigQuery's JSON export writes INT64 values.
+// strings, as BigQuery's JSON export writes INT64 values. A byte order mark
+// before the object (the first line of a file) is skipped.
 func (p JSONParser) Parse(line []byte) (features.ProblemLog, error) {
 	var obj map[string]json.RawMessage
-	if err := json.Unmarshal(line, &obj); err != nil {
+	if err := json.Unmarshal(bytes.TrimPrefix(line, bom), &obj); err != nil {
 		return features.ProblemLog{}, &RowError{ReasonJSON, err.Error()}
 	}
 	var raw [6]string

@@ -120,6 +120,7 @@ func TestDetectFormat(t *testing.T) {
 	}{
 		{"a.csv", "{", CSV}, {"a.CSV.gz", "", CSV}, {"a.json", "user", JSON}, {"a.jsonl.gz", "", JSON},
 		{"a.ndjson", "", JSON}, {"export-000", `  {"user":1}`, JSON}, {"export-000", "user,time_done", CSV},
+		{"export-000", "\xef\xbb\xbf{\"user\":1}", JSON}, {"export-000", "\xef\xbb\xbfuser,time_done", CSV},
 	} {
 		if got := DetectFormat(tt.name, []byte(tt.first)); got != tt.want {
 			t.Errorf("DetectFormat(%q, %q) = %v", tt.name, tt.first, got)
