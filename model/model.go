@@ -111,9 +111,12 @@ type Summary struct {
 
 	// Held-out evaluation, when the run held anything out (or evaluated
 	// other files' students), and the promotion gate's verdict.
-	Holdout    string           `json:"holdout,omitempty"` // what was held out, in words
-	Evaluation *evaluate.Report `json:"evaluation,omitempty"`
-	Gate       *Gate            `json:"gate,omitempty"`
+	Holdout string `json:"holdout,omitempty"` // what was held out, in words
+	// EvalInputCounts is what the run read of the other files it
+	// evaluated on (kmtrain --eval_input), nil when it held out its own.
+	EvalInputCounts *InputCounts     `json:"eval_input_counts,omitempty"`
+	Evaluation      *evaluate.Report `json:"evaluation,omitempty"`
+	Gate            *Gate            `json:"gate,omitempty"`
 }
 
 // HeldOut returns the held-out mean log-likelihood per exercise of the

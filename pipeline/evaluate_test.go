@@ -120,11 +120,12 @@ func TestHeldOutEvaluation(t *testing.T) {
 	}
 }
 
-// TestEmptyEvaluation: an --eval_input with no logs is reported as an
-// evaluation of nothing, not left out of the summary.
+// TestEmptyEvaluation: an --eval_input with no logs (a bad row) is
+// reported as an evaluation of nothing, not left out of the summary, and
+// what was read of it is counted.
 func TestEmptyEvaluation(t *testing.T) {
 	empty := filepath.Join(t.TempDir(), "empty.csv")
-	if err := os.WriteFile(empty, []byte("user,time_done,exercise,problem_type,problem_number,correct\n"), 0o644); err != nil {
+	if err := os.WriteFile(empty, []byte("user,time_done,exercise,problem_type,problem_number,correct\nu,soon,ex,pt,1,true\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	o := productionOptions("eval-empty")
@@ -135,5 +136,8 @@ func TestEmptyEvaluation(t *testing.T) {
 	sum := readSummary(t, o.Output)
 	if sum.Evaluation == nil || sum.Evaluation.Overall.Attempts != 0 || sum.ExercisesTrained == 0 {
 		t.Errorf("evaluation %+v with %d exercises trained: want an evaluation of 0 attempts", sum.Evaluation, sum.ExercisesTrained)
+	}
+	if c := sum.EvalInputCounts; c == nil || c.FilesRead != 1 || c.LogsRead != 0 || c.BadRows != 1 || sum.BadRows != 0 {
+		t.Errorf("eval input counts %+v (training's bad rows %d): want 1 file, 0 logs, 1 bad row", c, sum.BadRows)
 	}
 }

@@ -296,10 +296,11 @@ func Build(s beam.Scope, o Options) error {
 	stats := beam.Flatten(s, readStats, replayed.Stats)
 
 	// Evaluation: the held-out students, or other files' students.
-	var students beam.PCollection
+	var students, evalStats beam.PCollection
 	switch {
 	case o.EvalInput != "":
-		evalLogs, _ := transforms.ReadProblemLogs(s.Scope("EvalInput"), o.EvalInput, o.Columns, o.ShardBytes)
+		var evalLogs beam.PCollection
+		evalLogs, evalStats = transforms.ReadProblemLogs(s.Scope("EvalInput"), o.EvalInput, o.Columns, o.ShardBytes)
 		students = transforms.GroupStudents(s, evalLogs)
 	case o.Holdout.Active():
 		students = replayed.HeldOut
@@ -332,6 +333,7 @@ func Build(s beam.Scope, o Options) error {
 		NewComponents: replayed.NewComponents,
 		Stats:         stats,
 		Evaluation:    partials,
+		EvalStats:     evalStats,
 	})
 	return nil
 }

@@ -203,10 +203,7 @@ func (fn *writeMonitorFn) ProcessElement(ctx context.Context, _ []byte, rowIter 
 	for rowIter(&r) {
 		rows = append(rows, r)
 	}
-	var stats, st Stats
-	for statsIter(&st) {
-		stats.Merge(st)
-	}
+	stats := gatherStats(statsIter)
 	sum, scored, err := assembleMonitor(fn.Out, rows, stats)
 	if err != nil {
 		return fmt.Errorf("not writing the monitoring of %s: %v", fn.Out.Input, err)

@@ -43,8 +43,9 @@ func init() {
 	register.DoFn5x1[context.Context, []byte, func(BigQueryStream), func(string, LogBatch), func(Stats), error](&planBigQueryFn{})
 	register.DoFn4x1[context.Context, BigQueryStream, func(string, LogBatch), func(Stats), error](&readBigQueryStreamFn{})
 	register.DoFn3x1[context.Context, []byte, func(features.Component), error](&readComponentsFn{})
-	register.DoFn8x1[context.Context, []byte, func(*model.ExerciseThetas) bool, func(*model.SkippedExercise) bool,
-		func(*features.Component) bool, func(*features.Component) bool, func(*Stats) bool, func(*EvalPartial) bool, error](&writeModelFn{})
+	register.DoFn9x1[context.Context, []byte, func(*model.ExerciseThetas) bool, func(*model.SkippedExercise) bool,
+		func(*features.Component) bool, func(*features.Component) bool, func(*Stats) bool, func(*EvalPartial) bool,
+		func(*Stats) bool, error](&writeModelFn{})
 	register.DoFn4x1[context.Context, []byte, func(*string, *string) bool, func(*Stats) bool, error](&writeRowsFn{})
 
 	register.DoFn8x1[context.Context, string, LogBatch, func(*model.ExerciseThetas) bool, func(*features.Component) bool,

@@ -46,30 +46,40 @@ type Trained struct {
 	NewComponents beam.PCollection // features.Component: derived in this run
 	Stats         beam.PCollection // Stats of every stage
 	Evaluation    beam.PCollection // EvalPartial of the held-out students; may be empty
+	// EvalStats are the Stats of reading the other files evaluated on
+	// (--eval_input); not valid when there are none.
+	EvalStats beam.PCollection
 }
 
 // WriteModel writes a version's thetas, the full components table and the
 // run's summary, once every stage is done and only if the whole input was
-// read. In a directory the files appear together; in Datastore the version
+// read (and the whole eval input, with EvalStats). In a directory the files appear together; in Datastore the version
 // becomes current in one transaction after all its entities are written.
 // Either way a run that fails leaves what users read as it was.
 func WriteModel(s beam.Scope, out ModelOutput, t Trained) {
 	s = s.Scope("WriteModel")
-	beam.ParDo0(s, &writeModelFn{Out: out}, beam.Impulse(s),
+	evalStats := t.EvalStats
+	if !evalStats.IsValid() {
+		evalStats = beam.CreateList(s, []Stats{})
+	}
+	beam.ParDo0(s, &writeModelFn{Out: out, EvalInput: t.EvalStats.IsValid()}, beam.Impulse(s),
 		beam.SideInput{Input: t.Thetas}, beam.SideInput{Input: t.Skipped},
 		beam.SideInput{Input: t.Components}, beam.SideInput{Input: t.NewComponents},
-		beam.SideInput{Input: t.Stats}, beam.SideInput{Input: t.Evaluation})
+		beam.SideInput{Input: t.Stats}, beam.SideInput{Input: t.Evaluation}, beam.SideInput{Input: evalStats})
 }
 
 type writeModelFn struct {
 	Out ModelOutput
+	// EvalInput says that the run read other files to evaluate on, whose
+	// Stats come in a side input of their own.
+	EvalInput bool
 }
 
 func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 	thetaIter func(*model.ExerciseThetas) bool, skipIter func(*model.SkippedExercise) bool,
 	compIter, newCompIter func(*features.Component) bool, statsIter func(*Stats) bool,
-	evalIter func(*EvalPartial) bool) error {
-	v, err := fn.assemble(thetaIter, skipIter, compIter, newCompIter, statsIter)
+	evalIter func(*EvalPartial) bool, evalStatsIter func(*Stats) bool) error {
+	v, err := fn.assemble(thetaIter, skipIter, compIter, newCompIter, statsIter, evalStatsIter)
 	if err != nil {
 		return fmt.Errorf("not writing version %s: %v", fn.Out.Version, err)
 	}
@@ -93,20 +103,36 @@ func (fn *writeModelFn) ProcessElement(ctx context.Context, _ []byte,
 // assemble gathers the side inputs into a version, or says why there is
 // nothing to write.
 func (fn *writeModelFn) assemble(thetaIter func(*model.ExerciseThetas) bool, skipIter func(*model.SkippedExercise) bool,
-	compIter, newCompIter func(*features.Component) bool, statsIter func(*Stats) bool) (model.Version, error) {
-	var stats, st Stats
-	for statsIter(&st) {
-		stats.Merge(st)
-	}
+	compIter, newCompIter func(*features.Component) bool, statsIter, evalStatsIter func(*Stats) bool) (model.Version, error) {
+	stats := gatherStats(statsIter)
 	if err := stats.Complete(); err != nil {
 		return model.Version{}, err
 	}
-	return model.Assemble(fn.summaryHead(stats), model.Parts{
+	head := fn.summaryHead(stats)
+	if fn.EvalInput {
+		// The gate decides on these students' attempts: all of them.
+		ev := gatherStats(evalStatsIter)
+		if err := ev.Complete(); err != nil {
+			return model.Version{}, fmt.Errorf("eval input: %v", err)
+		}
+		c := ev.inputCounts()
+		head.EvalInputCounts = &c
+	}
+	return model.Assemble(head, model.Parts{
 		Thetas:  collect(thetaIter),
 		Skipped: collect(skipIter),
 		Reused:  collect(compIter),
 		New:     collect(newCompIter),
 	})
+}
+
+// gatherStats merges what a side input of Stats yields.
+func gatherStats(iter func(*Stats) bool) Stats {
+	var stats, st Stats
+	for iter(&st) {
+		stats.Merge(st)
+	}
+	return stats
 }
 
 // collect gathers what a side input's iterator yields.
@@ -203,10 +229,7 @@ type writeRowsFn struct {
 }
 
 func (fn *writeRowsFn) ProcessElement(ctx context.Context, _ []byte, rows func(*string, *string) bool, statsIter func(*Stats) bool) error {
-	var stats, st Stats
-	for statsIter(&st) {
-		stats.Merge(st)
-	}
+	stats := gatherStats(statsIter)
 	if err := stats.Complete(); err != nil {
 		return fmt.Errorf("not writing rows to %s: %v", fn.Path, err)
 	}

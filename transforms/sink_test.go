@@ -35,7 +35,7 @@ func TestWriteModelRefusesIncompleteInput(t *testing.T) {
 			dir := t.TempDir()
 			fn := &writeModelFn{Out: ModelOutput{Dir: dir, Version: "v"}}
 			err := fn.ProcessElement(context.Background(), nil, testutil.Iter(th), testutil.Iter[model.SkippedExercise](),
-				testutil.Iter[features.Component](), testutil.Iter[features.Component](), testutil.Iter(tt.stats), testutil.Iter[EvalPartial]())
+				testutil.Iter[features.Component](), testutil.Iter[features.Component](), testutil.Iter(tt.stats), testutil.Iter[EvalPartial](), testutil.Iter[Stats]())
 			entries, _ := os.ReadDir(dir)
 			if tt.ok {
 				if err != nil || len(entries) != 3 {
@@ -73,7 +73,7 @@ func TestWriteModelRefusesEmptyModel(t *testing.T) {
 			}
 			fn := &writeModelFn{Out: ModelOutput{Dir: dir, Version: "v"}}
 			err := fn.ProcessElement(context.Background(), nil, testutil.Iter(tt.thetas...), testutil.Iter[model.SkippedExercise](),
-				testutil.Iter[features.Component](), testutil.Iter[features.Component](), testutil.Iter(Stats{Counts: counts}), testutil.Iter[EvalPartial]())
+				testutil.Iter[features.Component](), testutil.Iter[features.Component](), testutil.Iter(Stats{Counts: counts}), testutil.Iter[EvalPartial](), testutil.Iter[Stats]())
 			entries, _ := os.ReadDir(dir)
 			if tt.want == "" {
 				if err != nil || len(entries) != 3 {

@@ -351,7 +351,11 @@ func report(opts pipeline.Options, elapsed time.Duration) {
 	fmt.Printf("  rows %d (problem numbers %s); components reused %d, new %d\n", s.RowsEmitted, s.Settings.ProblemNumbers, s.ComponentsReused, s.ComponentsNew)
 	fmt.Printf("  exercises trained %d (%d converged), skipped %d%s\n", s.ExercisesTrained, s.ExercisesConverged, s.ExercisesSkipped, reasons(s.SkipReasons))
 	if e := s.Evaluation; e != nil {
-		fmt.Printf("  held out: %s (%d students, %d logs)\n", s.Holdout, s.StudentsHeldOut, s.LogsHeldOut)
+		if c := s.EvalInputCounts; c != nil {
+			fmt.Printf("  evaluated on: %s (logs read %d from %d files; bad rows %d%s)\n", s.Holdout, c.LogsRead, c.FilesRead, c.BadRows, reasons(c.BadRowReasons))
+		} else {
+			fmt.Printf("  held out: %s (%d students, %d logs)\n", s.Holdout, s.StudentsHeldOut, s.LogsHeldOut)
+		}
 		fmt.Printf("  evaluation on %d attempts (%d without thetas): %s\n", e.Overall.Attempts, e.NoThetas.Attempts, metrics(e.Overall))
 		names := make([]string, 0, len(e.Baselines))
 		for n := range e.Baselines {
