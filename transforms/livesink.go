@@ -136,10 +136,24 @@ func WriteLive(s beam.Scope, windows beam.PCollection, out LiveOutput) {
 }
 
 // liveState is what writeLiveFn keeps: the latest firing of the latest
-// windows, and the alerts raised.
+// windows, and the alerts raised on them.
 type liveState struct {
 	Windows []LiveWindow
 	Alerts  []Alert
+}
+
+// trim keeps the latest keep windows (st.Windows is in time order) and the
+// alerts of windows no older than them. The alerts must go too, or the
+// state would grow for as long as the stream runs: one of an older window
+// is never looked up again (its window is far past its lateness), and it
+// was logged and published when raised.
+func (st *liveState) trim(keep int) {
+	if len(st.Windows) <= keep {
+		return
+	}
+	st.Windows = st.Windows[len(st.Windows)-keep:]
+	oldest := windowLabel(time.UnixMilli(st.Windows[0].Start), time.UnixMilli(st.Windows[0].End))
+	st.Alerts = slices.DeleteFunc(st.Alerts, func(a Alert) bool { return a.Window < oldest })
 }
 
 type writeLiveFn struct {
@@ -260,9 +274,7 @@ func (fn *writeLiveFn) ProcessElement(ctx context.Context, sp state.Provider, _ 
 	slices.SortFunc(st.Windows, func(a, b LiveWindow) int {
 		return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.Version, b.Version))
 	})
-	if keep := cmp.Or(fn.Out.Keep, 48); len(st.Windows) > keep {
-		st.Windows = st.Windows[len(st.Windows)-keep:]
-	}
+	st.trim(cmp.Or(fn.Out.Keep, 48))
 	raised := fn.alerts(ctx, w, &st)
 
 	dir := strings.TrimSuffix(fn.Out.Dir, "/")
