@@ -52,13 +52,21 @@ func (e *versionEntity) history() ([]StatusChange, error) {
 }
 
 // record appends a change to the entity's history, keeping the newest
-// MaxHistory.
+// MaxHistory. A change that says what the newest one says (all but its
+// time) is that one again, as when a transaction whose commit succeeded
+// but whose reply was lost is retried: it is not recorded twice.
 func (e *versionEntity) record(c StatusChange) error {
 	h, err := e.history()
 	if err != nil {
 		return err
 	}
 	c.By, c.Why = cut(c.By), cut(c.Why)
+	if n := len(h); n > 0 {
+		last := h[n-1]
+		if last.From == c.From && last.To == c.To && last.By == c.By && last.Why == c.Why {
+			return nil
+		}
+	}
 	h = append(h, c)
 	if len(h) > MaxHistory {
 		h = h[len(h)-MaxHistory:]
