@@ -145,6 +145,10 @@ var (
 	timeFromPublish = beam.NewCounter("kmtrain", "pubsub_time_from_publish")
 	pulled          = beam.NewCounter("kmtrain", "pubsub_messages")
 	ackFailures     = beam.NewCounter("kmtrain", "pubsub_ack_failures")
+	// behindWatermark counts messages whose time was already behind the
+	// reader's watermark when they arrived: late data, which windows past
+	// their allowed lateness leave out.
+	behindWatermark = beam.NewCounter("kmtrain", "messages_behind_watermark")
 )
 
 // message turns a pulled or natively read message into a Message and its
@@ -318,11 +322,16 @@ func (fn *pullFn) ProcessElement(ctx context.Context, we *sdf.ManualWatermarkEst
 		if !rt.TryClaim(ids) {
 			return sdf.StopProcessing(), nil // not acknowledged: redelivered
 		}
+		behind := 0
 		for _, rm := range resp.ReceivedMessages {
 			et, m := message(ctx, rm.Message)
 			emit(mtime.FromTime(et), m)
+			if next.Watermark != 0 && et.UnixMilli() < next.Watermark {
+				behind++
+			}
 			next.Latest = max(next.Latest, et.UnixMilli())
 		}
+		behindWatermark.Inc(ctx, int64(behind))
 		got += len(resp.ReceivedMessages)
 		next.Read += int64(len(resp.ReceivedMessages))
 		if fn.StopAfter > 0 && next.Read >= fn.StopAfter {
