@@ -81,7 +81,9 @@ func (rw *RowsCSVWriter) Write(r Row) error {
 	b = append(b, ',')
 	b = strconv.AppendInt(b, int64(r.ProblemNumber), 10)
 	b = append(b, ',')
-	b = r.TimeDone.UTC().AppendFormat(b, RowsCSVTimeLayout)
+	if !r.TimeDone.IsZero() { // a row read without a time_done has none
+		b = r.TimeDone.UTC().AppendFormat(b, RowsCSVTimeLayout)
+	}
 	if r.Correct {
 		b = append(b, ",1"...)
 	} else {
@@ -145,7 +147,8 @@ func fieldNeedsQuotes(s string) bool {
 // Columns are found by their header names and may come in any order; other
 // columns are ignored. exercise, correct and every feature column
 // (FeatureNames[1:]) are required; user, problem_type, problem_number and
-// time_done are read when present. correct may be 0, 1, true, false, True or
+// time_done are read when present (an empty time_done is none, as the
+// writer writes a row without one). correct may be 0, 1, true, false, True or
 // False. X[0] of every row is set to 1. A malformed line gives an error with
 // its line number, as does a time_done outside features.TimeRange
 // (TimeInRange), which no ProblemLog can hold.
@@ -228,12 +231,13 @@ func ReadRowsCSV(r io.Reader, fn func(Row) error) error {
 			}
 			row.ProblemNumber = n
 		}
-		if ixTime >= 0 {
+		if ixTime >= 0 && rec[ixTime] != "" {
 			t, err := time.Parse(time.RFC3339Nano, rec[ixTime])
 			if err != nil {
 				return bad(ixTime, err)
 			}
-			if !TimeInRange(t) {
+			// The zero time is no time, as the writer once wrote it.
+			if !t.IsZero() && !TimeInRange(t) {
 				return bad(ixTime, fmt.Errorf("%s is outside %s", t.UTC(), TimeRange))
 			}
 			row.TimeDone = t.UTC()
