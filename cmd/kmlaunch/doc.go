@@ -12,7 +12,8 @@
 // --window_days days (default 90) up to yesterday, UTC: start is the UTC
 // launch date minus N days and end the UTC launch date itself (midnight,
 // exclusive). An explicit --parameter start=... or end=... wins;
-// --window_days=0 sets no window. With --relative_window it passes kmtrain's
+// --window_days=0 sets no window, and neither does a launch with a
+// bq_query or input parameter, which kmtrain reads whole. With --relative_window it passes kmtrain's
 // relative forms instead (start=-90d, end=today), which kmtrain resolves
 // against its own launch date.
 //

@@ -184,7 +184,11 @@ func (cfg config) check() error {
 // suffix.
 func launchRequest(cfg config, now time.Time) *dataflow.LaunchFlexTemplateRequest {
 	params := map[string]string{}
-	maps.Copy(params, windowParameters(cfg.WindowDays, cfg.RelativeWindow, now))
+	_, query := cfg.Parameters["bq_query"]
+	_, files := cfg.Parameters["input"]
+	if !query && !files { // start and end select a window of bq_table: kmtrain refuses them with the others
+		maps.Copy(params, windowParameters(cfg.WindowDays, cfg.RelativeWindow, now))
+	}
 	maps.Copy(params, cfg.Parameters)
 	if len(params) == 0 {
 		params = nil

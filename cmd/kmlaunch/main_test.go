@@ -132,6 +132,16 @@ func TestLaunch(t *testing.T) {
 		now:    fixedNow,
 		params: map[string]string{"bq_table": "p.d.t"},
 	}, {
+		name:   "a query has no window",
+		args:   []string{"--parameter", "bq_query=SELECT 1"},
+		now:    fixedNow,
+		params: map[string]string{"bq_query": "SELECT 1"},
+	}, {
+		name:   "files have no window",
+		args:   []string{"--parameter", "input=gs://b/logs/*.csv"},
+		now:    fixedNow,
+		params: map[string]string{"input": "gs://b/logs/*.csv"},
+	}, {
 		name: "explicit start and parameters win",
 		args: []string{
 			"--parameters", `{"bq_table":"p.d.old","l2":0.001,"promote":false,"end":"2026-01-01"}`,
