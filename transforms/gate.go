@@ -14,8 +14,9 @@ import (
 	"github.com/kmtrain/knowledgemodel/score"
 )
 
-// ReportFile is the evaluation report a run writes beside its summary when
-// it evaluated anything.
+// ReportFile is the evaluation report a run writes beside its summary; a
+// run that evaluated nothing writes one that says so, so that no earlier
+// version's report is left beside the new files.
 const ReportFile = "report.html"
 
 // evaluation merges the held-out evaluation into the version's summary and
@@ -43,11 +44,17 @@ func (fn *writeModelFn) evaluation(v *model.Version, evalIter func(*EvalPartial)
 	return nil
 }
 
-// writeEvalReport renders a run's evaluation as the HTML report.
+// writeEvalReport renders a run's evaluation as the HTML report; a run
+// without one gets a page that says so and gives its settings.
 func writeEvalReport(w io.Writer, sum model.Summary) error {
 	ev := sum.Evaluation
+	title := "Held-out evaluation of version " + sum.Version
+	if ev == nil {
+		title = "Version " + sum.Version + " was trained without a held-out evaluation"
+		ev = &evaluate.Report{}
+	}
 	r := report.EvalReport{
-		Title:             "Held-out evaluation of version " + sum.Version,
+		Title:             title,
 		Version:           sum.Version,
 		Created:           sum.Created.UTC().Format("2006-01-02 15:04:05 UTC"),
 		NoThetasAttempts:  ev.NoThetas.Attempts,

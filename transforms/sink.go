@@ -165,13 +165,11 @@ func (fn *writeModelFn) writeFiles(ctx context.Context, v model.Version) error {
 		{dir + "/" + model.ComponentsFile, compBuf.Bytes()},
 		{dir + "/" + model.SummaryFile, append(sumJSON, '\n')},
 	}
-	if v.Summary.Evaluation != nil {
-		var html bytes.Buffer
-		if err := writeEvalReport(&html, v.Summary); err != nil {
-			return fmt.Errorf("evaluation report: %v", err)
-		}
-		files = append(files, stagedFile{dir + "/" + ReportFile, html.Bytes()})
+	var html bytes.Buffer
+	if err := writeEvalReport(&html, v.Summary); err != nil {
+		return fmt.Errorf("evaluation report: %v", err)
 	}
+	files = append(files, stagedFile{dir + "/" + ReportFile, html.Bytes()})
 	err = publishFiles(ctx, fn.Out.Version, files)
 	if err != nil {
 		return err

@@ -38,8 +38,13 @@ func TestWriteModelRefusesIncompleteInput(t *testing.T) {
 				testutil.Iter[features.Component](), testutil.Iter[features.Component](), testutil.Iter(tt.stats), testutil.Iter[EvalPartial](), testutil.Iter[Stats]())
 			entries, _ := os.ReadDir(dir)
 			if tt.ok {
-				if err != nil || len(entries) != 3 {
+				if err != nil || len(entries) != 4 {
 					t.Errorf("complete input: %v, %d files", err, len(entries))
+				}
+				// Without an evaluation the report says so, rather than an
+				// earlier version's staying beside the new files.
+				if b, _ := os.ReadFile(filepath.Join(dir, ReportFile)); !strings.Contains(string(b), "Version v was trained without a held-out evaluation") {
+					t.Errorf("report.html of a run without an evaluation:\n%.500s", b)
 				}
 				return
 			}
@@ -76,7 +81,7 @@ func TestWriteModelRefusesEmptyModel(t *testing.T) {
 				testutil.Iter[features.Component](), testutil.Iter[features.Component](), testutil.Iter(Stats{Counts: counts}), testutil.Iter[EvalPartial](), testutil.Iter[Stats]())
 			entries, _ := os.ReadDir(dir)
 			if tt.want == "" {
-				if err != nil || len(entries) != 3 {
+				if err != nil || len(entries) != 4 {
 					t.Errorf("%v, %d files", err, len(entries))
 				}
 				return
