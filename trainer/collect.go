@@ -2,7 +2,9 @@ package trainer
 
 import (
 	"cmp"
+	"math"
 	"slices"
+	"strings"
 
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/train"
@@ -123,7 +125,18 @@ func (c *Collector) compare(a, b *compactRow) int {
 		}
 		return -1
 	}
-	return slices.CompareFunc(a.knowledge, b.knowledge, func(x, y uint32) int { return c.keys.values[x].Compare(c.keys.values[y]) })
+	if d := slices.CompareFunc(a.knowledge, b.knowledge, func(x, y uint32) int { return c.keys.values[x].Compare(c.keys.values[y]) }); d != 0 || !c.extended {
+		return d
+	}
+	// Extended rows can tie on all of that and differ in the rest: a log
+	// kept twice (--drop_gaps=false) after 20 equal answers.
+	if d := strings.Compare(c.types.values[a.problemType], c.types.values[b.problemType]); d != 0 {
+		return d
+	}
+	if d := cmp.Compare(a.fold, b.fold); d != 0 {
+		return d
+	}
+	return slices.CompareFunc(a.extras, b.extras, func(x, y float64) int { return cmp.Compare(math.Float64bits(x), math.Float64bits(y)) })
 }
 
 // Dataset expands the kept rows into the features the fit uses, with the
