@@ -191,6 +191,7 @@ func (w *replayWorker) run(students <-chan replayJob, inFlight *sync.WaitGroup) 
 func (fn *replayFn) ProcessElement(ctx context.Context, _ string, batches func(*LogBatch) bool,
 	emitRows func(string, trainer.RowBatch), emitComponent func(features.Component), _ func(Stats), emitExport func(string, string),
 	emitHeldOut func(string, LogBatch)) error {
+	defer fn.stopOnPanic()
 	err := eachStudent(batches, func(user string, logs []features.ProblemLog) error {
 		return fn.student(user, logs, emitRows, emitComponent, emitExport, emitHeldOut)
 	})
@@ -304,6 +305,16 @@ func (fn *replayFn) stop() {
 	if fn.students != nil {
 		close(fn.students)
 		fn.students = nil
+	}
+}
+
+// stopOnPanic, deferred, stops the workers when the bundle fails by a
+// panic rather than an error (Beam's emitters panic when a step
+// downstream fails), and panics on.
+func (fn *replayFn) stopOnPanic() {
+	if r := recover(); r != nil {
+		fn.stop()
+		panic(r)
 	}
 }
 

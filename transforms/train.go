@@ -113,6 +113,7 @@ func fitter(jobs <-chan *fitJob, done chan<- *fitJob, quit <-chan struct{}, opts
 
 func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches func(*trainer.RowBatch) bool,
 	emit func(model.ExerciseThetas), emitSkip func(model.SkippedExercise)) error {
+	defer fn.abortOnPanic()
 	c := trainer.NewCollector(fn.Options.MaxRows)
 	var b trainer.RowBatch
 	for batches(&b) {
@@ -140,6 +141,7 @@ func (fn *trainFn) ProcessElement(ctx context.Context, exercise string, batches 
 }
 
 func (fn *trainFn) FinishBundle(ctx context.Context, emit func(model.ExerciseThetas), emitSkip func(model.SkippedExercise)) error {
+	defer fn.abortOnPanic()
 	fn.stop()
 	if err := fn.reportDone(ctx, true, emit, emitSkip); err != nil {
 		fn.abort()
@@ -183,6 +185,16 @@ func (fn *trainFn) abort() {
 	if fn.quit != nil {
 		close(fn.quit)
 		fn.quit = nil
+	}
+}
+
+// abortOnPanic, deferred, aborts the bundle's fitters when it fails by a
+// panic rather than an error (Beam's emitters panic when a step
+// downstream fails), and panics on.
+func (fn *trainFn) abortOnPanic() {
+	if r := recover(); r != nil {
+		fn.abort()
+		panic(r)
 	}
 }
 
