@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"math"
 	"mime"
@@ -14,6 +15,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -331,5 +333,46 @@ func TestMergeDay(t *testing.T) {
 	}
 	if _, err := fn.MergeAccumulators(merged, EvalPartial{Acc: evaluate.NewAccumulator(BaselineCorrectRate)}); err == nil {
 		t.Error("no error merging accumulators of other baselines")
+	}
+}
+
+// TestStatsExamples: which examples a run keeps does not depend on the
+// order they were seen in, or on how the stages that saw them were split;
+// the model version every scoring bundle reports is one version.
+func TestStatsExamples(t *testing.T) {
+	var names []string
+	for i := range 2 * maxExamples {
+		names = append(names, fmt.Sprintf("student %02d", i))
+	}
+	var forwards, backwards, halves Stats
+	for i, n := range names {
+		forwards.Example(ExampleDropped, n)
+		backwards.Example(ExampleDropped, names[len(names)-1-i])
+	}
+	var a, b Stats
+	for i, n := range names {
+		if i%2 == 0 {
+			a.Example(ExampleDropped, n)
+		} else {
+			b.Example(ExampleDropped, n)
+		}
+	}
+	halves.Merge(b)
+	halves.Merge(a)
+	want := names[:maxExamples]
+	for name, st := range map[string]Stats{"forwards": forwards, "backwards": backwards, "merged halves": halves} {
+		if got := st.Examples[ExampleDropped]; !slices.Equal(got, want) {
+			t.Errorf("%s: %q, want %q", name, got, want)
+		}
+	}
+	var run Stats
+	for range 3 { // three scoring bundles
+		var bundle Stats
+		bundle.Example(ExampleModelVersion, "v7")
+		bundle.Example(ExampleModelVersion, "v7")
+		run.Merge(bundle)
+	}
+	if got := run.Examples[ExampleModelVersion]; !slices.Equal(got, []string{"v7"}) {
+		t.Errorf("versions of three bundles of v7: %q", got)
 	}
 }

@@ -3,6 +3,7 @@ package transforms
 import (
 	"context"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 
@@ -61,7 +62,8 @@ func (s *Stats) Add(name string, n int64) {
 	s.Counts[name] += n
 }
 
-// Example keeps an example of a kind, up to a limit.
+// Example keeps an example of a kind: the smallest distinct ones, up to a
+// limit.
 func (s *Stats) Example(kind, text string) {
 	limit := maxExamples
 	if kind == ExampleEmptyFile || kind == ExampleHeaderOnly {
@@ -70,13 +72,18 @@ func (s *Stats) Example(kind, text string) {
 	if s.Examples == nil {
 		s.Examples = map[string][]string{}
 	}
-	if len(s.Examples[kind]) < limit {
-		s.Examples[kind] = append(s.Examples[kind], text)
+	// The smallest, as Merge keeps: which examples a run reports does not
+	// depend on which worker saw which.
+	ex := s.Examples[kind]
+	i, found := slices.BinarySearch(ex, text)
+	if !found && i < limit {
+		ex = slices.Insert(ex, i, text)
+		s.Examples[kind] = ex[:min(len(ex), limit)]
 	}
 }
 
-// Merge adds o into s. Examples are kept in sorted order so that merging is
-// independent of the order stages finish in.
+// Merge adds o into s. Examples are kept in sorted order, once each, so
+// that merging is independent of the order stages finish in.
 func (s *Stats) Merge(o Stats) {
 	for k, v := range o.Counts {
 		s.Add(k, v)
@@ -87,6 +94,7 @@ func (s *Stats) Merge(o Stats) {
 		}
 		all := append(append([]string(nil), s.Examples[k]...), ex...)
 		sort.Strings(all)
+		all = slices.Compact(all) // one example seen by two workers is one
 		limit := maxExamples
 		if k == ExampleEmptyFile || k == ExampleHeaderOnly {
 			limit = maxFileExamples
