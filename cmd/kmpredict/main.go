@@ -98,7 +98,14 @@ func run(ctx context.Context, out io.Writer) error {
 		if *rank {
 			return fmt.Errorf("--rank ranks every exercise: give it without --exercise")
 		}
-		want = strings.Split(*exercises, ",")
+		for _, e := range strings.Split(*exercises, ",") {
+			if e = strings.TrimSpace(e); e != "" {
+				want = append(want, e)
+			}
+		}
+		if len(want) == 0 {
+			return fmt.Errorf("--exercise=%q names no exercise", *exercises)
+		}
 	}
 	w := csv.NewWriter(out)
 	if *rank {
@@ -137,7 +144,7 @@ func run(ctx context.Context, out io.Writer) error {
 		}
 		for _, e := range ex {
 			p := ""
-			next.Exercise = strings.TrimSpace(e)
+			next.Exercise = e
 			if v, ok := m.PredictAttempt(logs, next); ok {
 				p = strconv.FormatFloat(v, 'g', 10, 64)
 			}

@@ -59,6 +59,18 @@ func TestPredictFromDirectory(t *testing.T) {
 	}
 	check(t, out.String())
 
+	// Names are trimmed, in the output too; an empty one is no exercise.
+	testutil.SetFlags(t, map[string]string{"exercise": " addition , "})
+	out.Reset()
+	if err := run(context.Background(), &out); err != nil {
+		t.Fatal(err)
+	}
+	check(t, out.String())
+	testutil.SetFlags(t, map[string]string{"exercise": " , "})
+	if err := run(context.Background(), io.Discard); err == nil || !strings.Contains(err.Error(), "names no exercise") {
+		t.Errorf("--exercise=' , ': %v, want an error", err)
+	}
+
 	// Without --exercise: the exercises each student attempted.
 	testutil.SetFlags(t, map[string]string{"exercise": ""})
 	out.Reset()
