@@ -24,6 +24,7 @@ import (
 	"io"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -75,6 +76,8 @@ func run(args []string, stdout, stderr io.Writer) error {
 	c.Exercises, c.ProblemTypes, c.ExercisesPerStudent = *exercises, *problemTypes, *perStudent
 	c.Seed, c.Shuffle = *seed, *shuffle
 	switch {
+	case *students < 0:
+		return fmt.Errorf("--students=%d: want a positive number", *students)
 	case *students > 0:
 		c.Students = *students
 	case *logs > 0:
@@ -138,19 +141,27 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// writeFile creates path ("-": stdout), gzipped if it ends in .gz, and
-// passes it to write.
+// writeFile writes path ("-": stdout), gzipped if it ends in .gz, with
+// write: into a temporary file beside it, renamed over it once whole, so
+// that a failed or killed run leaves the previous file as it was.
 func writeFile(path string, stdout io.Writer, write func(io.Writer) error) (err error) {
 	if path == "-" {
 		return write(stdout)
 	}
-	f, err := os.Create(path)
+	tmp := model.TempName(path, strconv.Itoa(os.Getpid()))
+	f, err := os.Create(tmp)
 	if err != nil {
 		return err
 	}
 	defer func() {
 		if cerr := f.Close(); err == nil {
 			err = cerr
+		}
+		if err == nil {
+			err = os.Rename(tmp, path)
+		}
+		if err != nil {
+			os.Remove(tmp)
 		}
 	}()
 	if !strings.HasSuffix(path, ".gz") {

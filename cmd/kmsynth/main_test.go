@@ -192,4 +192,7 @@ func TestErrors(t *testing.T) {
 			t.Errorf("run %q: no error", args)
 		}
 	}
+	if err := run([]string{"--students", "-3"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "want a positive number") {
+		t.Errorf("--students=-3: %v, want an error", err)
+	}
 }
