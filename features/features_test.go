@@ -312,3 +312,22 @@ func TestComponentKeying(t *testing.T) {
 		t.Error("an unknown keying was accepted")
 	}
 }
+
+func TestTimeInRange(t *testing.T) {
+	lo, hi := time.Date(1677, 9, 21, 0, 12, 44, 0, time.UTC), time.Date(2262, 4, 11, 23, 47, 16, 0, time.UTC)
+	for _, c := range []struct {
+		t  time.Time
+		in bool
+	}{
+		{lo, true}, {hi, true}, {time.Date(2014, 1, 2, 3, 4, 5, 0, time.UTC), true},
+		{lo.Add(-time.Nanosecond), false}, {hi.Add(time.Nanosecond), false},
+		{time.Time{}, false}, {time.Date(9999, 12, 31, 0, 0, 0, 0, time.UTC), false},
+	} {
+		if got := TimeInRange(c.t); got != c.in {
+			t.Errorf("TimeInRange(%v) = %v", c.t, got)
+		}
+	}
+	if want := lo.Format(time.RFC3339) + " to " + hi.Format(time.RFC3339); TimeRange != want {
+		t.Errorf("TimeRange %q, want %q", TimeRange, want)
+	}
+}

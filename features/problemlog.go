@@ -51,7 +51,12 @@ func TimeInRange(t time.Time) bool {
 	return !t.Before(minTime) && !t.After(maxTime)
 }
 
-var minTime, maxTime = time.Unix(0, math.MinInt64).UTC(), time.Unix(0, math.MaxInt64).UTC()
+// The whole seconds inside what int64 nanoseconds hold, so that a time cut
+// to fewer digits (the rows CSV writes microseconds) is still in range.
+var (
+	minTime = time.Unix(math.MinInt64/int64(time.Second), 0).UTC() // truncated towards 0: inside
+	maxTime = time.Unix(math.MaxInt64/int64(time.Second), 0).UTC()
+)
 
 // TimeRange describes the times TimeInRange accepts, for error messages.
 const TimeRange = "1677-09-21T00:12:44Z to 2262-04-11T23:47:16Z"
