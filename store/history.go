@@ -52,9 +52,11 @@ func (e *versionEntity) history() ([]StatusChange, error) {
 }
 
 // record appends a change to the entity's history, keeping the newest
-// MaxHistory. A change that says what the newest one says (all but its
-// time) is that one again, as when a transaction whose commit succeeded
-// but whose reply was lost is retried: it is not recorded twice.
+// MaxHistory. A change by the same hand for the same reason to the status
+// the newest one reached, from where it started or from that status, is
+// that one again, as when a transaction whose commit succeeded but whose
+// reply was lost is retried (a retried Reject finds the version rejected
+// already): it is not recorded twice.
 func (e *versionEntity) record(c StatusChange) error {
 	h, err := e.history()
 	if err != nil {
@@ -63,7 +65,7 @@ func (e *versionEntity) record(c StatusChange) error {
 	c.By, c.Why = cut(c.By), cut(c.Why)
 	if n := len(h); n > 0 {
 		last := h[n-1]
-		if last.From == c.From && last.To == c.To && last.By == c.By && last.Why == c.Why {
+		if last.To == c.To && last.By == c.By && last.Why == c.Why && (c.From == last.From || c.From == c.To) {
 			return nil
 		}
 	}

@@ -428,7 +428,8 @@ func (s *Store) PutVersion(ctx context.Context, sum model.Summary, status string
 	if err != nil {
 		return err
 	}
-	if replaced.SummaryChunks > 0 && replaced.SummarySHA256 != base.SummarySHA256 && len(replaced.SummarySHA256) == sha256.Size*2 {
+	if replaced.SummaryChunks > 0 && replaced.SummarySHA256 != base.SummarySHA256 && len(replaced.SummarySHA256) == sha256.Size*2 &&
+		summaryPiecesFit(replaced.SummaryChunks, replaced.SummaryBytes) { // a corrupt entity's pieces are not known
 		return s.deleteSummary(ctx, sum.Version, replaced.SummarySHA256, int(replaced.SummaryChunks))
 	}
 	return nil

@@ -122,11 +122,17 @@ func (s *Store) deleteSummary(ctx context.Context, version, digest string, n int
 	return nil
 }
 
+// maxSummaryBytes bounds what a version entity may say its summary holds:
+// far beyond any real one (a summary is kilobytes per exercise), so that a
+// corrupt count is an error rather than an allocation of its size.
+const maxSummaryBytes = 1 << 32
+
 // summaryPiecesFit reports whether splitSummary can cut a summary of size
-// bytes into n pieces: every piece but the last holds summaryChunkBytes
-// less at most the bytes of a cut character, and there is at least one.
+// bytes (at most maxSummaryBytes) into n pieces: every piece but the last
+// holds summaryChunkBytes less at most the bytes of a cut character, and
+// there is at least one.
 func summaryPiecesFit(n, size int64) bool {
-	if n < 1 || size < 0 {
+	if n < 1 || size < 0 || size > maxSummaryBytes {
 		return false
 	}
 	least := max(1, size/summaryChunkBytes)

@@ -325,5 +325,10 @@ func TestSummaryCountsCorrupt(t *testing.T) {
 		if _, err := s.Version(ctx, "bad"); err == nil || !strings.Contains(err.Error(), "corrupt") {
 			t.Errorf("Version of a version entity saying %d pieces of %d bytes: %v, want it corrupt", counts[0], counts[1], err)
 		}
+		// Writing the version again repairs it: the old pieces, unknown,
+		// are left alone.
+		if err := s.PutVersion(ctx, makeSummary("bad", 1), store.StatusStaged); err != nil {
+			t.Errorf("rewriting a version entity saying %d pieces of %d bytes: %v", counts[0], counts[1], err)
+		}
 	}
 }

@@ -120,6 +120,7 @@ func TestSummaryPiecesFit(t *testing.T) {
 	// What a corrupt version entity may say.
 	for _, c := range []struct{ pieces, size int64 }{
 		{0, 10}, {-1, 10}, {1, -5}, {1 << 50, 10}, {1, int64(2 * n)}, {2, 0}, {1 << 62, 1 << 62},
+		{(1 << 55) / int64(n), 1 << 55}, // consistent, but no summary is that large
 	} {
 		if store.SummaryPiecesFit(c.pieces, c.size) {
 			t.Errorf("SummaryPiecesFit(%d, %d) = true", c.pieces, c.size)
