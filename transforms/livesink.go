@@ -143,17 +143,20 @@ type liveState struct {
 }
 
 // trim keeps the latest keep windows (st.Windows is in time order) and the
-// alerts of windows no older than them. The alerts must go too, or the
-// state would grow for as long as the stream runs: one of an older window
-// is never looked up again (its window is far past its lateness), and it
-// was logged and published when raised.
-func (st *liveState) trim(keep int) {
+// alerts of windows no older than them, and reports whether it dropped an
+// alert. The alerts must go too, or the state would grow for as long as
+// the stream runs: one of an older window is never looked up again (its
+// window is far past its lateness), and it was logged and published when
+// raised.
+func (st *liveState) trim(keep int) (droppedAlerts bool) {
 	if len(st.Windows) <= keep {
-		return
+		return false
 	}
 	st.Windows = st.Windows[len(st.Windows)-keep:]
 	oldest := windowLabel(time.UnixMilli(st.Windows[0].Start), time.UnixMilli(st.Windows[0].End))
+	n := len(st.Alerts)
 	st.Alerts = slices.DeleteFunc(st.Alerts, func(a Alert) bool { return a.Window < oldest })
+	return len(st.Alerts) < n
 }
 
 type writeLiveFn struct {
@@ -274,8 +277,11 @@ func (fn *writeLiveFn) ProcessElement(ctx context.Context, sp state.Provider, _ 
 	slices.SortFunc(st.Windows, func(a, b LiveWindow) int {
 		return cmp.Or(cmp.Compare(a.Start, b.Start), strings.Compare(a.Version, b.Version))
 	})
-	st.trim(cmp.Or(fn.Out.Keep, 48))
-	raised := fn.alerts(ctx, w, &st)
+	dropped := st.trim(cmp.Or(fn.Out.Keep, 48))
+	raised := false
+	if len(st.Windows) > 0 && w.Start >= st.Windows[0].Start { // not a late firing of a window no longer kept
+		raised = fn.alerts(ctx, w, &st)
+	}
 
 	dir := strings.TrimSuffix(fn.Out.Dir, "/")
 	var csvBuf bytes.Buffer
@@ -284,7 +290,7 @@ func (fn *writeLiveFn) ProcessElement(ctx context.Context, sp state.Provider, _ 
 	}
 	label := time.UnixMilli(w.Start).UTC().Format("20060102T150405Z")
 	files := []stagedFile{{fmt.Sprintf("%s/%s/%s_%s.csv", dir, LiveWindowsDir, label, w.Version), csvBuf.Bytes()}}
-	if raised || len(st.Alerts) == 0 {
+	if raised || dropped || len(st.Alerts) == 0 {
 		j, err := json.MarshalIndent(st.Alerts, "", "  ")
 		if err != nil {
 			return err

@@ -76,12 +76,10 @@ func TestLiveStateTrim(t *testing.T) {
 		st.Windows = append(st.Windows, LiveWindow{Start: s.UnixMilli(), End: s.Add(time.Hour).UnixMilli(), Version: "v1"})
 		st.Alerts = append(st.Alerts, Alert{Window: windowLabel(s, s.Add(time.Hour)), Version: "v1", Exercise: "addition"})
 	}
-	st.trim(5)
-	if len(st.Windows) != 5 || len(st.Alerts) != 5 {
+	if st.trim(5) || len(st.Windows) != 5 || len(st.Alerts) != 5 {
 		t.Fatalf("trim to as many as there are: %d windows, %d alerts", len(st.Windows), len(st.Alerts))
 	}
-	st.trim(2)
-	if len(st.Windows) != 2 || len(st.Alerts) != 2 || st.Alerts[0].Window != "2014-01-01T03:00:00Z" {
+	if !st.trim(2) || len(st.Windows) != 2 || len(st.Alerts) != 2 || st.Alerts[0].Window != "2014-01-01T03:00:00Z" {
 		t.Errorf("trim to 2: windows %v, alerts %v; want the last two of each", st.Windows, st.Alerts)
 	}
 }
