@@ -133,6 +133,9 @@ func (a *accessor) set(rec arrow.Record) error {
 	a.kind = kOther
 	switch arr := a.arr.(type) {
 	case *array.String:
+		if err := checkOffsets(arr); err != nil {
+			return fmt.Errorf("column %q: malformed Arrow batch: %v", rec.ColumnName(a.col), err)
+		}
 		a.kind, a.str = kString, arr
 	case *array.Int64:
 		a.kind, a.i64 = kInt, arr
@@ -145,6 +148,23 @@ func (a *accessor) set(rec arrow.Record) error {
 		a.unit = arr.DataType().(*arrow.TimestampType).Unit
 	default:
 		return fmt.Errorf("column %q: unexpected Arrow type %s", rec.ColumnName(a.col), a.arr.DataType())
+	}
+	return nil
+}
+
+// checkOffsets reports whether a string column's offsets, which Arrow
+// checks only at the end, rise from 0 or more and stay within its data: a
+// reader of a malformed batch would slice out of bounds.
+func checkOffsets(a *array.String) error {
+	size := 0
+	if b := a.Data().Buffers(); len(b) > 2 && b[2] != nil {
+		size = b[2].Len()
+	}
+	offs := a.ValueOffsets()
+	for i, o := range offs {
+		if o < 0 || int(o) > size || (i > 0 && o < offs[i-1]) {
+			return fmt.Errorf("string offset %d is %d (data of %d bytes, previous %d)", i, o, size, offs[max(i-1, 0)])
+		}
 	}
 	return nil
 }
