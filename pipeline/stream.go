@@ -46,12 +46,13 @@ type StreamOptions struct {
 	// Input is comma-separated glob patterns of ProblemLog files replayed
 	// as a stream, each log at its time_done.
 	Input string
-	// History (files) or HistoryBigQuery is the attempts before the
-	// stream, replayed into the students' states and not scored; empty:
-	// none, and students are new when the stream first sees them.
+	// History (files) or HistoryBigQuery, not both, is the attempts before
+	// the stream, replayed into the students' states and not scored;
+	// empty: none, and students are new when the stream first sees them.
 	History         string
 	HistoryBigQuery *bqsource.Config
-	// Columns maps the ProblemLog fields of the files' columns.
+	// Columns maps the ProblemLog fields of the files' columns (and of a
+	// BigQuery history whose Config names none of its own).
 	Columns problemlogs.Columns
 
 	// Model, Datastore and Version say which version scores, as for
@@ -105,6 +106,9 @@ func (o *StreamOptions) Validate() error {
 	}
 	if o.PubSub.Subscription != "" && o.PubSub.Project == "" && !strings.HasPrefix(o.PubSub.Subscription, "projects/") {
 		errs = append(errs, fmt.Errorf("subscription %s: no project", o.PubSub.Subscription))
+	}
+	if o.History != "" && o.HistoryBigQuery != nil {
+		errs = append(errs, errors.New("history: give files or BigQuery, not both"))
 	}
 	if o.HistoryBigQuery != nil {
 		if err := o.HistoryBigQuery.Validate(); err != nil {
@@ -160,7 +164,11 @@ func BuildStream(s beam.Scope, o StreamOptions) error {
 		attempts = transforms.AttemptsOf(s, logs)
 	}
 	if o.History != "" || o.HistoryBigQuery != nil {
-		logs, _, _ := readSource(s.Scope("History"), o.History, o.HistoryBigQuery, o.Columns, 0)
+		cols := o.Columns
+		if bq := o.HistoryBigQuery; bq != nil && bq.Columns != (problemlogs.Columns{}) {
+			cols = bq.Columns
+		}
+		logs, _, _ := readSource(s.Scope("History"), o.History, o.HistoryBigQuery, cols, 0)
 		attempts = beam.Flatten(s, transforms.HistoryOf(s, logs), attempts)
 	}
 	src := o.ModelSource()

@@ -19,6 +19,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/io/filesystem"
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/options/jobopts"
 
+	"github.com/kmtrain/knowledgemodel/bqsource"
 	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/internal/psemulator"
 	"github.com/kmtrain/knowledgemodel/internal/testutil"
@@ -217,6 +218,9 @@ func TestStreamOptionsValidate(t *testing.T) {
 		{"a fraction of a millisecond", func(o *pipeline.StreamOptions) { o.Window = time.Second + time.Microsecond }, "whole number of milliseconds"},
 		{"negative lateness", func(o *pipeline.StreamOptions) { o.AllowedLateness = -time.Second }, "must not be negative"},
 		{"no output", func(o *pipeline.StreamOptions) { o.Output = " " }, "no output"},
+		{"two histories", func(o *pipeline.StreamOptions) {
+			o.History, o.HistoryBigQuery = "h.csv", &bqsource.Config{Table: "p.d.t"}
+		}, "files or BigQuery, not both"},
 	} {
 		o := ok
 		c.set(&o)
