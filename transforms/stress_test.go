@@ -129,14 +129,7 @@ func TestTrainBundleStress(t *testing.T) {
 	if trained == 0 || skipped == 0 {
 		t.Errorf("%d bundles: %d trained, %d skipped, %d failed; want some trained and skipped", bundles, trained, skipped, failed)
 	}
-	// Fitters of every bundle, failed ones too, end.
-	deadline := time.Now().Add(30 * time.Second)
-	for runtime.NumGoroutine() > goroutines+2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := runtime.NumGoroutine(); n > goroutines+2 {
-		t.Errorf("%d goroutines left after the bundles, %d before:\n%s", n, goroutines, testutil.Goroutines())
-	}
+	noneLeft(t, goroutines) // fitters of every bundle, failed ones too, end
 	if failed == 0 {
 		t.Error("no bundle failed; want some to")
 	}
