@@ -52,10 +52,11 @@ type Trained struct {
 }
 
 // WriteModel writes a version's thetas, the full components table and the
-// run's summary, once every stage is done and only if the whole input was
-// read (and the whole eval input, with EvalStats). In a directory the files appear together; in Datastore the version
-// becomes current in one transaction after all its entities are written.
-// Either way a run that fails leaves what users read as it was.
+// run's summary, once every stage is done and only if the whole input (and
+// the whole eval input, with EvalStats) was read. In a directory the files
+// appear together; in Datastore the version becomes current in one
+// transaction after all its entities are written. Either way a run that
+// fails leaves what users read as it was.
 func WriteModel(s beam.Scope, out ModelOutput, t Trained) {
 	s = s.Scope("WriteModel")
 	evalStats := t.EvalStats
