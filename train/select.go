@@ -81,7 +81,7 @@ type L2Selection struct {
 	TailBest bool
 
 	// Patience stops the search once this many consecutive grid values
-	// after the best one so far scored worse than it; 0 means 2, and a
+	// after the best one so far scored no better than it; 0 means 2, and a
 	// negative Patience scores the whole grid. The held-out score of L2 is
 	// nearly always unimodal, and the small values, which come last, are
 	// the slow fits.
