@@ -540,8 +540,10 @@ func assignFolds(d *Dataset, k, group int) ([]int, int) {
 		case group == 0:
 			r++
 		case d.tail != nil && group == d.tail.dim:
-			// The same sum of basis vectors: the same list of them.
-			if i == 0 || d.tail.node[i] != d.tail.node[i-1] {
+			// The same list of basis vectors: the same sum. Different
+			// lists can still sum to the same bits ([a, b] and [b, a]).
+			if i == 0 || d.tail.node[i] != d.tail.node[i-1] &&
+				!bytes.Equal(asBytes(d.Row(i)[dim-group:]), asBytes(d.Row(i - 1)[dim-group:])) {
 				r++
 			}
 		default:

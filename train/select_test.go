@@ -488,3 +488,41 @@ func TestFitAutoTailBest(t *testing.T) {
 		t.Errorf("the one-standard-error rule chose a smaller tail penalty (%g) than the best score (%g)", oneSE.Tail.L2, best.Tail.L2)
 	}
 }
+
+// TestAssignFoldsFactoredLikeDense checks that a factored Dataset is dealt
+// to folds as its dense rows are: runs are of equal KnowledgeStates, and two
+// lists of basis vectors ([0, 1] and [1, 0]) can sum to the same bits.
+func TestAssignFoldsFactoredLikeDense(t *testing.T) {
+	basis := [][]float64{{0.25, -0.5, 0.125}, {0.75, 0.3, -0.2}}
+	fact := NewFactoredDataset(5, basis, 100)
+	dense := NewDataset(5, 100)
+	for i := range 100 {
+		ids := []uint32{0, 1}
+		if i/2%2 == 1 {
+			ids = []uint32{1, 0}
+		}
+		if i%10 == 9 {
+			ids = []uint32{0}
+		}
+		fact.AddSum([]float64{1, float64(i%7) / 7}, ids, i%3 != 0)
+		dense.Add(fact.Row(i), i%3 != 0)
+	}
+	ff, fg := assignFolds(fact, 5, 3)
+	df, dg := assignFolds(dense, 5, 3)
+	if fg != dg || !slices.Equal(ff, df) {
+		t.Errorf("factored: %d runs, folds %v\ndense, the same rows: %d runs, folds %v", fg, ff, dg, df)
+	}
+	sel := L2Selection{Group: 3}
+	cf, err := SelectL2(&Objective{Data: fact}, DefaultSettings(), sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cd, err := SelectL2(&Objective{Data: dense}, DefaultSettings(), sel)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cf.Groups != cd.Groups || cf.Fallback != cd.Fallback || cf.L2 != cd.L2 {
+		t.Errorf("factored: %d groups, fallback %q, l2 %g; dense: %d groups, fallback %q, l2 %g",
+			cf.Groups, cf.Fallback, cf.L2, cd.Groups, cd.Fallback, cd.L2)
+	}
+}
