@@ -74,8 +74,13 @@ func ReadStudent(c *Components, data []byte) (*Student, error) {
 	} else if s.recent = r.Float64(); !(s.recent >= 0 && s.recent <= 1) {
 		return nil, ErrCorruptStudent
 	}
-	for n := r.Count(); n > 0 && r.OK(); n-- {
+	prev := ""
+	for n, first := r.Count(), true; n > 0 && r.OK(); n, first = n-1, false {
 		name := r.PrefixedString()
+		if !first && name <= prev { // AppendBinary writes them sorted, once each
+			return nil, ErrCorruptStudent
+		}
+		prev = name
 		packed := r.Uvarint()
 		e := &exerciseRecord{}
 		var err error
@@ -85,6 +90,9 @@ func ReadStudent(c *Components, data []byte) (*Student, error) {
 		e.totals.attempts = r.Count()
 		e.totals.correct = r.Count()
 		e.totals.last = r.Time()
+		if e.totals.correct > e.totals.attempts || e.state.Len() != min(e.totals.attempts, HistoryLimit) {
+			return nil, ErrCorruptStudent
+		}
 		s.exercises[name] = e
 	}
 	for n := r.Count(); n > 0 && r.OK(); n-- {

@@ -9,6 +9,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/kmtrain/knowledgemodel/internal/wire"
 )
 
 // randomLogs returns n attempts of one student at a few exercises, in time
@@ -78,6 +80,51 @@ func TestReadStudentCorrupt(t *testing.T) {
 	for _, b := range [][]byte{nil, {9}, append(slices.Clone(good), 0)} {
 		if _, err := ReadStudent(emptyTable(), b); err == nil {
 			t.Errorf("ReadStudent(%x) read without error", b)
+		}
+	}
+}
+
+// TestReadStudentInconsistent reads states whose every field decodes but
+// which AppendBinary never writes: an exercise listed twice (the first
+// would be silently dropped), exercises out of order, more correct answers
+// than attempts, and a history of another length than the attempts say.
+func TestReadStudentInconsistent(t *testing.T) {
+	type record struct {
+		name              string
+		kept              int // answers in the ExerciseState
+		attempts, correct int
+	}
+	encode := func(rs ...record) []byte {
+		b := []byte{studentEncoding, 2}
+		b = binary.AppendUvarint(b, 25)
+		b = binary.AppendUvarint(b, 25)
+		b = wire.AppendFloat64(b, 0.5)
+		b = binary.AppendUvarint(b, uint64(len(rs)))
+		for _, r := range rs {
+			var s ExerciseState
+			for range r.kept {
+				s.Update(true)
+			}
+			b = wire.AppendPrefixedString(b, r.name)
+			b = binary.AppendUvarint(b, uint64(s.Pack()))
+			b = binary.AppendUvarint(b, uint64(r.attempts))
+			b = binary.AppendUvarint(b, uint64(r.correct))
+			b = wire.AppendTime(b, time.Date(2014, 1, 1, 0, 0, 0, 0, time.UTC))
+		}
+		return binary.AppendUvarint(b, 0) // no components
+	}
+	if _, err := ReadStudent(emptyTable(), encode(record{"a", 5, 5, 5}, record{"b", 20, 20, 20})); err != nil {
+		t.Fatalf("a consistent state: %v", err)
+	}
+	for name, b := range map[string][]byte{
+		"an exercise twice":      encode(record{"ex", 20, 20, 20}, record{"ex", 5, 5, 5}),
+		"exercises out of order": encode(record{"b", 5, 5, 5}, record{"a", 5, 5, 5}),
+		"correct over attempts":  encode(record{"a", 5, 5, 6}),
+		"history longer":         encode(record{"a", 6, 5, 5}),
+		"history shorter":        encode(record{"a", 19, 25, 5}),
+	} {
+		if _, err := ReadStudent(emptyTable(), b); err == nil {
+			t.Errorf("%s: read without error", name)
 		}
 	}
 }
