@@ -167,7 +167,7 @@ func checkName(s string, limit int, keyed, allowEmpty bool) *NameError {
 		i += size
 	}
 	if n > limit {
-		return &NameError{NameTooLong, fmt.Sprintf("%d bytes, at most %d%s", len(s), limit, escaped)}
+		return &NameError{NameTooLong, fmt.Sprintf("%d bytes%s, at most %d", n, escaped, limit)}
 	}
 	return nil
 }

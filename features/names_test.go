@@ -64,6 +64,9 @@ func TestCheckName(t *testing.T) {
 	if e := CheckProblemType("", true); e != nil {
 		t.Errorf("CheckProblemType(\"\", true) = %v", e)
 	}
+	if e := CheckExercise(strings.Repeat("/", 200)); e == nil || !strings.Contains(e.Error(), "600 bytes escaped, at most 500") {
+		t.Errorf("CheckExercise(200 slashes) = %v, want the escaped length (600 bytes) beside the limit", e)
+	}
 	if KeyBytes("a%b/c") != 9 {
 		t.Errorf("KeyBytes(a%%b/c) = %d, want 9", KeyBytes("a%b/c"))
 	}
