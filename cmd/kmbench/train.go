@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"runtime"
 	"runtime/pprof"
@@ -179,7 +180,8 @@ func trainAll(exs []exerciseData, p train.Penalty, share int, s train.Settings, 
 }
 
 func sameResult(a, b train.Result) bool {
-	return a.Loss == b.Loss && a.Iterations == b.Iterations && slices.Equal(a.Thetas, b.Thetas)
+	same := func(x, y float64) bool { return math.Float64bits(x) == math.Float64bits(y) }
+	return same(a.Loss, b.Loss) && a.Iterations == b.Iterations && a.Status == b.Status && slices.EqualFunc(a.Thetas, b.Thetas, same)
 }
 
 func median(d []time.Duration) time.Duration {

@@ -10,6 +10,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/kmtrain/knowledgemodel/features"
 )
 
 const khanRows = "../../testdata/khan2014/expected_rows.csv.gz"
@@ -141,5 +143,32 @@ func TestRunErrors(t *testing.T) {
 				t.Errorf("exit %d, stderr %q; want exit %d and %q", code, stderr.String(), tc.code, tc.want)
 			}
 		})
+	}
+}
+
+// TestTrainRunsSameFailure checks that --runs compares a fit that fails the
+// same way in every run (a NaN feature: a NaN loss) as the same result,
+// not as a run-to-run difference.
+func TestTrainRunsSameFailure(t *testing.T) {
+	var b strings.Builder
+	b.WriteString(strings.Join(features.RowsCSVHeader(), ",") + "\n")
+	for i := range 4 {
+		vals := make([]string, features.NumFeatures-1)
+		for j := range vals {
+			vals[j] = "0.5"
+		}
+		if i == 0 {
+			vals[0] = "NaN"
+		}
+		b.WriteString("u,ex_bad,pt,1,2014-01-01T00:00:00.000000Z," + strconv.Itoa(i%2) + "," + strings.Join(vals, ",") + "\n")
+	}
+	path := filepath.Join(t.TempDir(), "rows.csv")
+	if err := os.WriteFile(path, []byte(b.String()), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"train", "--rows", path, "--runs", "2", "--workers", "1"}, &stdout, &stderr)
+	if code == 0 || strings.Contains(stderr.String(), "differs from run 1") {
+		t.Errorf("exit %d, stderr:\n%s\nwant a failed fit, the same in both runs", code, stderr.String())
 	}
 }
