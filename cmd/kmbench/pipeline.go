@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"compress/gzip"
 	"context"
 	"errors"
 	"flag"
@@ -204,19 +205,38 @@ func generate(path string, logs int64) (int64, error) {
 	return st.Logs, err
 }
 
+// countLines returns the number of logs in the CSV file at path (gzipped
+// if its name ends in .gz): its lines, the last with or without a newline,
+// less the header.
 func countLines(path string) (int64, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
+	var r io.Reader = f
+	if strings.HasSuffix(strings.ToLower(path), ".gz") {
+		zr, err := gzip.NewReader(f)
+		if err != nil {
+			return 0, err
+		}
+		defer zr.Close()
+		r = zr
+	}
 	var n int64
+	last := byte('\n')
 	buf := make([]byte, 1<<20)
 	for {
-		k, err := f.Read(buf)
-		n += int64(bytes.Count(buf[:k], []byte("\n")))
+		k, err := r.Read(buf)
+		if k > 0 {
+			n += int64(bytes.Count(buf[:k], []byte("\n")))
+			last = buf[k-1]
+		}
 		if err == io.EOF {
-			return n - 1, nil // the header
+			if last != '\n' {
+				n++ // a last line without a newline
+			}
+			return max(n-1, 0), nil // the header
 		}
 		if err != nil {
 			return 0, err
