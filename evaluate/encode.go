@@ -99,6 +99,10 @@ func (a *Accumulator) UnmarshalBinary(data []byte) error {
 				case pos > maxCount || neg > maxCount || pos+neg == 0:
 					d.fail("exercise %q: bad counts %d, %d", name, pos, neg)
 				}
+				if d.err != nil { // a bad run (a NaN p) must not be kept
+					rs = rs[:j]
+					break
+				}
 				rs[j] = run{P: math.Float64frombits(bits), Pos: uint32(pos), Neg: uint32(neg)}
 				prev = bits
 			}

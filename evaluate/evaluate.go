@@ -179,13 +179,15 @@ func NewAccumulator(baselines ...string) *Accumulator {
 }
 
 func checkNames(names []string) error {
-	for i, n := range names {
+	seen := make(map[string]bool, len(names))
+	for _, n := range names {
 		if n == "" {
 			return errors.New("evaluate: empty baseline name")
 		}
-		if slices.Contains(names[:i], n) {
+		if seen[n] {
 			return fmt.Errorf("evaluate: baseline %q named twice", n)
 		}
+		seen[n] = true
 	}
 	return nil
 }

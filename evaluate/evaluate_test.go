@@ -2,10 +2,12 @@ package evaluate_test
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"math"
 	"math/rand/v2"
 	"reflect"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -412,6 +414,43 @@ func TestUnmarshalErrors(t *testing.T) {
 		if c.UnmarshalBinary(bad) == nil {
 			c.Report()
 		}
+	}
+}
+
+// TestUnmarshalNaNPrediction decodes a run whose prediction bits are a
+// NaN: an error, where it once hung in compactSorted (NaN != NaN).
+func TestUnmarshalNaNPrediction(t *testing.T) {
+	b := []byte("kmev\x02")
+	for _, v := range []uint64{0, 1, 1} { // no baselines; one key; a name of 1 byte
+		b = binary.AppendUvarint(b, v)
+	}
+	b = append(b, 'x')
+	for _, v := range []uint64{0, 0, 1, math.Float64bits(math.NaN()), 1, 0} { // segment, no thetas, one run: p, correct, wrong
+		b = binary.AppendUvarint(b, v)
+	}
+	var a evaluate.Accumulator
+	if err := a.UnmarshalBinary(b); err == nil {
+		t.Error("a NaN prediction was accepted")
+	}
+}
+
+// TestUnmarshalManyBaselines decodes 50,000 baseline names: the check for a
+// name given twice is linear, so corrupt input cannot stall a worker.
+func TestUnmarshalManyBaselines(t *testing.T) {
+	const n = 50000
+	b := binary.AppendUvarint([]byte("kmev\x02"), n)
+	for i := range n {
+		s := strconv.Itoa(100000 + i)
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendUvarint(b, 0) // no exercises
+	var a evaluate.Accumulator
+	if err := a.UnmarshalBinary(b); err != nil {
+		t.Fatal(err)
+	}
+	if got := len(a.Baselines()); got != n {
+		t.Errorf("%d baselines, want %d", got, n)
 	}
 }
 
