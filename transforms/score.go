@@ -388,9 +388,17 @@ type mergeEvalFn struct{}
 
 func (*mergeEvalFn) CreateAccumulator() EvalPartial { return EvalPartial{} }
 
-func (*mergeEvalFn) AddInput(a, p EvalPartial) (EvalPartial, error) { return a, a.merge(p) }
+// AddInput and MergeAccumulators merge before they return a: in "return a,
+// a.merge(p)" the spec leaves unordered whether a is read before the call.
+func (*mergeEvalFn) AddInput(a, p EvalPartial) (EvalPartial, error) {
+	err := a.merge(p)
+	return a, err
+}
 
-func (*mergeEvalFn) MergeAccumulators(a, b EvalPartial) (EvalPartial, error) { return a, a.merge(b) }
+func (*mergeEvalFn) MergeAccumulators(a, b EvalPartial) (EvalPartial, error) {
+	err := a.merge(b)
+	return a, err
+}
 
 func (*mergeEvalFn) ExtractOutput(a EvalPartial) EvalPartial { return a }
 
