@@ -8,14 +8,15 @@
 // ALREADY_EXISTS), so a fixed name would fail while a previous run is still
 // going.
 //
-// By default kmlaunch sets the template parameters start and end to the last
-// --window_days days (default 90) up to yesterday, UTC: start is the UTC
-// launch date minus N days and end the UTC launch date itself (midnight,
-// exclusive). An explicit --parameter start=... or end=... wins;
-// --window_days=0 sets no window, and neither does a launch with a
-// bq_query or input parameter, which kmtrain reads whole. With --relative_window it passes kmtrain's
-// relative forms instead (start=-90d, end=today), which kmtrain resolves
-// against its own launch date.
+// A launch that reads a table (a bq_table parameter) gets the template
+// parameters start and end for the last --window_days days (default 90) up
+// to yesterday, UTC: start is the UTC launch date minus N days and end the
+// UTC launch date itself (midnight, exclusive). An explicit --parameter
+// start=... or end=... wins; --window_days=0 sets no window. A launch
+// without bq_table (bq_query, input, or none: the embedded sample) gets no
+// window, which kmtrain would refuse. With --relative_window it passes
+// kmtrain's relative forms instead (start=-90d, end=today), which kmtrain
+// resolves against its own launch date.
 //
 // A manual launch:
 //
@@ -41,7 +42,8 @@
 // computed at launch time. There the window comes from kmtrain's own relative
 // values: generate the body with
 //
-//	kmlaunch --project=P --region=R --template=gs://... --relative_window --dry_run
+//	kmlaunch --project=P --region=R --template=gs://... \
+//	    --parameter bq_table=P.logs.problemlogs --relative_window --dry_run
 //
 // which carries start=-90d and end=today; kmtrain turns them into 90 days
 // before its launch date and today's UTC midnight. The body's jobName is then

@@ -184,9 +184,7 @@ func (cfg config) check() error {
 // suffix.
 func launchRequest(cfg config, now time.Time) *dataflow.LaunchFlexTemplateRequest {
 	params := map[string]string{}
-	_, query := cfg.Parameters["bq_query"]
-	_, files := cfg.Parameters["input"]
-	if !query && !files { // start and end select a window of bq_table: kmtrain refuses them with the others
+	if _, table := cfg.Parameters["bq_table"]; table { // start and end select a window of bq_table: kmtrain refuses them without it
 		maps.Copy(params, windowParameters(cfg.WindowDays, cfg.RelativeWindow, now))
 	}
 	maps.Copy(params, cfg.Parameters)

@@ -111,21 +111,25 @@ func TestLaunch(t *testing.T) {
 		prefix       string
 	}{{
 		name:   "default window",
+		args:   []string{"--parameter", "bq_table=p.d.t"},
 		now:    fixedNow,
-		params: map[string]string{"start": "2026-08-28", "end": "2026-11-26"},
+		params: map[string]string{"bq_table": "p.d.t", "start": "2026-08-28", "end": "2026-11-26"},
 		prefix: "kmtrain-20261126-130000-",
 	}, {
 		name: "window at midnight and in another zone is the UTC date",
-		args: []string{"--window_days=7"},
+		args: []string{"--window_days=7", "--parameter", "bq_table=p.d.t"},
 		// 2026-03-01 23:30 in UTC-5 is 2026-03-02 04:30 UTC.
 		now:    time.Date(2026, 3, 1, 23, 30, 0, 0, time.FixedZone("EST", -5*3600)),
-		params: map[string]string{"start": "2026-02-23", "end": "2026-03-02"},
+		params: map[string]string{"bq_table": "p.d.t", "start": "2026-02-23", "end": "2026-03-02"},
 		prefix: "kmtrain-20260302-043000-",
 	}, {
 		name:   "relative window",
-		args:   []string{"--relative_window", "--window_days=30"},
+		args:   []string{"--relative_window", "--window_days=30", "--parameter", "bq_table=p.d.t"},
 		now:    fixedNow,
-		params: map[string]string{"start": "-30d", "end": "today"},
+		params: map[string]string{"bq_table": "p.d.t", "start": "-30d", "end": "today"},
+	}, {
+		name: "no source (the embedded sample) has no window",
+		now:  fixedNow,
 	}, {
 		name:   "no window",
 		args:   []string{"--window_days=0", "--parameter", "bq_table=p.d.t"},
@@ -163,8 +167,7 @@ func TestLaunch(t *testing.T) {
 			"--labels=team=learning,app=kmtrain", "--labels", "env=prod",
 			"--additional_experiments=use_runner_v2,enable_prime", "--additional_experiments=shuffle_mode=service",
 		},
-		now:    fixedNow,
-		params: map[string]string{"start": "2026-08-28", "end": "2026-11-26"},
+		now: fixedNow,
 		env: &dataflow.FlexTemplateRuntimeEnvironment{
 			MachineType: "n2-standard-4", MaxWorkers: 20, NumWorkers: 2,
 			ServiceAccountEmail: "kmtrain@proj-1.iam.gserviceaccount.com",
@@ -178,7 +181,6 @@ func TestLaunch(t *testing.T) {
 		name:         "validate only",
 		args:         []string{"--validate_only"},
 		now:          fixedNow,
-		params:       map[string]string{"start": "2026-08-28", "end": "2026-11-26"},
 		validateOnly: true,
 	}}
 	for _, tt := range tests {
@@ -468,7 +470,7 @@ func TestWindowParameters(t *testing.T) {
 func TestScheduledRequest(t *testing.T) {
 	f := newFakeDataflow(t)
 	var out bytes.Buffer
-	args := f.baseArgs("--dry_run", "--fixed_job_name", "--job_name=kmtrain-scheduled", "--relative_window", "--window_days=30")
+	args := f.baseArgs("--dry_run", "--fixed_job_name", "--job_name=kmtrain-scheduled", "--relative_window", "--window_days=30", "--parameter", "bq_table=p.d.t")
 	if err := run(context.Background(), args, clock(fixedNow), &out); err != nil {
 		t.Fatal(err)
 	}
