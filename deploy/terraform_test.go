@@ -695,6 +695,9 @@ func TestTerraformRoles(t *testing.T) {
 			"bq_destination_dataset": cty.StringVal("kmtrain-test.scratch"),
 			"datastore_project":      cty.StringVal("kmtrain-model"),
 		})},
+		{"datastore project as a parameter", with(map[string]cty.Value{
+			"parameters": cty.MapVal(map[string]cty.Value{"datastore_project": cty.StringVal("kmtrain-model")}),
+		})},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			e := c.eval(t, tc.vars)
@@ -704,7 +707,8 @@ func TestTerraformRoles(t *testing.T) {
 			for _, g := range e.grants(t) {
 				roles[g.member] = append(roles[g.member], g.role)
 				t.Logf("%s: %s %s %s", g.resource, g.member, g.role, g.scope)
-				datastore := e.ctx.Variables["local"].GetAttr("datastore_project").AsString()
+				// The project kmtrain is launched to write to.
+				datastore := e.ctx.Variables["local"].GetAttr("parameters").GetAttr("datastore_project").AsString()
 				switch {
 				case g.role == "roles/datastore.user" && g.scope != "project="+datastore+" ":
 					t.Errorf("%s: datastore.user on %s, want project=%s", g.resource, g.scope, datastore)

@@ -160,7 +160,7 @@ resource "google_bigquery_dataset_iam_member" "worker_bigquery_destination" {
 
 # Read the components, write the thetas, components and version entities.
 resource "google_project_iam_member" "worker_datastore" {
-  project    = local.datastore_project
+  project    = local.parameters["datastore_project"] # var.parameters may name another project than var.datastore_project
   role       = "roles/datastore.user"
   member     = local.worker_member
   depends_on = [google_service_account.worker]
