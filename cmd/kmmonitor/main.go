@@ -148,6 +148,10 @@ func options(explicit map[string]bool) (pipeline.MonitorOptions, error) {
 			opts.Output = ""
 		}
 	}
+	if err := runners.CheckWorkerPaths(runners.PathFlag{Name: "input", Value: opts.Input},
+		runners.PathFlag{Name: "model", Value: opts.Model}, runners.PathFlag{Name: "output", Value: opts.Output}); err != nil {
+		return opts, err
+	}
 	return opts, opts.Validate()
 }
 

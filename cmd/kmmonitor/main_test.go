@@ -37,6 +37,8 @@ func TestFlagMistakes(t *testing.T) {
 		{"no output", map[string]string{"output": ""}, "no output"},
 		{"no input files", map[string]string{"input": filepath.Join(t.TempDir(), "*.csv")}, "matches no files"},
 		{"no model", map[string]string{"model": t.TempDir()}, "no thetas.jsonl there"},
+		{"local model on Dataflow", map[string]string{"runner": "dataflow", "output": "gs://b/m"}, `--model="./out" is a local path`},
+		{"local output on Dataflow", map[string]string{"runner": "dataflow", "model": "gs://b/out"}, `--output="./monitor" is a local path`},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			err := run(context.Background(), testutil.SetFlags(t, c.flags))

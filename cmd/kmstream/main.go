@@ -155,6 +155,10 @@ func options() (pipeline.StreamOptions, error) {
 		o.BigQuery = &transforms.BigQueryOutput{Table: *bqOutput}
 	}
 	o.Predictions = *predictions
+	if err := runners.CheckWorkerPaths(runners.PathFlag{Name: "input", Value: o.Input}, runners.PathFlag{Name: "history", Value: o.History},
+		runners.PathFlag{Name: "model", Value: o.Model}, runners.PathFlag{Name: "output", Value: o.Output}); err != nil {
+		return o, err
+	}
 	return o, o.Validate()
 }
 

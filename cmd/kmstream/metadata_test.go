@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/kmtrain/knowledgemodel/internal/testutil"
 )
 
 // The streaming Flex Template runs kmstream with each parameter as
@@ -83,5 +85,27 @@ func TestStreamMetadata(t *testing.T) {
 		if declared[name] || !own[name] {
 			t.Errorf("leftOut names %s, which is declared or no longer a flag", name)
 		}
+	}
+}
+
+// TestDataflowPaths checks that kmstream refuses, on Dataflow, the local
+// defaults of --model and --output: the workers would read and write their
+// own disks.
+func TestDataflowPaths(t *testing.T) {
+	for _, c := range []struct {
+		flags map[string]string
+		want  string
+	}{ // --model is given last: once given, flag.Visit sees it with --datastore_project
+		{map[string]string{"datastore_project": "p", "output": "gs://b/live", "history": "logs/*.csv"}, `--history="logs/*.csv" is a local path`},
+		{map[string]string{"output": "gs://b/live"}, `--model="./out" is a local path`},
+		{map[string]string{"model": "gs://b/out"}, `--output="./stream" is a local path`},
+	} {
+		t.Run(c.want, func(t *testing.T) {
+			testutil.SetFlags(t, map[string]string{"runner": "dataflow", "subscription": "projects/p/subscriptions/s"})
+			testutil.SetFlags(t, c.flags)
+			if _, err := options(); err == nil || !strings.Contains(err.Error(), c.want) {
+				t.Errorf("%v: %v, want an error saying %s", c.flags, err, c.want)
+			}
+		})
 	}
 }

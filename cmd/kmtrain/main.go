@@ -260,6 +260,17 @@ func options(explicit map[string]bool) (pipeline.Options, error) {
 	if opts.Version == "" {
 		opts.Version = pipeline.NewVersion(time.Now())
 	}
+	table := opts.Components // a file, or the table in Datastore
+	if table == pipeline.ComponentsFromDatastore {
+		table = ""
+	}
+	if err := runners.CheckWorkerPaths(
+		runners.PathFlag{Name: "input", Value: opts.Input}, runners.PathFlag{Name: "eval_input", Value: opts.EvalInput},
+		runners.PathFlag{Name: "components", Value: table}, runners.PathFlag{Name: "output", Value: opts.Output},
+		runners.PathFlag{Name: "export_rows", Value: opts.ExportRows}, runners.PathFlag{Name: "eval_predictions", Value: opts.EvalPredictions},
+	); err != nil {
+		return opts, err
+	}
 	return opts, nil
 }
 

@@ -126,6 +126,9 @@ func TestFlagMistakes(t *testing.T) {
 		{map[string]string{"gradient_tolerance": "Inf"}, "gradient_tolerance must be finite"},
 		{map[string]string{"version": "a/b"}, `version id "a/b" contains a /`},
 		{map[string]string{"version": " "}, "starts or ends with a space"},
+		{map[string]string{"runner": "dataflow"}, `--output="./out" is a local path`},
+		{map[string]string{"runner": "dataflow", "output": "gs://b/o", "input": "../../testdata/khan2014/*.csv.gz"}, "--input="},
+		{map[string]string{"runner": "dataflow", "datastore_project": "p", "export_rows": "rows.csv"}, "--export_rows="},
 	}
 	for _, tt := range tests {
 		t.Run(strings.Join(keys(tt.flags), ","), func(t *testing.T) {
