@@ -78,7 +78,11 @@ func encodeLogBatch(b LogBatch) []byte {
 
 func decodeLogBatch(data []byte) (LogBatch, error) {
 	d := &wire.Decoder{B: data}
-	table := make([]string, d.Uvarint())
+	nt := d.Uvarint()
+	if d.Err != nil || nt > uint64(len(d.B)) { // each name takes a byte at least
+		return LogBatch{}, wire.ErrCorrupt
+	}
+	table := make([]string, nt)
 	for i := range table {
 		table[i] = d.PrefixedString()
 	}

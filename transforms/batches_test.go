@@ -1,6 +1,7 @@
 package transforms
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"reflect"
@@ -39,8 +40,12 @@ func TestLogBatchCoder(t *testing.T) {
 			t.Errorf("round trip: got %+v, want %+v", got, b)
 		}
 	}
-	if _, err := decodeLogBatch([]byte{5, 1}); err == nil {
-		t.Error("corrupt batch decoded without error")
+	// A count no data could hold: an error, not a 2^40-string allocation
+	// (out of memory kills the worker; no recover catches it).
+	for _, data := range [][]byte{{5, 1}, binary.AppendUvarint(nil, 1<<40)} {
+		if _, err := decodeLogBatch(data); err == nil {
+			t.Errorf("corrupt batch %x decoded without error", data)
+		}
 	}
 }
 
@@ -52,6 +57,12 @@ func TestComponentCoder(t *testing.T) {
 	}
 	if _, err := decodeComponent(encodeComponent(c)[:30]); err == nil {
 		t.Error("truncated component decoded without error")
+	}
+	// A length of 2^61 floats: 8*n wraps to 0 bytes, which once read
+	// "successfully" and then panicked in make.
+	huge := binary.AppendUvarint(features.AppendComponentKey(nil, c.ComponentKey), 1<<61)
+	if _, err := decodeComponent(huge); err == nil {
+		t.Error("a component of 2^61 floats decoded without error")
 	}
 }
 

@@ -118,6 +118,9 @@ func decodeComponent(b []byte) (features.Component, error) {
 	d := &wire.Decoder{B: b}
 	c := features.Component{ComponentKey: features.ReadComponentKey(d)}
 	n := d.Uvarint()
+	if n > uint64(len(d.B))/8 { // and 8*n does not wrap around
+		return features.Component{}, fmt.Errorf("component: %w", wire.ErrCorrupt)
+	}
 	raw := d.Bytes(8 * n)
 	if d.Err != nil || len(d.B) != 0 {
 		return features.Component{}, fmt.Errorf("component: %w", wire.ErrCorrupt)
