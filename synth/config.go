@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"math"
 	"time"
+
+	"github.com/kmtrain/knowledgemodel/features"
 )
 
 // Config describes a synthetic population of students and exercises.
@@ -149,6 +151,8 @@ func (c Config) Validate() error {
 		return bad("negative Shuffle %d", c.Shuffle)
 	case c.Start.IsZero():
 		return errors.New("synth: zero Start")
+	case !features.TimeInRange(c.Start) || !features.TimeInRange(c.Start.Add(c.Span)):
+		return bad("Start %v and Span %v, want times in %s", c.Start, c.Span, features.TimeRange)
 	}
 	return nil
 }

@@ -215,9 +215,13 @@ func (g *Generator) student(i int, emit func(features.ProblemLog) error) (int64,
 			}
 			stu.Features(g.names[ex], &g.x)
 			correct := rng.Float64() < sigmoid(dot(&g.thetas[ex], &g.x))
+			when := time.UnixMicro(t).UTC()
+			if !features.TimeInRange(when) {
+				return n, fmt.Errorf("synth: student %d's time_done %v is outside %s: start earlier", i, when, features.TimeRange)
+			}
 			l := features.ProblemLog{
 				User:          user,
-				TimeDone:      time.UnixMicro(t).UTC(),
+				TimeDone:      when,
 				Exercise:      g.names[ex],
 				ProblemType:   g.types[rng.IntN(len(g.types))],
 				ProblemNumber: sl.next,
@@ -257,17 +261,27 @@ func (g *Generator) student(i int, emit func(features.ProblemLog) error) (int64,
 func (g *Generator) pick(rng *rand.Rand, k int) []slot {
 	slots := g.slots[:0]
 	e := len(g.names)
-	if 4*k <= e {
-		// Few of many: draw from the weights, redrawing repeats.
+	few := 4*k <= e
+	if few {
+		// Few of many: draw from the weights, redrawing repeats. Weights
+		// too skewed for float64 (a steep Popularity: all but the first
+		// below 2^-53 of the total) would redraw forever; after 64 draws
+		// per exercise the other method, of the same distribution, takes
+		// over.
 		total := g.cdf[e-1]
-		for len(slots) < k {
+		for draws := 0; len(slots) < k; draws++ {
+			if draws == 64*k {
+				few, slots = false, slots[:0]
+				break
+			}
 			ex, _ := slices.BinarySearch(g.cdf, rng.Float64()*total)
 			ex = min(ex, e-1)
 			if !slices.ContainsFunc(slots, func(s slot) bool { return s.ex == ex }) {
 				slots = append(slots, slot{ex: ex})
 			}
 		}
-	} else {
+	}
+	if !few {
 		// Efraimidis–Spirakis: the k smallest Exp(1)/w.
 		g.keys, g.idx = g.keys[:0], g.idx[:0]
 		for ex, w := range g.weights {

@@ -70,6 +70,8 @@ func TestValidate(t *testing.T) {
 		{"negative noise", func(c *Config) { c.KnowledgeNoise = -1 }, "KnowledgeNoise"},
 		{"negative shuffle", func(c *Config) { c.Shuffle = -1 }, "Shuffle"},
 		{"no start", func(c *Config) { c.Start = time.Time{} }, "Start"},
+		{"start before 1677", func(c *Config) { c.Start = time.Date(1600, 1, 1, 0, 0, 0, 0, time.UTC) }, "want times in"},
+		{"span past 2262", func(c *Config) { c.Start = time.Date(2262, 4, 1, 0, 0, 0, 0, time.UTC) }, "want times in"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -89,6 +91,43 @@ func TestValidate(t *testing.T) {
 				t.Fatal("New accepted an invalid config")
 			}
 		})
+	}
+}
+
+// TestSteepPopularity generates students whose exercise weights are too
+// skewed for float64 (all but the first below 2^-53 of the total): drawing
+// with redraws would never find a second exercise.
+func TestSteepPopularity(t *testing.T) {
+	c := DefaultConfig()
+	c.Students, c.Popularity = 20, 60
+	g, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.Generate(func(features.ProblemLog) error { return nil }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTimesLeavingRange generates a population whose visits run past 2262:
+// the student whose time_done would leave features.TimeRange is an error,
+// not logs every reader counts bad.
+func TestTimesLeavingRange(t *testing.T) {
+	c := DefaultConfig()
+	c.Students, c.Start, c.Span = 50, time.Date(2262, 4, 1, 0, 0, 0, 0, time.UTC), 24*time.Hour
+	c.VisitGap = 30 * 24 * time.Hour
+	g, err := New(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = g.Generate(func(l features.ProblemLog) error {
+		if !features.TimeInRange(l.TimeDone) {
+			t.Fatalf("emitted %v, outside %s", l.TimeDone, features.TimeRange)
+		}
+		return nil
+	})
+	if err == nil || !strings.Contains(err.Error(), "is outside") {
+		t.Errorf("Generate: %v, want an error naming the time outside the range", err)
 	}
 }
 
