@@ -75,6 +75,17 @@ func TestDefaults(t *testing.T) {
 	if !strings.Contains(stderr.String(), "30 exercises") {
 		t.Errorf("summary %q", stderr.String())
 	}
+	// The embedded sample is these files, byte for byte (go generate
+	// ./sample makes them).
+	for _, f := range [][2]string{{out, "problemlogs.csv.gz"}, {thetas, "planted_thetas.jsonl"}} {
+		got, err := os.ReadFile(f[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want, err := os.ReadFile(filepath.Join("../../sample", f[1])); err != nil || !bytes.Equal(got, want) {
+			t.Errorf("sample/%s is not what kmsynth makes (%d bytes, %d made; %v): run go generate ./sample", f[1], len(want), len(got), err)
+		}
+	}
 	logs, bad := readLogs(t, out)
 	if bad != 0 || len(logs) < 57000 || len(logs) > 63000 {
 		t.Fatalf("%d logs, %d malformed lines; want about 60000 and none", len(logs), bad)
