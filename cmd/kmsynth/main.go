@@ -65,6 +65,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	if *thetas == "-" && *out == "-" {
+		return errors.New("--thetas and --out both write to standard output: name a file for one of them")
+	}
 	win, err := features.ParseWindow(*window)
 	if err != nil {
 		return err
@@ -93,17 +96,28 @@ func run(args []string, stdout, stderr io.Writer) error {
 	}
 
 	start := time.Now()
+	// Both files are staged under temporary names and renamed into place
+	// only once both are whole: a failed run leaves the previous pair.
+	type staged struct{ tmp, path string }
+	var files []staged
+	defer func() {
+		for _, f := range files {
+			os.Remove(f.tmp) // gone once renamed
+		}
+	}()
 	if *thetas != "" {
-		if err := writeFile(*thetas, stdout, func(w io.Writer) error {
+		tmp, err := stageFile(*thetas, stdout, func(w io.Writer) error {
 			return model.WriteThetasJSONL(w, g.Thetas())
-		}); err != nil {
+		})
+		if err != nil {
 			return err
 		}
+		files = append(files, staged{tmp, *thetas})
 	}
 	inWindow := make(map[string]int)
 	var st synth.Stats
 	var cs synth.CSVStats
-	err = writeFile(*out, stdout, func(w io.Writer) error {
+	tmp, err := stageFile(*out, stdout, func(w io.Writer) error {
 		cw, err := synth.NewCSVWriter(w, synth.CSVOptions{ExtraColumns: *extra, BadFraction: *badFraction, Seed: c.Seed})
 		if err != nil {
 			return err
@@ -123,6 +137,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	files = append(files, staged{tmp, *out})
+	for _, f := range slices.Backward(files) { // the logs first: the thetas are of them
+		if f.tmp != "" {
+			if err := os.Rename(f.tmp, f.path); err != nil {
+				return err
+			}
+		}
+	}
 
 	fmt.Fprintf(stderr, "kmsynth: %d students, %d logs, %d malformed lines, %d exercises, seed %d, %.2fs\n",
 		st.Students, st.Logs, cs.BadLines(), c.Exercises, c.Seed, time.Since(start).Seconds())
@@ -141,35 +163,34 @@ func run(args []string, stdout, stderr io.Writer) error {
 	return nil
 }
 
-// writeFile writes path ("-": stdout), gzipped if it ends in .gz, with
-// write: into a temporary file beside it, renamed over it once whole, so
-// that a failed or killed run leaves the previous file as it was.
-func writeFile(path string, stdout io.Writer, write func(io.Writer) error) (err error) {
+// stageFile writes the content of path, gzipped if it ends in .gz, with
+// write: into a temporary file beside it, whose name it returns for the
+// caller to rename over path, so that a failed or killed run leaves the
+// previous file as it was. Path "-" is stdout, and the name "".
+func stageFile(path string, stdout io.Writer, write func(io.Writer) error) (tmp string, err error) {
 	if path == "-" {
-		return write(stdout)
+		return "", write(stdout)
 	}
-	tmp := model.TempName(path, strconv.Itoa(os.Getpid()))
+	tmp = model.TempName(path, strconv.Itoa(os.Getpid()))
 	f, err := os.Create(tmp)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer func() {
 		if cerr := f.Close(); err == nil {
 			err = cerr
 		}
-		if err == nil {
-			err = os.Rename(tmp, path)
-		}
 		if err != nil {
 			os.Remove(tmp)
+			tmp = ""
 		}
 	}()
 	if !strings.HasSuffix(path, ".gz") {
-		return write(f)
+		return tmp, write(f)
 	}
 	zw, _ := gzip.NewWriterLevel(f, gzip.BestSpeed)
 	if err := write(zw); err != nil {
-		return err
+		return tmp, err
 	}
-	return zw.Close()
+	return tmp, zw.Close()
 }

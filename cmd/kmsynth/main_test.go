@@ -206,4 +206,29 @@ func TestErrors(t *testing.T) {
 	if err := run([]string{"--students", "-3"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "want a positive number") {
 		t.Errorf("--students=-3: %v, want an error", err)
 	}
+	if err := run([]string{"--students", "3", "--thetas", "-"}, io.Discard, io.Discard); err == nil || !strings.Contains(err.Error(), "both write to standard output") {
+		t.Errorf("--thetas=- with --out=-: %v, want an error", err)
+	}
+}
+
+// TestFailedRunKeepsFiles checks that a run whose logs cannot be put in
+// place leaves the previous thetas and no temporary files.
+func TestFailedRunKeepsFiles(t *testing.T) {
+	dir := t.TempDir()
+	thetas, out := filepath.Join(dir, "planted.jsonl"), filepath.Join(dir, "logs.csv")
+	if err := os.WriteFile(thetas, []byte("old\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.MkdirAll(filepath.Join(out, "x"), 0o755); err != nil { // renaming over it fails
+		t.Fatal(err)
+	}
+	if err := run([]string{"--students", "5", "--out", out, "--thetas", thetas}, io.Discard, io.Discard); err == nil {
+		t.Fatal("no error")
+	}
+	if b, err := os.ReadFile(thetas); err != nil || string(b) != "old\n" {
+		t.Errorf("the failed run changed %s: %.40q, %v", thetas, b, err)
+	}
+	if entries, _ := os.ReadDir(dir); len(entries) != 2 {
+		t.Errorf("left in the directory: %v, want only the old files", entries)
+	}
 }
