@@ -33,9 +33,12 @@ func Write[T any](w io.Writer, values []T) error {
 func Read[T any](r io.Reader, what string, check func(*T) error) ([]T, error) {
 	var out []T
 	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64*1024), MaxLine)
+	sc.Buffer(make([]byte, 64*1024), MaxLine+2) // the line and its "\r\n"
 	line := 1
 	for ; sc.Scan(); line++ {
+		if n := len(bytes.TrimSuffix(sc.Bytes(), []byte("\r"))); n > MaxLine {
+			return nil, fmt.Errorf("%s line %d: %d bytes, longer than %d", what, line, n, MaxLine)
+		}
 		b := bytes.TrimSpace(sc.Bytes())
 		if len(b) == 0 {
 			continue

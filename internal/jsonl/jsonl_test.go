@@ -28,6 +28,17 @@ func TestRoundTrip(t *testing.T) {
 	}
 }
 
+// TestReadMaxLine reads a line of exactly MaxLine bytes, alone or ended
+// by "\n" or "\r\n".
+func TestReadMaxLine(t *testing.T) {
+	line := `"` + strings.Repeat("a", MaxLine-2) + `"`
+	for _, in := range []string{line, line + "\n", line + "\r\n"} {
+		if got, err := Read[string](strings.NewReader(in), "names", nil); err != nil || len(got) != 1 {
+			t.Errorf("a line of MaxLine bytes and %q: %d values, %v", in[len(line):], len(got), err)
+		}
+	}
+}
+
 func TestReadErrors(t *testing.T) {
 	positive := func(p *point) error {
 		if p.X <= 0 {
@@ -41,7 +52,9 @@ func TestReadErrors(t *testing.T) {
 		{"not JSON", "\n{\"x\":", "points line 2: unexpected end of JSON input"},
 		{"wrong type", `{"x":"one"}`, "points line 1: json: cannot unmarshal"},
 		{"rejected", `{"x":1}` + "\n\n" + `{"x":-1}`, "points line 3: x not positive"},
-		{"line too long", `{"x":1}` + "\n" + strings.Repeat(" ", MaxLine+1), "points line 2: bufio.Scanner: token too long"},
+		{"line too long", `{"x":1}` + "\n" + strings.Repeat(" ", MaxLine+1), "points line 2: 16777217 bytes, longer than 16777216"},
+		{"line far too long", `{"x":1}` + "\n" + strings.Repeat(" ", MaxLine+3), "points line 2: bufio.Scanner: token too long"},
+		{"line too long, then a newline", `{"x":1}` + "\n" + strings.Repeat(" ", MaxLine+1) + "\n", "points line 2: 16777217 bytes, longer than 16777216"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got, err := Read(strings.NewReader(tt.in), "points", positive)
