@@ -79,7 +79,7 @@ var (
 		`while executing Process for Plan\[|` +
 		`DoFn\[UID:[^\]]*\] failed:\s*|` +
 		`source failed processing data\s*`)
-	doFnFailed = regexp.MustCompile(`DoFn\[UID:[^\]]*\] failed:\s*`)
+	doFnFailed = regexp.MustCompile(`(?m)^DoFn\[UID:[^\]]*\] failed:\s*`) // Beam's frame, not a quoted input's text
 	causedBy   = regexp.MustCompile(`\s*\n\s*caused by:\s*\n\s*`)
 	stack      = regexp.MustCompile(`\s+goroutine \d+ \[`)
 )

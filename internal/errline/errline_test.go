@@ -56,6 +56,8 @@ func TestLine(t *testing.T) {
 	}{
 		{"plain", "--l2=\"lots\": want a number or auto", `--l2="lots": want a number or auto`},
 		{"prism DoFn", prismDoFn, `pipeline failed (nothing was written to /tmp/inp/out): input /tmp/inp/bad.csv: header "user,time_done,exercise" has no column "problem_type"`},
+		{"prism DoFn, a frame quoted from the input", strings.Replace(prismDoFn, `"user,time_done,exercise"`, `"user,DoFn[UID:1] failed: x"`, 1),
+			`pipeline failed (nothing was written to /tmp/inp/out): input /tmp/inp/bad.csv: header "user,DoFn[UID:1] failed: x" has no column "problem_type"`},
 		{"prism panic", prismPanic, `panic: boom \x01 1`},
 		{"direct DoFn", directDoFn, `bad \x01value é`},
 		{"direct panic", directPanic, `panic: boom \x01 1`},
