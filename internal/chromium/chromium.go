@@ -205,6 +205,10 @@ func run(ctx context.Context, bin, page string, width, height int, stdout *bytes
 	// No D-Bus session to talk to; keeps the noise down.
 	cmd.Env = append(os.Environ(), "DBUS_SESSION_BUS_ADDRESS=disabled:")
 	setGroup(cmd)
+	// A helper left in the group (crashpad, a zygote) may hold stdout or
+	// stderr open after the browser exits: Wait gives up on them after
+	// WaitDelay, and killGroup below ends them.
+	cmd.WaitDelay = time.Second
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("chromium: %v", err)
 	}
@@ -213,6 +217,9 @@ func run(ctx context.Context, bin, page string, width, height int, stdout *bytes
 	select {
 	case err = <-done:
 		killGroup(cmd)
+		if errors.Is(err, exec.ErrWaitDelay) {
+			err = nil // the browser itself exited successfully
+		}
 	case <-ctx.Done():
 		killGroup(cmd)
 		<-done

@@ -141,3 +141,27 @@ func TestFileURL(t *testing.T) {
 		t.Errorf("FileURL of a URL = %q", u)
 	}
 }
+
+// TestLingeringHelper runs a browser whose main process exits after
+// printing the DOM but leaves a helper (as crashpad or a zygote may) in its
+// process group holding stdout and stderr: the DOM comes back, and the
+// helper is killed, instead of the call waiting on the pipes until its
+// deadline.
+func TestLingeringHelper(t *testing.T) {
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "fake-chromium")
+	script := "#!/bin/sh\nsleep 120 &\necho '<html><body>ok</body></html>'\nexit 0\n"
+	if err := os.WriteFile(bin, []byte(script), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	page := filepath.Join(dir, "p.html")
+	if err := os.WriteFile(page, []byte("<p>x</p>"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	dom, err := DumpDOM(ctx, bin, page, 0, 0)
+	if err != nil || !strings.Contains(dom, "ok") {
+		t.Fatalf("DumpDOM = %.60q, %v; want the DOM", dom, err)
+	}
+}
