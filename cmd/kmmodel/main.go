@@ -122,7 +122,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if err == nil {
-		err = check(fs, pos, *why)
+		err = check(fs, pos, *why, *project)
 	}
 	if err != nil {
 		fmt.Fprintln(stderr, "kmmodel:", err)
@@ -183,7 +183,7 @@ func parse(fs *flag.FlagSet, args []string) ([]string, error) {
 
 // check checks the command line: a known command, its arguments, and flags
 // that make sense with it.
-func check(fs *flag.FlagSet, pos []string, why string) error {
+func check(fs *flag.FlagSet, pos []string, why, project string) error {
 	if len(pos) == 0 {
 		return usageError{"no command"}
 	}
@@ -205,6 +205,8 @@ func check(fs *flag.FlagSet, pos []string, why string) error {
 		}
 	}
 	switch {
+	case set["datastore_project"] && strings.TrimSpace(project) == "":
+		return usageError{"--datastore_project is empty"}
 	case set["datastore_project"] && set["model"]:
 		return usageError{"give --datastore_project or --model, not both"}
 	case set["datastore_namespace"] && !set["datastore_project"]:
