@@ -72,6 +72,12 @@ func run(ctx context.Context, out io.Writer) error {
 	if (*modelDir == "") == (*datastoreProject == "") {
 		return fmt.Errorf("give one of --model and --datastore_project")
 	}
+	if flag.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q: kmpredict takes only flags, and flags after it are not read", flag.Arg(0))
+	}
+	if *datastoreNamespace != "" && *datastoreProject == "" {
+		return fmt.Errorf("--datastore_namespace needs --datastore_project")
+	}
 	if *history == "" {
 		return fmt.Errorf("no --history")
 	}
@@ -99,7 +105,7 @@ func run(ctx context.Context, out io.Writer) error {
 			return fmt.Errorf("--rank ranks every exercise: give it without --exercise")
 		}
 		for _, e := range strings.Split(*exercises, ",") {
-			if e = strings.TrimSpace(e); e != "" {
+			if e = strings.TrimSpace(e); e != "" && !slices.Contains(want, e) {
 				want = append(want, e)
 			}
 		}
