@@ -119,6 +119,18 @@ type Summary struct {
 	Gate            *Gate            `json:"gate,omitempty"`
 }
 
+// CountTrained sets the summary's counts of what was trained to those of
+// thetas: the exercises, those converged, and their rows.
+func (s *Summary) CountTrained(thetas []ExerciseThetas) {
+	s.ExercisesTrained, s.ExercisesConverged, s.RowsTrained = len(thetas), 0, 0
+	for _, t := range thetas {
+		s.RowsTrained += int64(t.Rows)
+		if t.Converged {
+			s.ExercisesConverged++
+		}
+	}
+}
+
 // HeldOut returns the held-out mean log-likelihood per exercise of the
 // run's evaluation, nil when it held nothing out: what a stream's windows
 // are compared with.

@@ -56,16 +56,10 @@ func Assemble(head Summary, p Parts) (Version, error) {
 	sum := head
 	sum.ComponentsReused = int64(reused)
 	sum.ComponentsNew = int64(len(comps) - reused)
-	sum.ExercisesTrained = len(thetas)
 	sum.ExercisesSkipped = len(skipped)
 	sum.Skipped = skipped
-	sum.RowsTrained, sum.ExercisesConverged, sum.SkipReasons = 0, 0, nil
-	for _, t := range thetas {
-		sum.RowsTrained += int64(t.Rows)
-		if t.Converged {
-			sum.ExercisesConverged++
-		}
-	}
+	sum.CountTrained(thetas)
+	sum.SkipReasons = nil
 	for _, s := range skipped {
 		if sum.SkipReasons == nil {
 			sum.SkipReasons = map[string]int{}

@@ -190,7 +190,7 @@ func readDir(dir string) (Version, error) {
 		if err != nil {
 			return v, err
 		}
-		v.Summary.ExercisesTrained = len(thetas)
+		v.Summary.CountTrained(thetas)
 		if len(thetas) > 0 {
 			v.Summary.Version = thetas[0].Version
 		}
@@ -212,6 +212,11 @@ func readThetas(dir string) ([]model.ExerciseThetas, error) {
 		return nil, fmt.Errorf("%s: %v", path, err)
 	}
 	model.SortThetas(th)
+	for i := 1; i < len(th); i++ {
+		if th[i].Exercise == th[i-1].Exercise {
+			return nil, fmt.Errorf("%s: exercise %q has thetas twice", path, th[i].Exercise)
+		}
+	}
 	return th, nil
 }
 

@@ -302,6 +302,7 @@ func LoadRecords(open model.Opener, dir string) (model.Records, error) {
 	var thetas []model.ExerciseThetas
 	var comps []features.Component
 	var sum model.Summary
+	hasSummary := false
 	err := read(model.ThetasFile, func(r io.Reader) (err error) { thetas, err = model.ReadThetasJSONL(r); return err })
 	if err == nil {
 		err = read(model.ComponentsFile, func(r io.Reader) (err error) { comps, err = features.ReadComponentsJSONL(r); return err })
@@ -312,6 +313,7 @@ func LoadRecords(open model.Opener, dir string) (model.Records, error) {
 			if err != nil {
 				return err
 			}
+			hasSummary = true
 			return json.Unmarshal(b, &sum)
 		})
 		if errors.Is(err, fs.ErrNotExist) {
@@ -320,6 +322,10 @@ func LoadRecords(open model.Opener, dir string) (model.Records, error) {
 	}
 	if err != nil {
 		return model.Records{}, err
+	}
+	if hasSummary && len(thetas) != sum.ExercisesTrained {
+		return model.Records{}, fmt.Errorf("%s/%s: %d exercises' thetas, %s says %d trained: the model is incomplete",
+			dir, model.ThetasFile, len(thetas), model.SummaryFile, sum.ExercisesTrained)
 	}
 	version := sum.Version
 	if version == "" && len(thetas) > 0 {
