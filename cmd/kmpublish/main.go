@@ -17,6 +17,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -88,7 +89,7 @@ func run(ctx context.Context) error {
 	began := time.Now()
 	n, err := pubsublogs.Publish(ctx, c, pubsublogs.TopicName(proj, *topic), logs, pubsublogs.PublishOptions{IDPrefix: prefix, Rate: *rate})
 	if err != nil {
-		return fmt.Errorf("after %d logs: %v", n, err)
+		return fmt.Errorf("after %d logs published (later ones in flight may be too): %v", n, err)
 	}
 	secs := time.Since(began).Seconds()
 	fmt.Printf("published %d logs from %s to %s in %.1fs (%.0f logs/s)\n", n, from, pubsublogs.TopicName(proj, *topic), secs, float64(n)/secs)
@@ -97,6 +98,16 @@ func run(ctx context.Context) error {
 
 // load reads the logs to publish, and names where they come from.
 func load(ctx context.Context) ([]features.ProblemLog, string, error) {
+	explicit := map[string]bool{}
+	flag.Visit(func(f *flag.Flag) { explicit[f.Name] = true })
+	switch {
+	case *synthetic < 0:
+		return nil, "", fmt.Errorf("--synthetic=%d: want a positive number of logs", *synthetic)
+	case !(*rate >= 0) || math.IsInf(*rate, 1):
+		return nil, "", fmt.Errorf("--rate=%v: want logs per second, or 0 for as fast as Pub/Sub takes them", *rate)
+	case *synthetic > 0 && (explicit["input"] || explicit["columns"]):
+		return nil, "", fmt.Errorf("give --synthetic or --input (with --columns), not both")
+	}
 	if *synthetic > 0 {
 		cfg := synth.DefaultConfig()
 		students, err := synth.EstimateStudents(cfg, int64(*synthetic))
