@@ -254,7 +254,7 @@ func TestMetadataExamplesParse(t *testing.T) {
 	// kmtrain reads a window bound as a date (UTC midnight), a time, or
 	// relative to the launch.
 	bound := func(s string) error { _, err := bqsource.ParseBound(s, time.Now()); return err }
-	parsers["start"], parsers["end"] = bound, bound
+	parsers["start"], parsers["end"], parsers["holdout_after"] = bound, bound, bound
 
 	for _, p := range templateParameters(t) {
 		raw, ok := examples[p.Name]
