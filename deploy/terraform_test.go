@@ -811,3 +811,102 @@ func TestStreamTerraform(t *testing.T) {
 		}
 	}
 }
+
+// TestStreamTerraformSinks evaluates terraform/stream's locals, the counts
+// of its sink grants and its preconditions: the worker account may publish
+// alerts and write the BigQuery table the job is given, and a job with no
+// model to score with is refused at plan time.
+func TestStreamTerraformSinks(t *testing.T) {
+	c := loadTerraformDir(t, filepath.Join(tfDir, "stream"))
+	job := c.resource(t, "google_dataflow_flex_template_job.kmstream")
+	var conds []hcl.Expression
+	for _, pc := range block(t, job, "lifecycle").Body.Blocks {
+		if pc.Type == "precondition" {
+			conds = append(conds, pc.Body.Attributes["condition"].Expr)
+		}
+	}
+	for _, tc := range []struct {
+		name             string
+		datastore        cty.Value
+		params           map[string]cty.Value
+		ok               bool
+		alerts, bigquery int64
+	}{
+		{"datastore model", cty.StringVal("kmtrain-model"), nil, true, 0, 0},
+		{"gs:// model", cty.NullVal(cty.String), map[string]cty.Value{"model": cty.StringVal("gs://b/models/v1")}, true, 0, 0},
+		{"no model", cty.NullVal(cty.String), nil, false, 0, 0},
+		{"local model", cty.NullVal(cty.String), map[string]cty.Value{"model": cty.StringVal("./out")}, false, 0, 0},
+		{"sinks", cty.StringVal("p"), map[string]cty.Value{
+			"alert_topic": cty.StringVal("projects/ops/topics/alerts"), "bq_output": cty.StringVal("ana:live.windows")}, true, 1, 1},
+		{"bad topic", cty.StringVal("p"), map[string]cty.Value{"alert_topic": cty.StringVal("alerts")}, false, 0, 0},
+		{"bad table", cty.StringVal("p"), map[string]cty.Value{"bq_output": cty.StringVal("windows")}, false, 0, 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			params := cty.MapValEmpty(cty.String)
+			if tc.params != nil {
+				params = cty.MapVal(tc.params)
+			}
+			ctx := &hcl.EvalContext{Functions: tfFunctions(), Variables: map[string]cty.Value{
+				"var": cty.ObjectVal(map[string]cty.Value{
+					"project": cty.StringVal("p"), "bucket": cty.StringVal("b"), "worker_service_account_id": cty.StringVal("kmtrain-worker"),
+					"datastore_project": tc.datastore, "parameters": params,
+				}),
+				"data": cty.ObjectVal(map[string]cty.Value{"google_project": cty.ObjectVal(map[string]cty.Value{
+					"this": cty.ObjectVal(map[string]cty.Value{"number": cty.StringVal("123")})})}),
+				"google_pubsub_subscription": cty.ObjectVal(map[string]cty.Value{
+					"kmstream": cty.ObjectVal(map[string]cty.Value{"id": cty.StringVal("projects/p/subscriptions/problemlogs-kmstream")})}),
+			}}
+			locals := map[string]cty.Value{}
+			for _, name := range []string{"worker_email", "worker_member", "pubsub_agent", "parameters", "alert_topic", "bq_output"} {
+				v, diags := c.locals[name].Expr.Value(ctx)
+				if diags.HasErrors() {
+					t.Fatalf("local.%s: %s", name, diags.Error())
+				}
+				locals[name] = v
+				ctx.Variables["local"] = cty.ObjectVal(locals)
+			}
+			ok := true
+			for _, cond := range conds {
+				v, diags := cond.Value(ctx)
+				if diags.HasErrors() {
+					t.Fatalf("%s", diags.Error())
+				}
+				ok = ok && v.True()
+			}
+			if ok != tc.ok {
+				t.Errorf("preconditions hold: %v, want %v", ok, tc.ok)
+			}
+			if !ok {
+				return
+			}
+			for r, want := range map[string]int64{"google_pubsub_topic_iam_member.worker_alerts": tc.alerts, "google_bigquery_dataset_iam_member.worker_bq_output": tc.bigquery} {
+				v, diags := c.resource(t, r).Body.Attributes["count"].Expr.Value(ctx)
+				if diags.HasErrors() {
+					t.Fatalf("%s: %s", r, diags.Error())
+				}
+				if n, _ := v.AsBigFloat().Int64(); n != want {
+					t.Errorf("%s: count %d, want %d", r, n, want)
+				}
+				if want == 0 {
+					continue
+				}
+				scope := ""
+				for _, attr := range []string{"project", "topic", "dataset_id", "member"} {
+					if a := c.resource(t, r).Body.Attributes[attr]; a != nil {
+						v, diags := a.Expr.Value(ctx)
+						if diags.HasErrors() {
+							t.Fatalf("%s.%s: %s", r, attr, diags.Error())
+						}
+						scope += attr + "=" + v.AsString() + " "
+					}
+				}
+				if want := map[string]string{
+					"google_pubsub_topic_iam_member.worker_alerts":        "project=ops topic=alerts member=serviceAccount:kmtrain-worker@p.iam.gserviceaccount.com ",
+					"google_bigquery_dataset_iam_member.worker_bq_output": "project=ana dataset_id=live member=serviceAccount:kmtrain-worker@p.iam.gserviceaccount.com ",
+				}[r]; scope != want {
+					t.Errorf("%s: %s, want %s", r, scope, want)
+				}
+			}
+		})
+	}
+}

@@ -26,6 +26,10 @@ var leftOut = map[string]string{
 	"idle_stop":      "is for tests and benchmarks",
 }
 
+// localDefault are the flags whose default is a local path: on Dataflow
+// kmstream refuses it (TestDataflowPaths), so the template's regex may too.
+var localDefault = map[string]bool{"model": true}
+
 func TestStreamMetadata(t *testing.T) {
 	b, err := os.ReadFile(metadataFile)
 	if err != nil {
@@ -71,7 +75,7 @@ func TestStreamMetadata(t *testing.T) {
 				t.Errorf("parameter %q: regex %q: want an anchored regex (%v)", p.Name, r, err)
 				continue
 			}
-			if p.IsOptional && f.DefValue != "" && !re.MatchString(f.DefValue) {
+			if p.IsOptional && f.DefValue != "" && !re.MatchString(f.DefValue) && !localDefault[p.Name] {
 				t.Errorf("parameter %q: regex %q refuses the flag's default %q", p.Name, r, f.DefValue)
 			}
 		}
