@@ -19,6 +19,12 @@ const (
 // ErrCorruptStudent is the error of a student's state that does not decode.
 var ErrCorruptStudent = errors.New("corrupt student state")
 
+// ErrKeyingChanged is ReadStudent's error for a state written under
+// KeyByExercise and read under KeyByProblemType: the problem types of the
+// student's first problems are not in it, so its KnowledgeState cannot be
+// made under the new keying.
+var ErrKeyingChanged = errors.New("student state written under components keyed by exercise, read under components keyed by problem type")
+
 // AppendBinary appends the student's state to b in the compact form that
 // ReadStudent reads: per exercise its packed ExerciseState and totals, the
 // keys of the KnowledgeState's components in the order they were added,
@@ -54,9 +60,11 @@ func (s *Student) AppendBinary(b []byte) ([]byte, error) {
 // ReadStudent returns the student whose state AppendBinary wrote, with a
 // KnowledgeState that sums c's vectors of the components it was made of:
 // read under another version's table, the student's history is the same
-// and the KnowledgeState that version's. A state of version 1 has no
-// recent_correct: it reads as the student's correct rate (RecentSeed
-// before any attempt), the nearest to it that the counts say.
+// and the KnowledgeState that version's. Under c's keying: a state written
+// under KeyByProblemType reads under KeyByExercise, each component keyed
+// coarser; the other way round is ErrKeyingChanged. A state of version 1
+// has no recent_correct: it reads as the student's correct rate
+// (RecentSeed before any attempt), the nearest to it that the counts say.
 func ReadStudent(c *Components, data []byte) (*Student, error) {
 	r := wire.Decoder{B: data}
 	version := r.Byte()
@@ -99,6 +107,14 @@ func ReadStudent(c *Components, data []byte) (*Student, error) {
 		k := ReadComponentKey(&r)
 		if !r.OK() {
 			break
+		}
+		// A real problem type is never empty: a key without one was
+		// written under KeyByExercise.
+		switch {
+		case c.Keying == KeyByExercise:
+			k.ProblemType = "" // the same first problems, keyed coarser
+		case k.ProblemType == "":
+			return nil, ErrKeyingChanged
 		}
 		s.started = append(s.started, k)
 		s.knowledge.Add(c.Vector(k))

@@ -3,6 +3,7 @@ package features
 import (
 	"bytes"
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -200,5 +201,40 @@ func TestReadStudentVersion1(t *testing.T) {
 		if _, err := ReadStudent(emptyTable(), b); err == nil {
 			t.Errorf("a state with recent_correct %v read without error", bad)
 		}
+	}
+}
+
+// TestReadStudentOtherKeying reads a state under the other component
+// keying: written keyed by problem type, it reads keyed by exercise exactly
+// as the same attempts replayed so; written keyed by exercise, whose keys
+// lack the problem types, it is ErrKeyingChanged.
+func TestReadStudentOtherKeying(t *testing.T) {
+	byType, byExercise := emptyTable(), emptyTable()
+	byExercise.Keying = KeyByExercise
+	logs := randomLogs(60, 7)
+	replay := func(c *Components) *Student {
+		s := NewStudent(c)
+		for _, l := range logs {
+			s.Apply(l)
+		}
+		return s
+	}
+	saved, _ := replay(byType).AppendBinary(nil)
+	got, err := ReadStudent(byExercise, saved)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := replay(byExercise)
+	var gx, wx [NumFeatures]float64
+	for _, ex := range []string{logs[0].Exercise, logs[len(logs)-1].Exercise} {
+		got.Features(ex, &gx)
+		want.Features(ex, &wx)
+		if gx != wx || !slices.Equal(got.Knowledge(), want.Knowledge()) {
+			t.Errorf("%s: read keyed by exercise %v, replayed so %v", ex, gx, wx)
+		}
+	}
+	saved, _ = want.AppendBinary(nil)
+	if _, err := ReadStudent(byType, saved); !errors.Is(err, ErrKeyingChanged) {
+		t.Errorf("a state keyed by exercise read keyed by problem type: %v, want ErrKeyingChanged", err)
 	}
 }

@@ -183,7 +183,8 @@ func (s *Student) AppendBinary(b []byte) ([]byte, error) { return s.s.AppendBina
 
 // ReadStudent returns the student whose state a Student's AppendBinary
 // wrote, under this model: the same history, with this model's
-// KnowledgeState.
+// KnowledgeState. A state written under a model keyed by exercise cannot be
+// read under one keyed by problem type (features.ErrKeyingChanged).
 func (m *Model) ReadStudent(data []byte) (*Student, error) {
 	fs, err := features.ReadStudent(m.Components.View(), data)
 	if err != nil {

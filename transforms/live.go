@@ -2,6 +2,7 @@ package transforms
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -14,6 +15,7 @@ import (
 	"github.com/apache/beam/sdks/v2/go/pkg/beam/log"
 
 	"github.com/kmtrain/knowledgemodel/evaluate"
+	"github.com/kmtrain/knowledgemodel/features"
 	"github.com/kmtrain/knowledgemodel/live"
 	"github.com/kmtrain/knowledgemodel/monitor"
 	"github.com/kmtrain/knowledgemodel/predict"
@@ -62,6 +64,10 @@ var (
 	// is not problem 1 of its exercise: they were active before it, and,
 	// with no history given, are scored as newcomers.
 	liveUnseenHistory = beam.NewCounter("kmtrain", "students_without_history")
+	// liveRekeyed counts students whose state, kept under a model keyed
+	// by exercise, the current model (keyed by problem type) cannot read:
+	// they start again from an empty state.
+	liveRekeyed = beam.NewCounter("kmtrain", "students_restarted_keying")
 )
 
 // ParseMessages parses each message's ProblemLog (problemlogs.JSONParser,
@@ -313,7 +319,7 @@ func (fn *scoreLiveFn) apply(ctx context.Context, r *live.Record, due []live.Att
 		liveUnseenHistory.Inc(ctx, 1)
 	}
 	var history int64
-	err := r.Apply(due, fn.Horizon, []*predict.Model{m}, func(a live.Attempt, p []score.Prediction, _ *score.Student) error {
+	yield := func(a live.Attempt, p []score.Prediction, _ *score.Student) error {
 		if a.History {
 			history++
 			return nil
@@ -321,7 +327,13 @@ func (fn *scoreLiveFn) apply(ctx context.Context, r *live.Record, due []live.Att
 		emit(beam.EventTime(a.Log.TimeDone.UnixMilli()), m.Version,
 			LiveScore{User: a.Log.User, Exercise: a.Log.Exercise, TimeDone: a.Log.TimeDone.UnixMilli(), Correct: a.Log.Correct, P: p[0].P, HasP: p[0].OK})
 		return nil
-	})
+	}
+	err := r.Apply(due, fn.Horizon, []*predict.Model{m}, yield)
+	if errors.Is(err, features.ErrKeyingChanged) { // nothing was applied: the state could not be read
+		liveRekeyed.Inc(ctx, 1)
+		r.State = nil
+		err = r.Apply(due, fn.Horizon, []*predict.Model{m}, yield)
+	}
 	if err != nil {
 		return err
 	}

@@ -267,12 +267,15 @@ func init() {
 	beam.RegisterFunction(describeScore)
 	beam.RegisterFunction(describeP)
 	beam.RegisterFunction(windowVersion)
+	beam.RegisterFunction(scoredByV2)
 }
 
 // switchModelFn passes messages on, and on the message with id At, makes
 // Dir hold version To instead: a new version deployed mid-stream.
 type switchModelFn struct {
 	Dir, At, To string
+	// Summary, if set, is the new version's summary.json.
+	Summary string
 }
 
 func (fn *switchModelFn) ProcessElement(m Message, emit func(Message)) error {
@@ -286,6 +289,11 @@ func (fn *switchModelFn) ProcessElement(m Message, emit func(Message)) error {
 		return err
 	}
 	b = []byte(strings.ReplaceAll(string(b), `"version":"v1"`, `"version":"`+fn.To+`"`))
+	if fn.Summary != "" {
+		if err := os.WriteFile(filepath.Join(fn.Dir, model.SummaryFile), []byte(fn.Summary), 0o644); err != nil {
+			return err
+		}
+	}
 	if err := os.WriteFile(path+".new", b, 0o644); err != nil {
 		return err
 	}
@@ -337,6 +345,46 @@ func TestScoreLiveSwitchesModel(t *testing.T) {
 	ptest.RunAndValidate(t, p)
 }
 
+// TestScoreLiveKeyingChanged deploys, mid-stream, a version whose
+// components are keyed by problem type over one keyed by exercise: a
+// student's state kept under the first cannot be read under the second
+// (features.ErrKeyingChanged), so the student starts again, and the next
+// attempt is scored as a newcomer's, not from a KnowledgeState summed
+// from the wrong components.
+func TestScoreLiveKeyingChanged(t *testing.T) {
+	streaming(t)
+	dir, m := liveModelDir(t)
+	byExercise := `{"version":"v1","exercises_trained":1,"settings":{"component_key":"exercise,correct"}}`
+	if err := os.WriteFile(filepath.Join(dir, model.SummaryFile), []byte(byExercise), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	a1 := liveEvent{"a1", "ada", 10, "addition", 1, true}
+	a2 := liveEvent{"a2", "ada", 40, "addition", 2, false}
+	ts := teststream.NewConfig()
+	if err := ts.AddElements(a1.ms(), a1.message()); err != nil {
+		t.Fatal(err)
+	}
+	ts.AdvanceWatermark(liveEvent{minute: 30}.ms())
+	if err := ts.AddElements(liveEvent{minute: 31}.ms(), "deploy|{}"); err != nil {
+		t.Fatal(err)
+	}
+	ts.AdvanceWatermark(liveEvent{minute: 32}.ms())
+	if err := ts.AddElements(a2.ms(), a2.message()); err != nil {
+		t.Fatal(err)
+	}
+	ts.AdvanceWatermarkToInfinity()
+
+	p, s := beam.NewPipelineWithRoot()
+	byType := `{"version":"v2","exercises_trained":1,"settings":{}}`
+	msgs := beam.ParDo(s, &switchModelFn{Dir: dir, At: "deploy", To: "v2", Summary: byType}, beam.ParDo(s, toMessage, teststream.Create(s, ts)))
+	attempts, _ := ParseMessages(s, msgs)
+	scores := ScoreLive(s, attempts, LiveOptions{Model: ModelSource{Dir: dir}, Poll: time.Nanosecond, Horizon: time.Hour})
+	v2 := beam.ParDo(s, scoredByV2, scores)
+	newcomer, _ := m.NewStudent().PredictAttempt(a2.log())
+	passert.Equals(s, beam.ParDo(s, describeP, v2), fmt.Sprintf("ada 00:40 p=%.12f", newcomer))
+	ptest.RunAndValidate(t, p)
+}
+
 // TestScoreLiveHistory replays a student's attempts from before the stream
 // (HistoryOf): they are applied, not scored, and the first streamed attempt
 // is scored as the batch replay of the whole history scores it, not as a
@@ -373,3 +421,9 @@ func describeP(_ string, sc LiveScore) string {
 }
 
 func windowVersion(w LiveWindow) string { return w.Version }
+
+func scoredByV2(version string, sc LiveScore, emit func(string, LiveScore)) {
+	if version == "v2" {
+		emit(version, sc)
+	}
+}
