@@ -99,7 +99,8 @@ func runPipelineBench(args []string, stdout, stderr io.Writer) error {
 	for _, w := range names {
 		m := results[w]
 		sort.Float64s(m.secs)
-		secs := m.secs[len(m.secs)/2]
+		k := len(m.secs)
+		secs := (m.secs[(k-1)/2] + m.secs[k/2]) / 2 // the median, as kmbench train takes it
 		fmt.Fprintf(stdout, "%s logs=%d seconds=%.2f logs_per_s=%.0f peak_rss_mb=%.0f\n", w, n, secs, float64(n)/secs, m.rss)
 	}
 	return nil
