@@ -66,7 +66,9 @@ func Gate(v Version, cur *Version, maxRegression float64) model.Gate {
 
 // PromoteOptions are kmmodel promote's.
 type PromoteOptions struct {
-	// MaxRegression is the gate's (model.DefaultMaxRegression by default).
+	// MaxRegression is the gate's: how much worse than the current
+	// version's held-out log-likelihood a version may be (0: no worse;
+	// kmmodel's flag defaults to model.DefaultMaxRegression).
 	MaxRegression float64
 	// Force promotes without the gate, a rejected version too.
 	Force bool
