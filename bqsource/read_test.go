@@ -240,7 +240,7 @@ func TestConversion(t *testing.T) {
 				{Reason: problemlogs.ReasonControl, Detail: `exercise: '\t' at byte 1`},
 				{Reason: problemlogs.ReasonTooLong, Detail: "exercise: 5242880 bytes, at most 500 escaped"},
 				{Log: features.ProblemLog{User: "u", TimeDone: ts, Exercise: strings.Repeat("e", features.MaxExerciseBytes), ProblemType: "pt", ProblemNumber: 1, Correct: true}},
-				{Reason: problemlogs.ReasonTooLong, Detail: "exercise: 167 bytes, at most 500 escaped"},
+				{Reason: problemlogs.ReasonTooLong, Detail: "exercise: 501 bytes escaped, at most 500"},
 				{Reason: problemlogs.ReasonTooLong, Detail: "problem_type: 501 bytes, at most 500 escaped"},
 				{Reason: problemlogs.ReasonTooLong, Detail: "user: 1501 bytes, at most 1500"},
 				{Reason: problemlogs.ReasonControl, Detail: `user: '\u0085' at byte 1`},
