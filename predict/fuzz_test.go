@@ -32,7 +32,7 @@ func fuzzSeedModel() (thetas, components, summary []byte) {
 			ProblemTypeDifficulty: map[string]float64{"pt0": 0.5}, UnseenProblemTypeDifficulty: -0.1})...)
 	c := features.DeriveComponent(features.ComponentKey{Exercise: "addition", ProblemType: "pt0", Correct: true})
 	components = line(c)
-	summary = line(model.Summary{Version: "v1", Settings: model.Settings{ComponentKey: features.KeyingProblemTypeName}})
+	summary = line(model.Summary{Version: "v1", ExercisesTrained: 2, Settings: model.Settings{ComponentKey: features.KeyingProblemTypeName}})
 	return thetas, components, summary
 }
 
@@ -44,7 +44,7 @@ func FuzzLoadDir(f *testing.F) {
 	th, comps, sum := fuzzSeedModel()
 	f.Add(th, comps, sum, true)
 	f.Add(th, comps, []byte(nil), false)
-	f.Add(th, []byte(""), []byte(`{"version":"v2","settings":{"component_key":"exercise,correct"}}`), true)
+	f.Add(th, []byte(""), []byte(`{"version":"v2","exercises_trained":2,"settings":{"component_key":"exercise,correct"}}`), true)
 	f.Add([]byte(`{"exercise":"a","thetas":[1,2]}`+"\n"), comps, []byte(`{`), true)
 	f.Add([]byte("\n\n"), []byte("{}\n"), []byte(`{"settings":{"component_key":"nope"}}`), true)
 	f.Fuzz(func(t *testing.T, thetas, components, summary []byte, hasSummary bool) {
