@@ -102,7 +102,7 @@ func parseFlags(args []string, out io.Writer) (config, error) {
 	fs.StringVar(&cfg.JobNamePrefix, "job_name", "kmtrain", fmt.Sprintf("Job name prefix; each launch appends the UTC launch time and a random suffix (at most %d characters).", maxJobName-jobNameSuffixLen))
 	fs.Var(params, "parameter", "Template parameter name=value (repeatable); wins over --parameters and the window.")
 	fs.StringVar(&paramsJSON, "parameters", "", `Template parameters as a JSON object, e.g. {"bq_table":"p.d.t","l2":0.001}.`)
-	fs.IntVar(&cfg.WindowDays, "window_days", 90, "Set the parameters start and end to the last N days up to yesterday, UTC (0: no window).")
+	fs.IntVar(&cfg.WindowDays, "window_days", 90, "With a bq_table parameter: set the parameters start and end to the last N days up to yesterday, UTC (0: no window).")
 	fs.BoolVar(&cfg.RelativeWindow, "relative_window", false, "Pass the window in kmtrain's relative form (start=-<N>d, end=today) instead of dates.")
 	fs.StringVar(&cfg.MachineType, "machine_type", "", "Worker machine type, e.g. n2-standard-4.")
 	fs.IntVar(&cfg.MaxWorkers, "max_workers", 0, "Most workers (0: Dataflow's default).")
